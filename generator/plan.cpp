@@ -1,0 +1,279 @@
+#include "generator/plan.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <sstream>
+
+namespace convjit {
+namespace {
+
+// A kernel whose whole body fits this many bytes is unrolled end to end.
+constexpr std::int64_t kFullUnrollBudget = 24 * 1024;
+// Code a tile's unrolled window may take before input channels go into a counted loop.
+constexpr std::int64_t kTileBodyBudget = 6 * 1024;
+constexpr std::int64_t kBytesPerFma = 6;   // vfmadd231ps with a disp32 or register operand
+constexpr std::int64_t kBytesPerLoad = 7;
+
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+Strategy choose_strategy(const ConvShape& s) {
+  if (s.layout == Layout::nchw) return Strategy::width_vectors;
+  if (s.c == 1 && s.oc == 1) return Strategy::width_vectors;  // same memory as nchw
+  if (s.is_depthwise()) return Strategy::depthwise;
+  return Strategy::oc_vectors;
+}
+
+// Kernel rows in bounds for output row oh: [first, last).
+RowSegment row_taps(const ConvShape& s, std::int64_t oh) {
+  std::int64_t first = 0;
+  while (first < s.kh && !row_tap_in_bounds(s, oh, first)) ++first;
+  std::int64_t last = first;
+  while (last < s.kh && row_tap_in_bounds(s, oh, last)) ++last;
+  return {oh, oh + 1, first, last};
+}
+
+std::vector<RowSegment> make_row_segments(const ConvShape& s) {
+  std::vector<RowSegment> rows;
+  for (std::int64_t oh = 0; oh < s.out_h; ++oh) {
+    RowSegment r = row_taps(s, oh);
+    if (!rows.empty() && rows.back().kh_begin == r.kh_begin && rows.back().kh_end == r.kh_end)
+      rows.back().oh_end = oh + 1;
+    else
+      rows.push_back(r);
+  }
+  return rows;
+}
+
+bool column_fully_in_bounds(const ConvShape& s, std::int64_t ow) {
+  return column_tap_in_bounds(s, ow, 0) && column_tap_in_bounds(s, ow, s.kw - 1);
+}
+
+// Tiles of `width` columns; consecutive tiles whose every column has every tap in bounds
+// become one looped run.
+std::vector<ColumnTile> make_column_tiles(const ConvShape& s, std::int64_t width) {
+  std::vector<ColumnTile> tiles;
+  auto tile_is_steady = [&](std::int64_t ow) {
+    if (ow + width > s.out_w) return false;
+    return column_fully_in_bounds(s, ow) && column_fully_in_bounds(s, ow + width - 1);
+  };
+  std::int64_t ow = 0;
+  while (ow < s.out_w) {
+    if (tile_is_steady(ow)) {
+      ColumnTile run{ow, width, 0};
+      while (tile_is_steady(ow)) {
+        ++run.repeat;
+        ow += width;
+      }
+      tiles.push_back(run);
+    } else {
+      const std::int64_t w = std::min(width, s.out_w - ow);
+      tiles.push_back({ow, w, 1});
+      ow += w;
+    }
+  }
+  return tiles;
+}
+
+struct TileChoice {
+  int ur_w = 1;
+  int oc_tile = 1;
+  double cycles = std::numeric_limits<double>::max();
+};
+
+// Cycles of one reduction step of a tile: FMAs on 2 ports, loads on 2.
+double step_cycles(int fmas, int loads) {
+  return std::max(fmas / 2.0, loads / 2.0) + 0.25;
+}
+
+// Cost model over the whole output: partial oc tiles and partial column tiles included.
+TileChoice choose_tile(const ConvShape& s, Strategy strategy, std::int64_t blocks) {
+  TileChoice best;
+  const std::int64_t columns = s.out_w;
+  for (int t = 1; t <= std::min<std::int64_t>(blocks, 8); ++t) {
+    for (int u = 1; u <= 14; ++u) {
+      int regs = 0, loads_full = 0;
+      switch (strategy) {
+        case Strategy::oc_vectors: regs = u * t + t + 1; loads_full = t + u; break;
+        case Strategy::depthwise: regs = u * t + t + 1; loads_full = t + u * t; break;
+        case Strategy::width_vectors: regs = u * t + u + 2; loads_full = u + t; break;
+      }
+      if (regs > kVectorRegs) continue;
+      const std::int64_t col_unit = strategy == Strategy::width_vectors ? u * kLanes : u;
+      const std::int64_t full_col_tiles = columns / col_unit;
+      const std::int64_t rest_cols = columns % col_unit;
+      const std::int64_t full_oc_tiles = blocks / t;
+      const std::int64_t rest_blocks = blocks % t;
+      auto tile_cost = [&](int uu, int tt) {
+        if (uu == 0 || tt == 0) return 0.0;
+        int loads = 0;
+        switch (strategy) {
+          case Strategy::oc_vectors: loads = tt + uu; break;
+          case Strategy::depthwise: loads = tt + uu * tt; break;
+          case Strategy::width_vectors: loads = uu + tt; break;
+        }
+        return step_cycles(uu * tt, loads) + 2.0 * uu * tt / std::max<std::int64_t>(s.kh * s.kw, 1);
+      };
+      const int rest_u = strategy == Strategy::width_vectors
+                             ? static_cast<int>(ceil_div(rest_cols, kLanes))
+                             : static_cast<int>(rest_cols);
+      double cycles = 0;
+      cycles += full_col_tiles * full_oc_tiles * tile_cost(u, t);
+      cycles += full_col_tiles * tile_cost(u, static_cast<int>(rest_blocks));
+      cycles += full_oc_tiles * tile_cost(rest_u, t);
+      cycles += tile_cost(rest_u, static_cast<int>(rest_blocks));
+      (void)loads_full;
+      if (cycles < best.cycles - 1e-9) best = {u, t, cycles};
+    }
+  }
+  return best;
+}
+
+std::int64_t reduction_length(const KernelPlan& p) {
+  const ConvShape& s = p.shape;
+  return p.strategy == Strategy::depthwise ? 1 : s.ic_per_group();
+}
+
+std::int64_t tile_step_bytes(const KernelPlan& p) {
+  const int fmas = p.ur_w * p.oc_tile;
+  const int loads = p.strategy == Strategy::depthwise ? p.oc_tile : p.ur_w + p.oc_tile;
+  return fmas * kBytesPerFma + loads * kBytesPerLoad;
+}
+
+// Unrolled bytes of one tile over the whole window (kh × kw × ic).
+std::int64_t tile_window_bytes(const KernelPlan& p) {
+  return tile_step_bytes(p) * p.shape.kh * p.shape.kw * reduction_length(p);
+}
+
+void decide_unrolling(KernelPlan& p) {
+  const ConvShape& s = p.shape;
+  const std::int64_t icg = reduction_length(p);
+  // Input channels: unroll all when the window fits the tile budget, else the largest
+  // divisor of icg that keeps kh × kw × ic_unroll steps within it.
+  const std::int64_t per_ic = tile_step_bytes(p) * s.kh * s.kw;
+  p.ic_unroll = 1;
+  for (std::int64_t d = icg; d >= 1; --d) {
+    if (icg % d == 0 && per_ic * d <= kTileBodyBudget) {
+      p.ic_unroll = static_cast<int>(d);
+      break;
+    }
+  }
+  p.unroll_kh = p.ic_unroll == icg;
+  const std::int64_t tile_bytes = p.unroll_kh ? tile_window_bytes(p)
+                                              : tile_step_bytes(p) * s.kw * p.ic_unroll + 64;
+  const std::int64_t oc_variants = p.oc_blocks % p.oc_tile ? 2 : 1;
+  std::int64_t row_body = 0;
+  for (const ColumnTile& t : p.columns) row_body += tile_bytes + 64 + (t.repeat > 1 ? 16 : 0);
+  const std::int64_t segment_bodies = static_cast<std::int64_t>(p.rows.size());
+  p.estimated_code_bytes = row_body * segment_bodies * oc_variants + 256;
+  // Tiny shapes: every row on its own, no loops at all.
+  const std::int64_t all_rows = row_body * s.out_h * oc_variants * s.groups;
+  p.unroll_rows = p.unroll_kh && all_rows <= kFullUnrollBudget && s.groups <= 4;
+  if (p.unroll_rows) p.estimated_code_bytes = all_rows + 256;
+}
+
+void size_packed_weights(KernelPlan& p) {
+  const ConvShape& s = p.shape;
+  switch (p.strategy) {
+    case Strategy::oc_vectors:
+      p.packed_weight_floats = s.groups * p.oc_blocks * s.kh * s.kw * s.ic_per_group() * kLanes;
+      p.packed_bias_floats = s.groups * p.oc_blocks * kLanes;
+      break;
+    case Strategy::depthwise:
+      p.packed_weight_floats = p.oc_blocks * s.kh * s.kw * kLanes;
+      p.packed_bias_floats = p.oc_blocks * kLanes;
+      break;
+    case Strategy::width_vectors:
+      p.packed_weight_floats = s.oc * s.ic_per_group() * s.kh * s.kw;
+      p.packed_bias_floats = s.oc;
+      break;
+  }
+}
+
+std::string make_name(const KernelPlan& p) {
+  const ConvShape& s = p.shape;
+  std::ostringstream out;
+  out << "conv_k" << s.kh << "x" << s.kw << "_s" << s.sh << "x" << s.sw << "_d" << s.dh << "x"
+      << s.dw << "_" << to_string(p.strategy) << "_ur" << p.ur_w << "x" << p.oc_tile << "_"
+      << to_string(s.layout);
+  return out.str();
+}
+
+}  // namespace
+
+std::string_view to_string(Strategy strategy) {
+  switch (strategy) {
+    case Strategy::oc_vectors: return "oc_vectors";
+    case Strategy::depthwise: return "depthwise";
+    case Strategy::width_vectors: return "width_vectors";
+  }
+  return "?";
+}
+
+KernelPlan make_plan(const ConvShape& shape) {
+  KernelPlan p;
+  p.shape = shape;
+  p.strategy = choose_strategy(shape);
+  const std::int64_t channels = p.strategy == Strategy::depthwise ? shape.c
+                                : p.strategy == Strategy::oc_vectors ? shape.oc_per_group()
+                                                                     : 1;
+  if (p.strategy == Strategy::width_vectors) {
+    p.oc_blocks = shape.oc_per_group();  // one output channel per broadcast weight
+    p.oc_tail_lanes = kLanes;
+  } else {
+    p.oc_blocks = ceil_div(channels, kLanes);
+    p.oc_tail_lanes = static_cast<int>(channels - (p.oc_blocks - 1) * kLanes);
+  }
+  const TileChoice tile = choose_tile(shape, p.strategy, p.oc_blocks);
+  p.ur_w = tile.ur_w;
+  p.oc_tile = tile.oc_tile;
+  p.rows = make_row_segments(shape);
+  const std::int64_t column_width =
+      p.strategy == Strategy::width_vectors ? p.ur_w * kLanes : p.ur_w;
+  p.columns = make_column_tiles(shape, column_width);
+  size_packed_weights(p);
+  decide_unrolling(p);
+  p.name = make_name(p);
+  return p;
+}
+
+std::uint64_t KernelPlan::packing_format() const {
+  std::uint64_t h = shape.hash();
+  h ^= (static_cast<std::uint64_t>(strategy) + 1) * 0x9e3779b97f4a7c15ull;
+  return h;
+}
+
+std::string KernelPlan::describe() const {
+  const ConvShape& s = shape;
+  std::ostringstream out;
+  out << "kernel     " << name << "\n"
+      << "shape      " << s.to_string() << "\n"
+      << "output     " << s.n << "x" << s.out_h << "x" << s.out_w << "x" << s.oc << " ("
+      << to_string(s.layout) << "), " << s.flops() / 1e6 << " MFLOP\n"
+      << "strategy   " << to_string(strategy) << "\n";
+  if (strategy == Strategy::width_vectors) {
+    out << "tile       " << ur_w << " vectors of " << kLanes << " output columns x " << oc_tile
+        << " output channels (" << ur_w * oc_tile << " accumulators)\n";
+  } else {
+    out << "tile       " << ur_w << " output pixels x " << oc_tile << " blocks of " << kLanes
+        << " channels (" << ur_w * oc_tile << " accumulators)\n"
+        << "blocks     " << oc_blocks << " per group, last block " << oc_tail_lanes
+        << " lanes\n";
+  }
+  out << "rows       " << rows.size() << " segment(s):";
+  for (const RowSegment& r : rows)
+    out << " [" << r.oh_begin << "," << r.oh_end << ")->kh[" << r.kh_begin << "," << r.kh_end
+        << ")";
+  out << "\ncolumns    " << columns.size() << " piece(s):";
+  for (const ColumnTile& c : columns) {
+    out << " " << c.ow_begin << "+" << c.width;
+    if (c.repeat > 1) out << "x" << c.repeat;
+  }
+  out << "\nunrolled   rows=" << (unroll_rows ? "all" : "loop")
+      << " kh=" << (unroll_kh ? "yes" : "loop") << " ic=" << ic_unroll << " per step\n"
+      << "packed     " << packed_weight_floats << " weight + " << packed_bias_floats
+      << " bias floats\n"
+      << "code       ~" << estimated_code_bytes << " bytes (estimate)\n";
+  return out.str();
+}
+
+}  // namespace convjit

@@ -1,0 +1,67 @@
+#pragma once
+// Jit: turns specs into kernels and caches them per shape.
+#include <convjit/kernel.hpp>
+#include <convjit/spec.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace convjit {
+
+enum class Backend : std::uint8_t { automatic, xbyak, llvm, generic, reference };
+
+std::string_view to_string(Backend backend);
+// "auto", "xbyak", "llvm", "generic", "reference"; throws convjit::Error("backend", ...).
+Backend parse_backend(std::string_view name);
+// The backend `automatic` stands for on this machine (CONVJIT_BACKEND overrides).
+Backend resolve_backend(Backend requested);
+// Backends this build and this CPU can run.
+std::vector<Backend> available_backends();
+
+struct JitOptions {
+  Backend backend = Backend::automatic;
+  int threads = 0;                  // 0: OMP_NUM_THREADS, else 1
+  std::size_t cache_capacity = 0;   // 0: CONVJIT_CACHE_CAPACITY, else 1024
+};
+
+struct CacheStats {
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t evictions = 0;
+  std::size_t size = 0;
+  std::size_t capacity = 0;
+  double generation_us_total = 0;
+};
+
+class KernelCache;
+
+class Jit {
+ public:
+  explicit Jit(JitOptions options = {});
+  ~Jit();
+  Jit(const Jit&) = delete;
+  Jit& operator=(const Jit&) = delete;
+
+  // The process-wide instance with default options.
+  static Jit& global();
+
+  // The kernel for this shape, compiled on first request and cached afterwards.
+  std::shared_ptr<const Kernel> get(const ConvSpec& spec);
+  std::shared_ptr<const Kernel> get(const ConvShape& shape);
+  // Compiles without touching the cache (benchmarks of generation time use this).
+  std::shared_ptr<const Kernel> compile(const ConvShape& shape) const;
+
+  CacheStats stats() const;
+  Backend backend() const noexcept { return backend_; }
+  int threads() const noexcept { return threads_; }
+
+ private:
+  Backend backend_;
+  int threads_;
+  std::unique_ptr<KernelCache> cache_;
+};
+
+}  // namespace convjit

@@ -1,0 +1,66 @@
+#pragma once
+// ConvShape: a validated convolution with every number explicit. It is the cache key
+// (together with backend and ISA) and the planner's only input.
+#include <convjit/spec.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace convjit {
+
+// Padding before and after along one axis.
+struct AxisPadding {
+  std::int64_t before = 0;
+  std::int64_t after = 0;
+  bool operator==(const AxisPadding&) const = default;
+};
+
+// E = D·(K−1) + 1
+std::int64_t effective_kernel(std::int64_t kernel, std::int64_t dilation);
+
+// O = floor((I + Pb + Pa − E) / S) + 1; 0 when the padded input is smaller than E.
+std::int64_t conv_output_size(std::int64_t input, std::int64_t kernel, std::int64_t stride,
+                              std::int64_t dilation, AxisPadding pad);
+
+// 'same' padding (O = ceil(I/S)); the odd pixel goes after (SAME_UPPER) or before (lower).
+AxisPadding same_padding(std::int64_t input, std::int64_t kernel, std::int64_t stride,
+                         std::int64_t dilation, bool extra_before);
+
+struct ConvShape {
+  std::int64_t n = 1, c = 1, h = 1, w = 1, oc = 1;
+  std::int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
+  std::int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
+  std::int64_t groups = 1;
+  std::int64_t out_h = 1, out_w = 1;
+  Layout layout = Layout::nhwc;
+  bool bias = true;
+  Activation act;
+
+  std::int64_t ic_per_group() const { return c / groups; }
+  std::int64_t oc_per_group() const { return oc / groups; }
+  bool is_depthwise() const { return groups > 1 && groups == c && groups == oc; }
+
+  std::int64_t src_elems() const { return n * c * h * w; }
+  std::int64_t dst_elems() const { return n * oc * out_h * out_w; }
+  // Weights as the user holds them: HWIO (nhwc) or OIHW (nchw), I = c / groups.
+  std::int64_t weight_elems() const { return kh * kw * ic_per_group() * oc; }
+  std::int64_t bias_elems() const { return bias ? oc : 0; }
+
+  // Trainable parameters, as Keras counts them.
+  std::int64_t params() const { return weight_elems() + bias_elems(); }
+  // Multiply-adds × 2 over the whole batch (padded taps counted, as every library does).
+  double flops() const;
+
+  // Canonical spec string with explicit pt/pb/pl/pr; parses back to an equal shape.
+  std::string to_string() const;
+  std::size_t hash() const;
+  bool operator==(const ConvShape&) const = default;
+};
+
+}  // namespace convjit
+
+template <>
+struct std::hash<convjit::ConvShape> {
+  std::size_t operator()(const convjit::ConvShape& s) const noexcept { return s.hash(); }
+};

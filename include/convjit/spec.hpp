@@ -1,0 +1,62 @@
+#pragma once
+// ConvSpec: a convolution as the user states it (possibly with 'same'/'valid' padding).
+// resolve() validates it and turns it into a ConvShape with every number explicit.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace convjit {
+
+struct ConvShape;
+
+enum class Layout : std::uint8_t { nhwc, nchw };
+enum class PaddingMode : std::uint8_t { explicit_pads, valid, same, same_lower };
+enum class ActivationKind : std::uint8_t { none, relu, clamp };
+
+struct Activation {
+  ActivationKind kind = ActivationKind::none;
+  float lo = 0.0f;  // clamp only
+  float hi = 0.0f;  // clamp only
+  bool operator==(const Activation&) const = default;
+};
+
+struct ConvSpec {
+  std::int64_t n = 1;
+  std::int64_t c = 0;
+  std::int64_t h = 0;
+  std::int64_t w = 0;
+  std::int64_t oc = 0;
+  std::int64_t kh = 0;
+  std::int64_t kw = 0;
+  std::int64_t sh = 1;
+  std::int64_t sw = 1;
+  std::int64_t dh = 1;
+  std::int64_t dw = 1;
+  PaddingMode padding = PaddingMode::valid;
+  std::int64_t pad_top = 0;  // used when padding == explicit_pads
+  std::int64_t pad_bottom = 0;
+  std::int64_t pad_left = 0;
+  std::int64_t pad_right = 0;
+  std::int64_t groups = 1;
+  Layout layout = Layout::nhwc;
+  bool bias = true;
+  Activation act;
+
+  // Parses "n=1,c=64,h=56,w=56,oc=64,k=3,p=same" (see DESIGN.md, "Spec string").
+  // Throws convjit::Error naming the key and the reason.
+  static ConvSpec parse(std::string_view text);
+
+  // Validates and resolves padding and output size. Throws convjit::Error.
+  ConvShape resolve() const;
+
+  // The spec string that parses back to this spec.
+  std::string to_string() const;
+
+  bool operator==(const ConvSpec&) const = default;
+};
+
+std::string_view to_string(Layout layout);
+std::string_view to_string(PaddingMode mode);
+std::string to_string(const Activation& act);
+
+}  // namespace convjit

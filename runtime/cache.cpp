@@ -1,0 +1,59 @@
+#include "runtime/cache.hpp"
+
+namespace convjit {
+
+KernelCache::KernelCache(std::size_t capacity) : capacity_(capacity ? capacity : 1) {
+  stats_.capacity = capacity_;
+}
+
+KernelCache::KernelPtr KernelCache::get_or_create(const CacheKey& key, const Factory& factory) {
+  std::unique_lock lock(mutex_);
+  if (auto it = entries_.find(key); it != entries_.end()) {
+    recency_.splice(recency_.begin(), recency_, it->second.recency);
+    ++stats_.hits;
+    auto kernel = it->second.kernel;
+    lock.unlock();
+    return kernel.get();
+  }
+  ++stats_.misses;
+  std::promise<KernelPtr> promise;
+  recency_.push_front(key);
+  entries_.emplace(key, Entry{promise.get_future().share(), recency_.begin()});
+  lock.unlock();
+
+  KernelPtr kernel;
+  try {
+    kernel = factory();
+  } catch (...) {
+    promise.set_exception(std::current_exception());
+    lock.lock();
+    if (auto it = entries_.find(key); it != entries_.end()) {
+      recency_.erase(it->second.recency);
+      entries_.erase(it);
+    }
+    throw;
+  }
+  promise.set_value(kernel);
+  lock.lock();
+  stats_.generation_us_total += kernel->generation_us();
+  evict_beyond_capacity();
+  return kernel;
+}
+
+void KernelCache::evict_beyond_capacity() {
+  while (entries_.size() > capacity_) {
+    const CacheKey& oldest = recency_.back();
+    entries_.erase(oldest);
+    recency_.pop_back();
+    ++stats_.evictions;
+  }
+}
+
+CacheStats KernelCache::stats() const {
+  std::lock_guard lock(mutex_);
+  CacheStats s = stats_;
+  s.size = entries_.size();
+  return s;
+}
+
+}  // namespace convjit

@@ -1,0 +1,72 @@
+#include "runtime/reference.hpp"
+
+#include <algorithm>
+
+namespace convjit {
+namespace {
+
+struct Strides {
+  std::int64_t channel, row, column;  // of one image
+};
+
+Strides src_strides(const ConvShape& s) {
+  return s.layout == Layout::nhwc ? Strides{1, s.w * s.c, s.c} : Strides{s.h * s.w, s.w, 1};
+}
+
+Strides dst_strides(const ConvShape& s) {
+  return s.layout == Layout::nhwc ? Strides{1, s.out_w * s.oc, s.oc}
+                                  : Strides{s.out_h * s.out_w, s.out_w, 1};
+}
+
+}  // namespace
+
+float apply_activation(const Activation& act, float value) {
+  switch (act.kind) {
+    case ActivationKind::none: return value;
+    case ActivationKind::relu: return std::max(value, 0.0f);
+    case ActivationKind::clamp: return std::min(std::max(value, act.lo), act.hi);
+  }
+  return value;
+}
+
+void reference_conv_rows(const ConvShape& s, const float* src, const float* weights,
+                         const float* bias, float* dst, std::int64_t row_begin,
+                         std::int64_t row_end) {
+  const Strides in = src_strides(s);
+  const Strides out = dst_strides(s);
+  const std::int64_t icg = s.ic_per_group();
+  const std::int64_t ocg = s.oc_per_group();
+  for (std::int64_t oh = row_begin; oh < row_end; ++oh) {
+    for (std::int64_t ow = 0; ow < s.out_w; ++ow) {
+      for (std::int64_t o = 0; o < s.oc; ++o) {
+        const std::int64_t group = o / ocg;
+        double sum = (s.bias && bias) ? bias[o] : 0.0;
+        for (std::int64_t y = 0; y < s.kh; ++y) {
+          const std::int64_t ih = oh * s.sh - s.pad_top + y * s.dh;
+          if (ih < 0 || ih >= s.h) continue;
+          for (std::int64_t x = 0; x < s.kw; ++x) {
+            const std::int64_t iw = ow * s.sw - s.pad_left + x * s.dw;
+            if (iw < 0 || iw >= s.w) continue;
+            for (std::int64_t i = 0; i < icg; ++i) {
+              const std::int64_t ic = group * icg + i;
+              sum += static_cast<double>(src[ic * in.channel + ih * in.row + iw * in.column]) *
+                     static_cast<double>(weights[user_weight_index(s, o, i, y, x)]);
+            }
+          }
+        }
+        dst[o * out.channel + oh * out.row + ow * out.column] =
+            apply_activation(s.act, static_cast<float>(sum));
+      }
+    }
+  }
+}
+
+void reference_conv(const ConvShape& s, const float* src, const float* weights, const float* bias,
+                    float* dst) {
+  const std::int64_t src_image = s.c * s.h * s.w;
+  const std::int64_t dst_image = s.oc * s.out_h * s.out_w;
+  for (std::int64_t b = 0; b < s.n; ++b)
+    reference_conv_rows(s, src + b * src_image, weights, bias, dst + b * dst_image, 0, s.out_h);
+}
+
+}  // namespace convjit

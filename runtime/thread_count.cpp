@@ -1,0 +1,14 @@
+#include "runtime/thread_count.hpp"
+
+#include <cstdlib>
+
+namespace convjit {
+
+int default_thread_count() {
+  const char* env = std::getenv("OMP_NUM_THREADS");
+  if (!env) return 1;
+  const int n = std::atoi(env);
+  return n > 0 ? n : 1;
+}
+
+}  // namespace convjit
