@@ -93,9 +93,12 @@ TileChoice choose_tile(const ConvShape& s, Strategy strategy, std::int64_t block
     for (int u = 1; u <= 14; ++u) {
       int regs = 0, loads_full = 0;
       switch (strategy) {
+        // Accumulators + weight vectors + one broadcast.
         case Strategy::oc_vectors: regs = u * t + t + 1; loads_full = t + u; break;
-        case Strategy::depthwise: regs = u * t + t + 1; loads_full = t + u * t; break;
-        case Strategy::width_vectors: regs = u * t + u + 2; loads_full = u + t; break;
+        // Accumulators + weight vectors + a tail mask and a masked input.
+        case Strategy::depthwise: regs = u * t + t + 2; loads_full = t + u * t; break;
+        // Accumulators + input vectors + a broadcast weight, a lane mask, gather indices.
+        case Strategy::width_vectors: regs = u * t + u + 3; loads_full = u + t; break;
       }
       if (regs > kVectorRegs) continue;
       const std::int64_t col_unit = strategy == Strategy::width_vectors ? u * kLanes : u;

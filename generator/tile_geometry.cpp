@@ -1,0 +1,96 @@
+#include "generator/tile_geometry.hpp"
+
+namespace convjit {
+
+TileGeometry make_tile_geometry(const KernelPlan& p) {
+  const ConvShape& s = p.shape;
+  constexpr std::int64_t f = sizeof(float);
+  const std::int64_t icg = s.ic_per_group(), ocg = s.oc_per_group();
+  TileGeometry g;
+  switch (p.strategy) {
+    case Strategy::oc_vectors:
+      g.src_row = s.w * s.c * f;
+      g.src_kh = s.dh * g.src_row;
+      g.src_kw = s.dw * s.c * f;
+      g.src_ic = f;
+      g.wei_ic = kLanes * f;
+      g.wei_kw = icg * g.wei_ic;
+      g.wei_kh = s.kw * g.wei_kw;
+      g.reduction_ic = icg;
+      g.src_column = s.sw * s.c * f;
+      g.dst_column = s.oc * f;
+      g.wei_block = s.kh * g.wei_kh;
+      g.bias_block = kLanes * f;
+      g.dst_block = kLanes * f;
+      g.src_block = 0;
+      g.dst_row = s.out_w * s.oc * f;
+      g.src_group = icg * f;
+      g.dst_group = ocg * f;
+      g.wei_group = p.oc_blocks * g.wei_block;
+      g.bias_group = p.oc_blocks * g.bias_block;
+      g.groups_looped = static_cast<int>(s.groups);
+      break;
+    case Strategy::depthwise:
+      g.src_row = s.w * s.c * f;
+      g.src_kh = s.dh * g.src_row;
+      g.src_kw = s.dw * s.c * f;
+      g.src_ic = 0;
+      g.wei_ic = 0;
+      g.wei_kw = kLanes * f;
+      g.wei_kh = s.kw * g.wei_kw;
+      g.reduction_ic = 1;
+      g.src_column = s.sw * s.c * f;
+      g.dst_column = s.oc * f;
+      g.wei_block = s.kh * g.wei_kh;
+      g.bias_block = kLanes * f;
+      g.dst_block = kLanes * f;
+      g.src_block = kLanes * f;
+      g.dst_row = s.out_w * s.oc * f;
+      g.groups_looped = 1;
+      break;
+    case Strategy::width_vectors:
+      g.src_row = s.w * f;
+      g.src_kh = s.dh * g.src_row;
+      g.src_kw = s.dw * f;
+      g.src_ic = s.h * s.w * f;
+      g.wei_kw = f;
+      g.wei_kh = s.kw * f;
+      g.wei_ic = s.kh * s.kw * f;
+      g.reduction_ic = icg;
+      g.src_column = s.sw * f;
+      g.dst_column = f;
+      g.wei_block = icg * g.wei_ic;
+      g.bias_block = f;
+      g.dst_block = s.out_h * s.out_w * f;
+      g.src_block = 0;
+      g.dst_row = s.out_w * f;
+      g.src_group = icg * g.src_ic;
+      g.dst_group = ocg * g.dst_block;
+      g.wei_group = ocg * g.wei_block;
+      g.bias_group = ocg * f;
+      g.groups_looped = static_cast<int>(s.groups);
+      break;
+  }
+  return g;
+}
+
+std::vector<ChannelTileRun> channel_tile_runs(const KernelPlan& p) {
+  const std::int64_t blocks = p.oc_blocks;
+  const int t = p.oc_tile;
+  const bool partial = p.strategy != Strategy::width_vectors && p.oc_tail_lanes < kLanes;
+  const std::int64_t whole = blocks / t;
+  const int rest = static_cast<int>(blocks % t);
+  std::vector<ChannelTileRun> runs;
+  if (rest > 0) {
+    if (whole > 0) runs.push_back({whole, t, false});
+    runs.push_back({1, rest, partial});
+  } else if (partial) {
+    if (whole > 1) runs.push_back({whole - 1, t, false});
+    runs.push_back({1, t, true});
+  } else {
+    runs.push_back({whole, t, false});
+  }
+  return runs;
+}
+
+}  // namespace convjit

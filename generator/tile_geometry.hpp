@@ -1,0 +1,49 @@
+#pragma once
+// TileGeometry: the byte strides every emitter uses to address inputs, packed weights,
+// bias and outputs under a plan. Derived from the plan alone, so the Xbyak and LLVM
+// emitters walk memory identically.
+#include "generator/plan.hpp"
+
+#include <cstdint>
+#include <vector>
+
+namespace convjit {
+
+struct TileGeometry {
+  // Reduction (window) strides, in bytes.
+  std::int64_t src_kh = 0, src_kw = 0, src_ic = 0;
+  std::int64_t wei_kh = 0, wei_kw = 0, wei_ic = 0;
+  std::int64_t reduction_ic = 1;   // input channels summed per output (1 for depthwise)
+
+  // Tile strides: per output column (oc/depthwise) or per vector of 8 columns (width).
+  std::int64_t src_column = 0;     // per output column
+  std::int64_t dst_column = 0;
+  // Per channel block (oc/depthwise) or per output channel (width) inside a tile.
+  std::int64_t wei_block = 0, bias_block = 0, dst_block = 0, src_block = 0;
+
+  // Rows.
+  std::int64_t src_row = 0;        // one input row
+  std::int64_t dst_row = 0;        // one output row
+
+  // Outer loops: per group and per oc tile step of one block.
+  std::int64_t src_group = 0, dst_group = 0, wei_group = 0, bias_group = 0;
+  int groups_looped = 1;           // depthwise folds groups into channel blocks
+
+  // Byte offset from the start of input row `oh*sh - pad_top` for output column ow, tap kw.
+  std::int64_t input_column_offset(const ConvShape& s, std::int64_t ow, std::int64_t kw) const {
+    return input_column(s, ow, kw) * src_column / s.sw;
+  }
+};
+
+TileGeometry make_tile_geometry(const KernelPlan& plan);
+
+// The channel tiles of one group, in emission order: `count` tiles of `blocks` blocks each;
+// a tile holding the last, partial channel block has `has_tail` (masked loads/stores).
+struct ChannelTileRun {
+  std::int64_t count = 0;
+  int blocks = 0;
+  bool has_tail = false;
+};
+std::vector<ChannelTileRun> channel_tile_runs(const KernelPlan& plan);
+
+}  // namespace convjit

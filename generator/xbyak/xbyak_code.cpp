@@ -1,0 +1,49 @@
+// XbyakCode: the KernelCode of the Xbyak backend; owns the emitter's executable memory.
+#include "generator/xbyak/xbyak_emitter.hpp"
+#include "runtime/backends.hpp"
+
+#include <convjit/error.hpp>
+
+#include <memory>
+
+namespace convjit {
+namespace {
+
+constexpr std::size_t kMaxCodeBytes = std::size_t{64} << 20;
+
+class XbyakCode final : public KernelCode {
+ public:
+  explicit XbyakCode(std::unique_ptr<XbyakEmitter> emitter)
+      : emitter_(std::move(emitter)),
+        entry_(emitter_->getCode<void (*)(const KernelCallArgs*)>()) {}
+
+  std::string_view backend() const noexcept override { return "xbyak"; }
+  void call(const KernelCallArgs& args) const override { entry_(&args); }
+  std::span<const std::uint8_t> machine_code() const override {
+    return {emitter_->getCode(), emitter_->getSize()};
+  }
+
+ private:
+  std::unique_ptr<XbyakEmitter> emitter_;
+  void (*entry_)(const KernelCallArgs*);
+};
+
+}  // namespace
+
+std::shared_ptr<const KernelCode> make_xbyak_code(const KernelPlan& plan) {
+  // Start from the planner's estimate and grow on overflow; the estimate is usually close.
+  std::size_t capacity = 4096;
+  while (capacity < static_cast<std::size_t>(plan.estimated_code_bytes) * 2) capacity *= 2;
+  for (; capacity <= kMaxCodeBytes; capacity *= 2) {
+    try {
+      return std::make_shared<XbyakCode>(std::make_unique<XbyakEmitter>(plan, capacity));
+    } catch (const Xbyak::Error& e) {
+      if (static_cast<int>(e) != Xbyak::ERR_CODE_IS_TOO_BIG)
+        throw Error("xbyak", std::string("code generation failed: ") + e.what());
+    }
+  }
+  throw Error("shape", "the generated kernel would exceed " + std::to_string(kMaxCodeBytes >> 20) +
+                           " MiB of code");
+}
+
+}  // namespace convjit
