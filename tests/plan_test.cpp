@@ -1,0 +1,161 @@
+// The planner: pure data, checked without running any machine code.
+#define BOOST_TEST_MODULE plan
+#include <boost/test/unit_test.hpp>
+
+#include "generator/plan.hpp"
+#include "generator/tile_geometry.hpp"
+#include "tests/support/test_support.hpp"
+
+#include <random>
+
+using namespace convjit;
+
+namespace {
+KernelPlan plan_of(const char* spec) { return make_plan(ConvSpec::parse(spec).resolve()); }
+
+int vector_registers(const KernelPlan& p) {
+  const int u = p.ur_w, t = p.oc_tile;
+  switch (p.strategy) {
+    case Strategy::oc_vectors: return u * t + t + 1;
+    case Strategy::depthwise: return u * t + t + 2;
+    case Strategy::width_vectors: return u * t + u + 3;
+  }
+  return 99;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(strategy)
+
+BOOST_AUTO_TEST_CASE(nhwc_with_channels_uses_output_channel_vectors) {
+  BOOST_TEST(to_string(plan_of("c=64,h=56,w=56,oc=64,k=3,p=1").strategy) == "oc_vectors");
+}
+BOOST_AUTO_TEST_CASE(depthwise_nhwc_vectorises_channels_without_broadcast) {
+  BOOST_TEST(to_string(plan_of("c=32,h=16,w=16,oc=32,g=32,k=3,p=1").strategy) == "depthwise");
+}
+BOOST_AUTO_TEST_CASE(single_channel_images_and_nchw_use_width_vectors) {
+  BOOST_TEST(to_string(plan_of("c=1,h=8,w=8,oc=1,k=3").strategy) == "width_vectors");
+  BOOST_TEST(to_string(plan_of("c=16,h=8,w=8,oc=16,k=3,layout=nchw").strategy) == "width_vectors");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(padding_segments)
+
+BOOST_AUTO_TEST_CASE(same_padding_splits_rows_into_top_middle_bottom) {
+  const KernelPlan p = plan_of("c=64,h=56,w=56,oc=64,k=3,p=1");
+  BOOST_REQUIRE_EQUAL(p.rows.size(), 3u);
+  BOOST_TEST((p.rows[0] == RowSegment{0, 1, 1, 3}));
+  BOOST_TEST((p.rows[1] == RowSegment{1, 55, 0, 3}));
+  BOOST_TEST((p.rows[2] == RowSegment{55, 56, 0, 2}));
+}
+
+BOOST_AUTO_TEST_CASE(valid_padding_has_one_row_segment_and_one_looped_column_run) {
+  const KernelPlan p = plan_of("c=8,h=30,w=30,oc=16,k=3");
+  BOOST_REQUIRE_EQUAL(p.rows.size(), 1u);
+  BOOST_TEST(p.columns.front().ow_begin == 0);
+  BOOST_TEST(p.columns.front().repeat >= 1);
+}
+
+BOOST_AUTO_TEST_CASE(rows_whose_window_lies_in_padding_get_an_empty_tap_range) {
+  // Top padding 3 with a 1-row kernel: rows 0..2 read only padding.
+  const KernelPlan p = plan_of("c=4,h=4,w=4,oc=8,k=1,pt=3,pb=0,pl=0,pr=0");
+  BOOST_REQUIRE(!p.rows.empty());
+  BOOST_TEST(p.rows[0].oh_begin == 0);
+  BOOST_TEST(p.rows[0].oh_end == 3);
+  BOOST_TEST(p.rows[0].kh_begin == p.rows[0].kh_end);
+}
+
+BOOST_AUTO_TEST_CASE(looped_column_tiles_have_every_tap_in_bounds) {
+  std::mt19937_64 rng(4);
+  for (int i = 0; i < 500; ++i) {
+    const ConvShape s = testing::random_shape(rng);
+    const KernelPlan p = make_plan(s);
+    for (const ColumnTile& t : p.columns) {
+      if (t.repeat == 1) continue;
+      const std::int64_t last = t.ow_begin + t.width * t.repeat - 1;
+      for (std::int64_t ow : {t.ow_begin, last}) {
+        BOOST_TEST(column_tap_in_bounds(s, ow, 0), s.to_string());
+        BOOST_TEST(column_tap_in_bounds(s, ow, s.kw - 1), s.to_string());
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(coverage_and_registers)
+
+BOOST_AUTO_TEST_CASE(rows_and_columns_cover_the_output_exactly_once) {
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 1000; ++i) {
+    const ConvShape s = testing::random_shape(rng);
+    const KernelPlan p = make_plan(s);
+    std::int64_t next = 0;
+    for (const RowSegment& r : p.rows) {
+      BOOST_TEST(r.oh_begin == next);
+      BOOST_TEST(r.oh_end > r.oh_begin);
+      next = r.oh_end;
+    }
+    BOOST_TEST(next == s.out_h);
+    next = 0;
+    for (const ColumnTile& c : p.columns) {
+      BOOST_TEST(c.ow_begin == next);
+      next += c.width * c.repeat;
+    }
+    BOOST_TEST(next == s.out_w);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(register_tile_fits_sixteen_ymm_registers) {
+  std::mt19937_64 rng(12);
+  for (int i = 0; i < 1000; ++i) {
+    const KernelPlan p = make_plan(testing::random_shape(rng));
+    BOOST_TEST(vector_registers(p) <= kVectorRegs, p.name);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(input_channel_steps_divide_the_channel_count) {
+  std::mt19937_64 rng(13);
+  testing::RandomShapeLimits wide;
+  wide.max_channels = 512;
+  wide.max_flops = 1e9;
+  for (int i = 0; i < 300; ++i) {
+    const KernelPlan p = make_plan(testing::random_shape(rng, wide));
+    const std::int64_t icg = p.strategy == Strategy::depthwise ? 1 : p.shape.ic_per_group();
+    BOOST_TEST(icg % p.ic_unroll == 0, p.name);
+    BOOST_TEST(p.unroll_kh == (p.ic_unroll == icg), p.name);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(channel_tile_runs_cover_every_block_and_only_the_last_has_a_tail) {
+  for (const char* spec : {"c=8,h=8,w=8,oc=20,k=3", "c=8,h=8,w=8,oc=64,k=3", "c=8,h=8,w=8,oc=5,k=3",
+                           "c=8,h=8,w=8,oc=48,k=1", "c=8,h=8,w=8,oc=24,k=3,layout=nchw"}) {
+    const KernelPlan p = plan_of(spec);
+    std::int64_t blocks = 0;
+    const auto runs = channel_tile_runs(p);
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      blocks += runs[i].count * runs[i].blocks;
+      if (runs[i].has_tail) BOOST_TEST(i + 1 == runs.size(), spec);
+    }
+    BOOST_TEST(blocks == p.oc_blocks, spec);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(resnet_layers_use_at_least_twelve_accumulators) {
+  for (const char* spec : {"c=64,h=56,w=56,oc=64,k=3,p=1", "c=128,h=28,w=28,oc=128,k=3,p=1",
+                           "c=256,h=14,w=14,oc=256,k=3,p=1"}) {
+    const KernelPlan p = plan_of(spec);
+    BOOST_TEST(p.ur_w * p.oc_tile >= 12, spec);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(tiny_course_shapes_are_unrolled_end_to_end) {
+  for (const char* spec : {"c=1,h=8,w=8,oc=1,k=3", "c=1,h=8,w=8,oc=1,k=3,p=same",
+                           "c=1,h=8,w=8,oc=1,k=3,s=2", "c=1,h=3,w=3,oc=1,k=2"}) {
+    const KernelPlan p = plan_of(spec);
+    BOOST_TEST(p.unroll_rows, spec);
+    BOOST_TEST(p.unroll_kh, spec);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
