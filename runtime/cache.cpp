@@ -6,16 +6,19 @@ KernelCache::KernelCache(std::size_t capacity) : capacity_(capacity ? capacity :
   stats_.capacity = capacity_;
 }
 
-KernelCache::KernelPtr KernelCache::get_or_create(const CacheKey& key, const Factory& factory) {
+KernelCache::KernelPtr KernelCache::get_or_create(const CacheKey& key, const Factory& factory,
+                                                bool* hit) {
   std::unique_lock lock(mutex_);
   if (auto it = entries_.find(key); it != entries_.end()) {
     recency_.splice(recency_.begin(), recency_, it->second.recency);
     ++stats_.hits;
+    if (hit) *hit = true;
     auto kernel = it->second.kernel;
     lock.unlock();
     return kernel.get();
   }
   ++stats_.misses;
+  if (hit) *hit = false;
   std::promise<KernelPtr> promise;
   recency_.push_front(key);
   entries_.emplace(key, Entry{promise.get_future().share(), recency_.begin()});

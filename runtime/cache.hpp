@@ -32,8 +32,9 @@ class KernelCache {
   explicit KernelCache(std::size_t capacity);
 
   // The cached kernel, or the result of factory() run once however many threads ask at once.
-  // A factory that throws caches nothing; every waiter sees the exception.
-  KernelPtr get_or_create(const CacheKey& key, const Factory& factory);
+  // A factory that throws caches nothing; every waiter sees the exception. *hit says whether
+  // the kernel was already there (or being compiled by another thread).
+  KernelPtr get_or_create(const CacheKey& key, const Factory& factory, bool* hit = nullptr);
   CacheStats stats() const;
 
  private:

@@ -4,6 +4,7 @@
 #include "generator/plan.hpp"
 #include "runtime/backends.hpp"
 #include "runtime/cache.hpp"
+#include "runtime/observability.hpp"
 #include "runtime/thread_count.hpp"
 
 #include <chrono>
@@ -46,11 +47,20 @@ std::shared_ptr<const Kernel> Jit::compile(const ConvShape& shape) const {
   auto code = make_code(*plan, backend_);
   const double us =
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
-  return std::make_shared<Kernel>(std::move(plan), std::move(code), us, threads_);
+  auto kernel = std::make_shared<Kernel>(std::move(plan), std::move(code), us, threads_);
+  publish_generated_kernel(*kernel);
+  return kernel;
 }
 
 std::shared_ptr<const Kernel> Jit::get(const ConvShape& shape) {
-  return cache_->get_or_create({shape, backend_}, [&] { return compile(shape); });
+  if (!verbose_enabled())
+    return cache_->get_or_create({shape, backend_}, [&] { return compile(shape); });
+  const auto start = std::chrono::steady_clock::now();
+  bool hit = false;
+  auto kernel = cache_->get_or_create({shape, backend_}, [&] { return compile(shape); }, &hit);
+  log_cache_lookup(*kernel, hit,
+                   std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+  return kernel;
 }
 
 std::shared_ptr<const Kernel> Jit::get(const ConvSpec& spec) { return get(spec.resolve()); }

@@ -4,10 +4,12 @@
 
 #include "generator/plan.hpp"
 #include "runtime/kernel_code.hpp"
+#include "runtime/observability.hpp"
 #include "runtime/pack.hpp"
 #include "runtime/thread_count.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -114,20 +116,30 @@ void Kernel::run(const float* src, const PackedWeights& weights, float* dst, int
     }
   };
 
-  if (team <= 1 || work < 2) {
+  auto run_all = [&] {
+    if (team <= 1 || work < 2) {
+      run_items(0, work);
+      return;
+    }
+#ifdef _OPENMP
+    const int used = static_cast<int>(std::min<std::int64_t>(team, work));
+#pragma omp parallel num_threads(used)
+    {
+      const std::int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+      run_items(work * t / nt, work * (t + 1) / nt);
+    }
+#else
     run_items(0, work);
+#endif
+  };
+  if (!verbose_enabled()) {
+    run_all();
     return;
   }
-#ifdef _OPENMP
-  const int used = static_cast<int>(std::min<std::int64_t>(team, work));
-#pragma omp parallel num_threads(used)
-  {
-    const std::int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-    run_items(work * t / nt, work * (t + 1) / nt);
-  }
-#else
-  run_items(0, work);
-#endif
+  const auto start = std::chrono::steady_clock::now();
+  run_all();
+  log_run(*this, team,
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
 }
 
 }  // namespace convjit
