@@ -41,6 +41,7 @@ Kernel::Kernel(std::shared_ptr<const KernelPlan> plan, std::shared_ptr<const Ker
                double generation_us, int threads)
     : plan_(std::move(plan)),
       code_(std::move(code)),
+      entry_(code_->entry()),
       generation_us_(generation_us),
       default_threads_(threads > 0 ? threads : default_thread_count()) {}
 
@@ -110,8 +111,9 @@ void Kernel::run(const float* src, const PackedWeights& weights, float* dst, int
       const std::int64_t image = first / s.out_h;
       const std::int64_t row = first % s.out_h;
       const std::int64_t rows = std::min(last - first, s.out_h - row);
-      KernelCallArgs args{src + image * src_image, w, b, dst + image * dst_image, row, row + rows};
-      code_->call(args);
+      const KernelCallArgs args{src + image * src_image, w, b, dst + image * dst_image, row, row + rows};
+      if (entry_) entry_(&args);
+      else code_->call(args);
       first += rows;
     }
   };

@@ -20,7 +20,12 @@ struct KernelCallArgs {
 
 class KernelCode {
  public:
+  using Entry = void (*)(const KernelCallArgs*);
+
   virtual ~KernelCode() = default;
+  // The generated function itself, for backends that have one: run() calls it directly
+  // and skips the virtual call (it matters on tiny shapes).
+  virtual Entry entry() const noexcept { return nullptr; }
   virtual std::string_view backend() const noexcept = 0;
   virtual void call(const KernelCallArgs& args) const = 0;
   // True when the code reads weights in the user's layout (the reference) rather than the

@@ -15,17 +15,18 @@ class XbyakCode final : public KernelCode {
  public:
   explicit XbyakCode(std::unique_ptr<XbyakEmitter> emitter)
       : emitter_(std::move(emitter)),
-        entry_(emitter_->getCode<void (*)(const KernelCallArgs*)>()) {}
+        entry_(emitter_->getCode<Entry>()) {}
 
   std::string_view backend() const noexcept override { return "xbyak"; }
   void call(const KernelCallArgs& args) const override { entry_(&args); }
+  Entry entry() const noexcept override { return entry_; }
   std::span<const std::uint8_t> machine_code() const override {
     return {emitter_->getCode(), emitter_->getSize()};
   }
 
  private:
   std::unique_ptr<XbyakEmitter> emitter_;
-  void (*entry_)(const KernelCallArgs*);
+  Entry entry_;
 };
 
 }  // namespace

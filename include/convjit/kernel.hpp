@@ -13,6 +13,7 @@ namespace convjit {
 
 struct KernelPlan;
 class KernelCode;
+struct KernelCallArgs;
 
 // Weights and bias reordered once into the layout a kernel's plan wants. Cheap to copy
 // (shared, immutable storage); usable with every kernel of the same packing format.
@@ -65,6 +66,7 @@ class Kernel {
  private:
   std::shared_ptr<const KernelPlan> plan_;
   std::shared_ptr<const KernelCode> code_;
+  void (*entry_)(const KernelCallArgs*) = nullptr;  // the JIT entry point, if any
   double generation_us_ = 0;
   int default_threads_ = 1;
 };
