@@ -27,6 +27,7 @@
 #include <thread>
 
 namespace convjit::bench {
+using namespace std::string_literals;
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -261,6 +262,11 @@ std::string join(const std::vector<std::string>& v, const std::string& sep) {
   return out;
 }
 
+std::string getenv_or(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "(unset)";
+}
+
 void print_environment_text(const Environment& env, const BenchOptions& o,
                             const std::vector<std::string>& backends, std::ostream& out) {
   out << "convjit bench\n";
@@ -295,6 +301,12 @@ void print_environment_text(const Environment& env, const BenchOptions& o,
   for (const auto& name : known_baseline_names())
     if (const std::string why = baseline_missing_reason(name); !why.empty())
       out << "               " << std::left << std::setw(16) << name << std::right << why << "\n";
+  out << "  isa        : "
+      << (o.same_isa ? "baselines capped to AVX2 like convjit (DNNL_MAX_CPU_ISA="s +
+                           getenv_or("DNNL_MAX_CPU_ISA") + ", OPENBLAS_CORETYPE=" +
+                           getenv_or("OPENBLAS_CORETYPE") + "; XNNPACK cannot be capped)"
+                     : "native: each baseline uses the widest vectors this CPU has"s)
+      << "\n";
   out << "  backends   : " << join(backends, ", ") << "\n";
   out << "  method     : NHWC activations, HWIO weights packed outside the timed loop; outputs"
          " checked against the reference first (tolerance "
@@ -694,6 +706,11 @@ std::vector<std::pair<std::string, ConvShape>> load_shapes_file(const std::strin
 
 int run_bench(const BenchOptions& o, std::ostream& out) {
   check_options(o);
+  // Must precede the first oneDNN / OpenBLAS call: both read these once, at initialisation.
+  if (o.same_isa) {
+    setenv("DNNL_MAX_CPU_ISA", "AVX2", 0);
+    setenv("OPENBLAS_CORETYPE", "Haswell", 0);
+  }
   const std::vector<std::string> backends = resolve_backends(o);
   const bool reference_explicit =
       std::find(o.backends.begin(), o.backends.end(), "reference") != o.backends.end();

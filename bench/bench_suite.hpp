@@ -69,6 +69,11 @@ struct BenchOptions {
   double reference_max_mflops = 50.0;
   // JSON mode only: print the environment as a first line {"environment": {...}}.
   bool json_environment = false;
+  // Cap the baselines to convjit's instruction set (AVX2+FMA) so the comparison is of code,
+  // not of vector width: sets DNNL_MAX_CPU_ISA=AVX2 and OPENBLAS_CORETYPE=Haswell unless the
+  // environment already sets them. XNNPACK has no such switch and keeps its own choice.
+  // false (`--isa native`): every library picks what this CPU offers (AVX-512 where present).
+  bool same_isa = true;
 };
 
 // Reads the shape list format of bench/shapes.txt: one shape per line,

@@ -1,0 +1,52 @@
+// convjit bench [SPEC...] [--shapes FILE] [--backend B,...] [--threads N] [--json]
+//               [--json-env] [--min-seconds S] [--no-verify]
+//               [--isa avx2|native]
+// Parses the arguments into bench::BenchOptions and runs the suite (bench/bench_suite.hpp).
+#include "tools/convjit/cli.hpp"
+
+#include "bench/bench_suite.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+
+namespace convjit::cli {
+
+int cmd_bench(const std::vector<std::string>& args) {
+  const ParsedArgs parsed =
+      parse_args(args, "bench", {"--shapes", "--backend", "--threads", "--min-seconds", "--isa"},
+                 {"--json", "--json-env", "--no-verify"});
+  bench::BenchOptions options;
+  // SPEC arguments first, in the order given, then the shapes file.
+  for (const std::string& text : parsed.positional)
+    options.shapes.emplace_back(text, parse_shape(text));
+  if (parsed.has("--shapes")) {
+    auto from_file = bench::load_shapes_file(parsed.value("--shapes"));
+    options.shapes.insert(options.shapes.end(), from_file.begin(), from_file.end());
+  }
+  if (options.shapes.empty())
+    throw Error("bench", "needs a SPEC or --shapes FILE (e.g. --shapes bench/shapes.txt)");
+  if (parsed.has("--backend")) options.backends = bench::parse_backend_list(parsed.value("--backend"));
+  if (parsed.has("--threads"))
+    options.threads = static_cast<int>(parse_integer("--threads", parsed.value("--threads"), 1, 4096));
+  if (parsed.has("--min-seconds")) {
+    const std::string v = parsed.value("--min-seconds");
+    char* end = nullptr;
+    const double seconds = std::strtod(v.c_str(), &end);
+    if (*end != '\0' || !std::isfinite(seconds) || seconds < 0)
+      throw Error("--min-seconds", "expected a non-negative number of seconds, got '" + v + "'");
+    options.min_seconds_per_case = seconds;
+  }
+  options.json = parsed.flag("--json") || parsed.flag("--json-env");
+  options.json_environment = parsed.flag("--json-env");
+  options.verify = !parsed.flag("--no-verify");
+  if (parsed.has("--isa")) {
+    const std::string isa = parsed.value("--isa");
+    if (isa != "avx2" && isa != "native")
+      throw Error("--isa", "expected avx2 (baselines capped like convjit) or native, got '" + isa + "'");
+    options.same_isa = isa == "avx2";
+  }
+  return bench::run_bench(options, std::cout);
+}
+
+}  // namespace convjit::cli

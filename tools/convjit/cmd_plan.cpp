@@ -1,0 +1,39 @@
+// convjit plan SPEC [--backend B]: the KernelPlan, human-readable, and the backend.
+#include "tools/convjit/cli.hpp"
+
+#include "generator/plan.hpp"
+
+#include <iostream>
+
+namespace convjit::cli {
+
+int cmd_plan(const std::vector<std::string>& args) {
+  const ParsedArgs parsed = parse_args(args, "plan", {"--backend"}, {});
+  if (parsed.positional.size() != 1)
+    throw Error("plan", parsed.positional.empty() ? "needs a SPEC (see convjit plan --help)"
+                                                  : "takes one SPEC");
+  const Backend requested = parse_backend(parsed.value("--backend", "auto"));
+  const ConvShape shape = parse_shape(parsed.positional[0]);
+  // The plan is a pure function of the shape; only the compile below can fail for a
+  // backend this build or CPU cannot run. Then the plan is printed alone.
+  std::shared_ptr<const Kernel> kernel;
+  std::string unavailable;
+  Backend resolved = requested;
+  try {
+    Jit jit(JitOptions{.backend = requested});
+    resolved = jit.backend();
+    kernel = jit.compile(shape);
+  } catch (const Error& e) {
+    unavailable = e.reason();
+  }
+  if (kernel) {
+    std::cout << kernel->describe();
+  } else {
+    std::cout << "backend    " << to_string(resolved) << " (unavailable: " << unavailable
+              << ")\n"
+              << make_plan(shape).describe();
+  }
+  return kExitOk;
+}
+
+}  // namespace convjit::cli

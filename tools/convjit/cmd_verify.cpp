@@ -1,0 +1,138 @@
+// convjit verify SPEC... [--backend B,...] [--seed N] [--threads N]
+// Random data through each backend and through the reference; the worst absolute error per
+// (spec, backend) against a tolerance; exit 1 on any mismatch.
+//
+// Tolerance. Every output is a bias plus L = kh*kw*c/g products of numbers in [-1, 1]. The
+// reference accumulates in double; a kernel accumulates in float, in its own order, with
+// FMA. Each float addition rounds with relative error at most 2^-24 ≈ 6e-8 of a partial sum
+// bounded by L + 1, so the worst case grows like L²·6e-8 but the error actually seen grows
+// far slower (rounding errors cancel). We allow 4e-6 · (L + 8): a few ulps of the largest
+// possible partial sum, linear in L: L = 9 (3×3, one channel) allows 6.8e-5, L = 576
+// (3×3×64) allows 2.3e-3, while a real bug (a dropped tap, a wrong weight) moves an output
+// by the size of one product, typically 0.1 to 1. A non-finite output or one left
+// unwritten (outputs start as NaN) is always a mismatch.
+#include "tools/convjit/cli.hpp"
+
+#include "runtime/reference.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <limits>
+
+namespace convjit::cli {
+namespace {
+
+double tolerance_for(const ConvShape& s) {
+  const double length = static_cast<double>(s.kh * s.kw * s.ic_per_group());
+  return 4e-6 * (length + 8.0);
+}
+
+struct Outcome {
+  std::string status;  // "ok", "MISMATCH", "unavailable"
+  std::string detail;  // the error, or why the backend could not run
+  double worst = 0;
+  bool failed = false;
+};
+
+Outcome check_backend(const ConvShape& shape, Backend backend, int threads,
+                      const std::vector<float>& src, const std::vector<float>& weights,
+                      const std::vector<float>& bias, const std::vector<float>& expected,
+                      double tolerance, bool explicitly_requested) {
+  Outcome outcome;
+  std::shared_ptr<const Kernel> kernel;
+  try {
+    kernel = Jit(JitOptions{.backend = backend, .threads = threads}).compile(shape);
+  } catch (const Error& e) {
+    outcome.status = explicitly_requested ? "FAILED" : "skipped";
+    outcome.detail = "unavailable: " + e.reason();
+    outcome.failed = explicitly_requested;
+    return outcome;
+  }
+  std::vector<float> dst(expected.size(), std::numeric_limits<float>::quiet_NaN());
+  const PackedWeights packed = kernel->pack_weights(weights.data(), bias.data());
+  kernel->run(src.data(), packed, dst.data(), threads);
+  double worst = 0;
+  std::size_t worst_at = 0;
+  for (std::size_t i = 0; i < dst.size(); ++i) {
+    const double err = std::isfinite(dst[i])
+                           ? std::fabs(static_cast<double>(dst[i]) - expected[i])
+                           : std::numeric_limits<double>::infinity();
+    if (err > worst) {
+      worst = err;
+      worst_at = i;
+    }
+  }
+  outcome.worst = worst;
+  if (worst <= tolerance) {
+    outcome.status = "ok";
+  } else {
+    outcome.status = "MISMATCH";
+    outcome.failed = true;
+    outcome.detail = "at output " + std::to_string(worst_at) + ": got " +
+                     format_number(dst[worst_at], 7) + ", expected " +
+                     format_number(expected[worst_at], 7);
+  }
+  return outcome;
+}
+
+}  // namespace
+
+int cmd_verify(const std::vector<std::string>& args) {
+  const ParsedArgs parsed = parse_args(args, "verify", {"--backend", "--seed", "--threads"}, {});
+  if (parsed.positional.empty())
+    throw Error("verify", "needs at least one SPEC (see convjit verify --help)");
+  const bool explicit_backends = parsed.has("--backend");
+  std::vector<Backend> backends;
+  if (explicit_backends) {
+    backends = parse_backend_list(parsed.value("--backend"));
+  } else {
+    for (Backend b : available_backends())
+      if (b != Backend::reference) backends.push_back(b);
+    if (backends.empty()) backends.push_back(Backend::reference);
+  }
+  const std::uint64_t seed = static_cast<std::uint64_t>(
+      parse_integer("--seed", parsed.value("--seed", "1"), 0, std::numeric_limits<std::int64_t>::max()));
+  const int threads =
+      static_cast<int>(parse_integer("--threads", parsed.value("--threads", "0"), 0, 4096));
+
+  // Every spec is parsed before anything runs: a bad one is a usage error (exit 2).
+  std::vector<ConvShape> shapes;
+  for (const std::string& text : parsed.positional) shapes.push_back(parse_shape(text));
+
+  std::vector<std::vector<std::string>> rows = {
+      {"spec", "backend", "worst error", "tolerance", "result"}};
+  bool any_failed = false;
+  int ran_count = 0;
+  for (std::size_t k = 0; k < shapes.size(); ++k) {
+    const ConvShape& s = shapes[k];
+    const std::uint64_t base = seed * 1000003ull + k * 3;
+    const auto src = random_floats(static_cast<std::size_t>(s.src_elems()), base);
+    const auto weights = random_floats(static_cast<std::size_t>(s.weight_elems()), base + 1);
+    const auto bias = random_floats(static_cast<std::size_t>(s.oc), base + 2);
+    std::vector<float> expected(static_cast<std::size_t>(s.dst_elems()));
+    reference_conv(s, src.data(), weights.data(), bias.data(), expected.data());
+    const double tolerance = tolerance_for(s);
+    for (Backend b : backends) {
+      const Outcome o = check_backend(s, b, threads, src, weights, bias, expected, tolerance,
+                                      explicit_backends);
+      any_failed = any_failed || o.failed;
+      const bool ran = o.status == "ok" || o.status == "MISMATCH";
+      ran_count += ran ? 1 : 0;
+      std::string result = o.status;
+      if (!o.detail.empty()) result += " (" + o.detail + ")";
+      rows.push_back({parsed.positional[k], std::string(to_string(resolve_backend(b))),
+                      ran ? format_number(o.worst, 3) : "-", format_number(tolerance, 3),
+                      result});
+    }
+  }
+  print_table(std::cout, rows, "llrrl");
+  if (ran_count == 0) {
+    std::cout << "verify: FAILED (no backend could run, nothing was verified)\n";
+    return kExitFailure;
+  }
+  std::cout << (any_failed ? "verify: FAILED\n" : "verify: all ok\n");
+  return any_failed ? kExitFailure : kExitOk;
+}
+
+}  // namespace convjit::cli
