@@ -1,0 +1,427 @@
+#include "tests/support/test_support.hpp"
+
+#include "runtime/reference.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+namespace convjit::testing {
+
+// ------------------------------------------------------------------ random data
+
+std::vector<float> random_floats(std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> out(n);
+  for (float& v : out) v = dist(rng);
+  return out;
+}
+
+// ------------------------------------------------------------------ layout transforms
+
+namespace {
+
+void require_size(const std::vector<float>& data, std::int64_t expected, const char* what) {
+  if (static_cast<std::int64_t>(data.size()) != expected)
+    throw std::invalid_argument(std::string(what) + ": expected " + std::to_string(expected) +
+                                " floats, got " + std::to_string(data.size()));
+}
+
+}  // namespace
+
+std::vector<float> nhwc_to_nchw(const std::vector<float>& data, std::int64_t n, std::int64_t h,
+                                std::int64_t w, std::int64_t c) {
+  require_size(data, n * h * w * c, "nhwc_to_nchw");
+  std::vector<float> out(data.size());
+  for (std::int64_t b = 0; b < n; ++b)
+    for (std::int64_t y = 0; y < h; ++y)
+      for (std::int64_t x = 0; x < w; ++x)
+        for (std::int64_t ch = 0; ch < c; ++ch)
+          out[((b * c + ch) * h + y) * w + x] = data[((b * h + y) * w + x) * c + ch];
+  return out;
+}
+
+std::vector<float> nchw_to_nhwc(const std::vector<float>& data, std::int64_t n, std::int64_t c,
+                                std::int64_t h, std::int64_t w) {
+  require_size(data, n * c * h * w, "nchw_to_nhwc");
+  std::vector<float> out(data.size());
+  for (std::int64_t b = 0; b < n; ++b)
+    for (std::int64_t ch = 0; ch < c; ++ch)
+      for (std::int64_t y = 0; y < h; ++y)
+        for (std::int64_t x = 0; x < w; ++x)
+          out[((b * h + y) * w + x) * c + ch] = data[((b * c + ch) * h + y) * w + x];
+  return out;
+}
+
+std::vector<float> src_nhwc_to_nchw(const ConvShape& s, const std::vector<float>& data) {
+  return nhwc_to_nchw(data, s.n, s.h, s.w, s.c);
+}
+std::vector<float> src_nchw_to_nhwc(const ConvShape& s, const std::vector<float>& data) {
+  return nchw_to_nhwc(data, s.n, s.c, s.h, s.w);
+}
+std::vector<float> dst_nhwc_to_nchw(const ConvShape& s, const std::vector<float>& data) {
+  return nhwc_to_nchw(data, s.n, s.out_h, s.out_w, s.oc);
+}
+std::vector<float> dst_nchw_to_nhwc(const ConvShape& s, const std::vector<float>& data) {
+  return nchw_to_nhwc(data, s.n, s.oc, s.out_h, s.out_w);
+}
+
+std::vector<float> hwio_to_oihw(const ConvShape& s, const std::vector<float>& data) {
+  require_size(data, s.weight_elems(), "hwio_to_oihw");
+  const std::int64_t icg = s.ic_per_group();
+  std::vector<float> out(data.size());
+  for (std::int64_t y = 0; y < s.kh; ++y)
+    for (std::int64_t x = 0; x < s.kw; ++x)
+      for (std::int64_t i = 0; i < icg; ++i)
+        for (std::int64_t o = 0; o < s.oc; ++o)
+          out[((o * icg + i) * s.kh + y) * s.kw + x] = data[((y * s.kw + x) * icg + i) * s.oc + o];
+  return out;
+}
+
+std::vector<float> oihw_to_hwio(const ConvShape& s, const std::vector<float>& data) {
+  require_size(data, s.weight_elems(), "oihw_to_hwio");
+  const std::int64_t icg = s.ic_per_group();
+  std::vector<float> out(data.size());
+  for (std::int64_t o = 0; o < s.oc; ++o)
+    for (std::int64_t i = 0; i < icg; ++i)
+      for (std::int64_t y = 0; y < s.kh; ++y)
+        for (std::int64_t x = 0; x < s.kw; ++x)
+          out[((y * s.kw + x) * icg + i) * s.oc + o] = data[((o * icg + i) * s.kh + y) * s.kw + x];
+  return out;
+}
+
+ConvShape with_layout(ConvShape s, Layout layout) {
+  s.layout = layout;
+  return s;
+}
+
+// ------------------------------------------------------------------ random shapes
+
+namespace {
+
+std::int64_t uniform_int(std::mt19937_64& rng, std::int64_t lo, std::int64_t hi) {
+  if (hi < lo) hi = lo;
+  return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+}
+
+// Log-uniform in [lo, hi]: every octave equally likely, so small values are common but the
+// upper end is still reached.
+std::int64_t log_uniform(std::mt19937_64& rng, std::int64_t lo, std::int64_t hi) {
+  if (hi <= lo) return lo;
+  std::uniform_real_distribution<double> dist(std::log(static_cast<double>(lo)),
+                                              std::log(static_cast<double>(hi) + 1.0));
+  const auto v = static_cast<std::int64_t>(std::floor(std::exp(dist(rng))));
+  return std::clamp(v, lo, hi);
+}
+
+bool chance(std::mt19937_64& rng, double p) {
+  return std::bernoulli_distribution(p)(rng);
+}
+
+// Stride and dilation: 1 is the common case, larger values still well covered.
+std::int64_t small_factor(std::mt19937_64& rng, std::int64_t max, double p_one) {
+  if (max <= 1 || chance(rng, p_one)) return 1;
+  return uniform_int(rng, 2, max);
+}
+
+ConvSpec draw_spec(std::mt19937_64& rng, const RandomShapeLimits& lim) {
+  ConvSpec spec;
+  spec.n = chance(rng, 0.75) ? 1 : uniform_int(rng, 1, lim.max_batch);
+
+  // Channels and groups.
+  const int group_mode = lim.allow_groups ? static_cast<int>(uniform_int(rng, 0, 9)) : 0;
+  const std::int64_t max_ch = lim.max_channels;
+  if (group_mode <= 4 || max_ch < 2) {  // dense, g = 1
+    spec.groups = 1;
+    spec.c = log_uniform(rng, 1, max_ch);
+    spec.oc = log_uniform(rng, 1, max_ch);
+  } else if (group_mode <= 6) {  // depthwise, g = c = oc
+    spec.groups = spec.c = spec.oc = log_uniform(rng, 2, max_ch);
+  } else if (group_mode == 7) {  // depthwise with a channel multiplier, oc = m * c
+    const std::int64_t m = uniform_int(rng, 2, 4);
+    spec.groups = spec.c = log_uniform(rng, 1, std::max<std::int64_t>(max_ch / m, 1));
+    spec.oc = spec.c * m;
+    if (spec.oc > max_ch) spec.oc = spec.c;
+  } else {  // grouped: c and oc multiples of g
+    const std::int64_t g = uniform_int(rng, 2, std::min(lim.max_groups, max_ch));
+    spec.groups = g;
+    spec.c = g * log_uniform(rng, 1, std::max<std::int64_t>(max_ch / g, 1));
+    spec.oc = g * log_uniform(rng, 1, std::max<std::int64_t>(max_ch / g, 1));
+  }
+
+  // Spatial sizes, kernel, stride, dilation.
+  spec.h = log_uniform(rng, 1, lim.max_spatial);
+  spec.w = chance(rng, 0.5) ? spec.h : log_uniform(rng, 1, lim.max_spatial);
+  spec.kh = log_uniform(rng, 1, lim.max_kernel);
+  spec.kw = chance(rng, 0.6) ? spec.kh : log_uniform(rng, 1, lim.max_kernel);
+  spec.sh = small_factor(rng, lim.max_stride, 0.4);
+  spec.sw = chance(rng, 0.5) ? spec.sh : small_factor(rng, lim.max_stride, 0.4);
+  spec.dh = small_factor(rng, lim.max_dilation, 0.6);
+  spec.dw = chance(rng, 0.5) ? spec.dh : small_factor(rng, lim.max_dilation, 0.6);
+
+  // Padding: valid, same, same_lower, p (all sides), ph/pw, pt/pb/pl/pr.
+  const std::int64_t extent_h = effective_kernel(spec.kh, spec.dh);
+  const std::int64_t extent_w = effective_kernel(spec.kw, spec.dw);
+  switch (uniform_int(rng, 0, 5)) {
+    case 0: spec.padding = PaddingMode::valid; break;
+    case 1: spec.padding = PaddingMode::same; break;
+    case 2: spec.padding = PaddingMode::same_lower; break;
+    case 3: {
+      spec.padding = PaddingMode::explicit_pads;
+      const std::int64_t p = uniform_int(rng, 0, std::max(extent_h, extent_w) / 2 + 1);
+      spec.pad_top = spec.pad_bottom = spec.pad_left = spec.pad_right = p;
+      break;
+    }
+    case 4:
+      spec.padding = PaddingMode::explicit_pads;
+      spec.pad_top = spec.pad_bottom = uniform_int(rng, 0, extent_h / 2 + 1);
+      spec.pad_left = spec.pad_right = uniform_int(rng, 0, extent_w / 2 + 1);
+      break;
+    default:
+      // Up to the whole extent, so some border outputs see nothing but padding.
+      spec.padding = PaddingMode::explicit_pads;
+      spec.pad_top = uniform_int(rng, 0, extent_h);
+      spec.pad_bottom = uniform_int(rng, 0, extent_h);
+      spec.pad_left = uniform_int(rng, 0, extent_w);
+      spec.pad_right = uniform_int(rng, 0, extent_w);
+      break;
+  }
+
+  spec.layout = lim.layout ? *lim.layout : (chance(rng, 0.5) ? Layout::nhwc : Layout::nchw);
+  spec.bias = lim.bias ? *lim.bias : chance(rng, 0.5);
+  if (lim.allow_activation) {
+    switch (uniform_int(rng, 0, 2)) {
+      case 0: spec.act = {}; break;
+      case 1: spec.act = {ActivationKind::relu, 0.0f, 0.0f}; break;
+      default:
+        // Multiples of 1/8: exact in binary, so they print and parse back exactly.
+        spec.act = {ActivationKind::clamp, -static_cast<float>(uniform_int(rng, 0, 8)) / 8.0f,
+                    static_cast<float>(uniform_int(rng, 0, 8)) / 8.0f};
+        break;
+    }
+  }
+  return spec;
+}
+
+}  // namespace
+
+ConvShape random_shape(std::mt19937_64& rng, const RandomShapeLimits& limits) {
+  for (int attempt = 0; attempt < limits.max_attempts; ++attempt) {
+    const ConvSpec spec = draw_spec(rng, limits);
+    try {
+      ConvShape shape = spec.resolve();
+      if (shape.flops() <= limits.max_flops) return shape;
+    } catch (const convjit::Error&) {
+      // Kernel larger than the padded input and the like: draw again.
+    }
+  }
+  throw std::runtime_error("random_shape: no shape within the limits after " +
+                           std::to_string(limits.max_attempts) + " attempts");
+}
+
+// ------------------------------------------------------------------ comparison
+
+std::int64_t accumulation_length(const ConvShape& s) { return s.kh * s.kw * s.ic_per_group(); }
+
+// Error bound for one output y = b + Σ_{j<L} x_j·w_j computed in float32 (any summation
+// order, FMA or not) against the reference (exact in double, rounded once to float).
+//
+//   u = 2^-24 (unit roundoff of float32), n = L + 1 terms (the bias counted as one).
+//   Higham's classic bound for any order: |fl(y) − y| ≤ γ_n · Σ|t_j| ≈ n·u·Σ|t_j|.
+//   Higham & Mary's probabilistic bound (rounding errors as independent mean-zero random
+//   variables): |fl(y) − y| ≤ λ·√n·u·Σ|t_j| with probability ≥ 1 − 2·exp(−λ²/2); λ = 6
+//   gives a failure probability around 3e-8 per output. Both hold, so we take min(n, 6√n).
+//
+//   Σ|t_j|: |x|, |w|, |b| ≤ 1 (random_floats), so Σ|t_j| ≤ n. For independent uniform
+//   [-1, 1] factors E|x·w| = 1/4 and sd(|x·w|) = √(1/9 − 1/16) ≈ 0.22, so for large n the
+//   sum concentrates at n/4; n/4 + 2√n is about 9 standard deviations above the mean.
+//   M = min(n, n/4 + 2√n).
+//
+//   The reference's own rounding to float adds ≤ u·|y| ≤ u·M. Activations (relu, clamp)
+//   are 1-Lipschitz and add nothing.
+//
+//   tolerance = (min(n, 6√n) + 1) · u · M
+//
+// Examples: 3×3, c=1 (n=10): ~4e-6. 3×3×64 (n=577): ~1.6e-3 (a single wrong or missing tap
+// is ~0.25 on average, far above). The flop cap keeps L small in the random suites.
+double tolerance(const ConvShape& s) {
+  const double u = std::ldexp(1.0, -24);
+  const double n = static_cast<double>(accumulation_length(s)) + 1.0;
+  const double magnitude = std::min(n, n / 4.0 + 2.0 * std::sqrt(n));
+  const double growth = std::min(n, 6.0 * std::sqrt(n));
+  return (growth + 1.0) * u * magnitude;
+}
+
+double max_abs_error(const float* a, const float* b, std::size_t n) {
+  double worst = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (a[i] == b[i]) continue;  // also equal infinities
+    if (std::isnan(a[i]) || std::isnan(b[i])) return std::numeric_limits<double>::infinity();
+    worst = std::max(worst, std::abs(static_cast<double>(a[i]) - static_cast<double>(b[i])));
+  }
+  return worst;
+}
+
+double max_abs_error(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return std::numeric_limits<double>::infinity();
+  return max_abs_error(a.data(), b.data(), a.size());
+}
+
+// ------------------------------------------------------------------ fluent builder
+
+ConvCase::ConvCase() {
+  spec_.c = spec_.h = spec_.w = spec_.oc = 1;
+  spec_.kh = spec_.kw = 1;
+}
+
+ConvCase& ConvCase::batch(std::int64_t n) { spec_.n = n; return *this; }
+ConvCase& ConvCase::input(std::int64_t h, std::int64_t w, std::int64_t c) {
+  spec_.h = h; spec_.w = w; spec_.c = c; return *this;
+}
+ConvCase& ConvCase::input_size(std::int64_t h, std::int64_t w) { spec_.h = h; spec_.w = w; return *this; }
+ConvCase& ConvCase::input_channels(std::int64_t c) { spec_.c = c; return *this; }
+ConvCase& ConvCase::output_channels(std::int64_t oc) { spec_.oc = oc; return *this; }
+ConvCase& ConvCase::kernel(std::int64_t k) { return kernel(k, k); }
+ConvCase& ConvCase::kernel(std::int64_t kh, std::int64_t kw) { spec_.kh = kh; spec_.kw = kw; return *this; }
+ConvCase& ConvCase::stride(std::int64_t s) { return stride(s, s); }
+ConvCase& ConvCase::stride(std::int64_t sh, std::int64_t sw) { spec_.sh = sh; spec_.sw = sw; return *this; }
+ConvCase& ConvCase::dilation(std::int64_t d) { return dilation(d, d); }
+ConvCase& ConvCase::dilation(std::int64_t dh, std::int64_t dw) { spec_.dh = dh; spec_.dw = dw; return *this; }
+ConvCase& ConvCase::padding(std::int64_t p) { return padding(p, p, p, p); }
+ConvCase& ConvCase::padding(std::int64_t ph, std::int64_t pw) { return padding(ph, ph, pw, pw); }
+ConvCase& ConvCase::padding(std::int64_t top, std::int64_t bottom, std::int64_t left,
+                            std::int64_t right) {
+  spec_.padding = PaddingMode::explicit_pads;
+  spec_.pad_top = top; spec_.pad_bottom = bottom; spec_.pad_left = left; spec_.pad_right = right;
+  return *this;
+}
+ConvCase& ConvCase::padding_valid() {
+  spec_.padding = PaddingMode::valid;
+  spec_.pad_top = spec_.pad_bottom = spec_.pad_left = spec_.pad_right = 0;
+  return *this;
+}
+ConvCase& ConvCase::padding_same() { padding_valid(); spec_.padding = PaddingMode::same; return *this; }
+ConvCase& ConvCase::padding_same_lower() {
+  padding_valid();
+  spec_.padding = PaddingMode::same_lower;
+  return *this;
+}
+ConvCase& ConvCase::groups(std::int64_t g) { spec_.groups = g; return *this; }
+ConvCase& ConvCase::depthwise() { spec_.groups = spec_.oc = spec_.c; return *this; }
+ConvCase& ConvCase::layout(Layout l) { spec_.layout = l; return *this; }
+ConvCase& ConvCase::bias(bool on) { spec_.bias = on; return *this; }
+ConvCase& ConvCase::relu() { spec_.act = {ActivationKind::relu, 0.0f, 0.0f}; return *this; }
+ConvCase& ConvCase::clamp(float lo, float hi) { spec_.act = {ActivationKind::clamp, lo, hi}; return *this; }
+
+// ------------------------------------------------------------------ benchmark shapes
+
+std::vector<std::pair<std::string, ConvShape>> load_shapes_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  std::vector<std::pair<std::string, ConvShape>> out;
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+    std::istringstream fields(line);
+    std::string name;
+    if (!(fields >> name)) continue;  // blank or comment-only
+    const std::string where = path + ":" + std::to_string(line_no);
+    std::int64_t v[13];
+    for (std::int64_t& x : v)
+      if (!(fields >> x))
+        throw std::runtime_error(where + ": expected name N C H W OC KH KW SH SW PH PW DH DW");
+    std::string extra;
+    if (fields >> extra) throw std::runtime_error(where + ": unexpected '" + extra + "'");
+    ConvSpec spec;
+    spec.n = v[0]; spec.c = v[1]; spec.h = v[2]; spec.w = v[3]; spec.oc = v[4];
+    spec.kh = v[5]; spec.kw = v[6]; spec.sh = v[7]; spec.sw = v[8];
+    spec.padding = PaddingMode::explicit_pads;
+    spec.pad_top = spec.pad_bottom = v[9];
+    spec.pad_left = spec.pad_right = v[10];
+    spec.dh = v[11]; spec.dw = v[12];
+    try {
+      out.emplace_back(name, spec.resolve());
+    } catch (const convjit::Error& e) {
+      throw std::runtime_error(where + ": " + e.what());
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ differential check
+
+Comparison compare_backend_with_reference(const ConvShape& shape, Backend backend,
+                                          std::uint64_t seed) {
+  Jit jit(JitOptions{.backend = backend, .threads = 1});
+  const std::shared_ptr<const Kernel> kernel = jit.compile(shape);
+
+  const auto src = random_floats(static_cast<std::size_t>(shape.src_elems()), seed);
+  const auto weights =
+      random_floats(static_cast<std::size_t>(shape.weight_elems()), seed ^ 0x5bd1e995u);
+  const auto bias = random_floats(static_cast<std::size_t>(shape.oc), seed ^ 0xc2b2ae35u);
+
+  // The bias pointer is passed even when shape.bias is false: both the kernel and the
+  // reference must then ignore it.
+  const PackedWeights packed = kernel->pack_weights(weights.data(), bias.data());
+
+  // dst sits between two guard regions; its own elements start as NaN so an output the
+  // kernel never writes is an infinite error.
+  constexpr std::size_t guard = 64;
+  constexpr float sentinel = -12345.5f;
+  const auto dst_elems = static_cast<std::size_t>(shape.dst_elems());
+  std::vector<float> buffer(dst_elems + 2 * guard, sentinel);
+  std::fill(buffer.begin() + guard, buffer.begin() + guard + dst_elems,
+            std::numeric_limits<float>::quiet_NaN());
+  kernel->run(src.data(), packed, buffer.data() + guard, 1);
+
+  std::vector<float> expected(dst_elems);
+  reference_conv(shape, src.data(), weights.data(), shape.bias ? bias.data() : nullptr,
+                 expected.data());
+
+  Comparison result;
+  result.tolerance = tolerance(shape);
+  for (std::size_t i = 0; i < guard; ++i)
+    result.guards_intact = result.guards_intact && buffer[i] == sentinel &&
+                           buffer[guard + dst_elems + i] == sentinel;
+  const float* actual = buffer.data() + guard;
+  for (std::size_t i = 0; i < dst_elems; ++i) {
+    const double err = max_abs_error(actual + i, expected.data() + i, 1);
+    if (i == 0 || err > result.max_error) {
+      result.max_error = err;
+      result.worst_index = i;
+      result.expected = expected[i];
+      result.actual = actual[i];
+    }
+  }
+  return result;
+}
+
+void check_backend_matches_reference(const ConvShape& shape, Backend backend,
+                                     std::uint64_t seed) {
+  Comparison r;
+  try {
+    r = compare_backend_with_reference(shape, backend, seed);
+  } catch (const std::exception& e) {
+    BOOST_FAIL(shape.to_string() << " backend=" << to_string(backend) << " seed=" << seed
+                                 << ": threw " << e.what());
+  }
+  BOOST_TEST(r.guards_intact, shape.to_string() << " backend=" << to_string(backend)
+                                                << " seed=" << seed
+                                                << ": wrote outside dst");
+  BOOST_TEST(r.max_error <= r.tolerance,
+             shape.to_string() << " backend=" << to_string(backend) << " seed=" << seed
+                               << ": max |error| " << r.max_error << " > tolerance "
+                               << r.tolerance << " at dst[" << r.worst_index << "]: expected "
+                               << r.expected << ", got " << r.actual);
+}
+
+}  // namespace convjit::testing

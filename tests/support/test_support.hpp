@@ -1,0 +1,160 @@
+#pragma once
+// Test support shared by every convjit test executable (tests/support/*.cpp are linked into
+// each of them): deterministic random data, layout transforms, random shapes, error bounds,
+// a fluent shape builder, the benchmark shape list, and the backend-vs-reference check that
+// every differential test uses.
+#include <convjit/convjit.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace convjit::testing {
+
+// ------------------------------------------------------------------ random data
+
+// n floats uniform in [-1, 1], deterministic for a given seed (std::mt19937_64).
+std::vector<float> random_floats(std::size_t n, std::uint64_t seed);
+
+// ------------------------------------------------------------------ layout transforms
+//
+// Activations: NHWC is [n][h][w][c], NCHW is [n][c][h][w].
+std::vector<float> nhwc_to_nchw(const std::vector<float>& data, std::int64_t n, std::int64_t h,
+                                std::int64_t w, std::int64_t c);
+std::vector<float> nchw_to_nhwc(const std::vector<float>& data, std::int64_t n, std::int64_t c,
+                                std::int64_t h, std::int64_t w);
+
+// The same for the input (src) and output (dst) tensors of a shape (its n, c/oc, h/out_h, ...).
+// The shape's own layout field is ignored: these say which direction to go.
+std::vector<float> src_nhwc_to_nchw(const ConvShape& s, const std::vector<float>& data);
+std::vector<float> src_nchw_to_nhwc(const ConvShape& s, const std::vector<float>& data);
+std::vector<float> dst_nhwc_to_nchw(const ConvShape& s, const std::vector<float>& data);
+std::vector<float> dst_nchw_to_nhwc(const ConvShape& s, const std::vector<float>& data);
+
+// Weights, with I = c / groups: HWIO is [kh][kw][I][oc] (Keras, used with nhwc), OIHW is
+// [oc][I][kh][kw] (PyTorch, used with nchw).
+std::vector<float> hwio_to_oihw(const ConvShape& s, const std::vector<float>& data);
+std::vector<float> oihw_to_hwio(const ConvShape& s, const std::vector<float>& data);
+
+// A copy of the shape with another layout (everything else unchanged).
+ConvShape with_layout(ConvShape s, Layout layout);
+
+// ------------------------------------------------------------------ random shapes
+
+struct RandomShapeLimits {
+  std::int64_t max_batch = 2;
+  std::int64_t max_spatial = 64;     // h, w in [1, max_spatial]
+  std::int64_t max_channels = 70;    // c, oc in [1, max_channels]
+  std::int64_t max_kernel = 11;      // kh, kw in [1, max_kernel]
+  std::int64_t max_stride = 4;       // sh, sw in [1, max_stride]
+  std::int64_t max_dilation = 6;     // dh, dw in [1, max_dilation]
+  std::int64_t max_groups = 8;       // g for grouped (non-depthwise) shapes
+  double max_flops = 2e6;            // ConvShape::flops() cap, keeps suites fast
+  bool allow_groups = true;          // grouped and depthwise shapes
+  bool allow_activation = true;      // relu / clamp
+  std::optional<Layout> layout;      // fixed layout; both when empty
+  std::optional<bool> bias;          // fixed bias; both when empty
+  int max_attempts = 100000;         // draws before giving up (throws std::runtime_error)
+};
+
+// A random shape that resolves and whose flops() <= limits.max_flops. Covers every padding
+// kind (valid, same, same_lower, symmetric and asymmetric explicit pads, including pads so
+// large that whole output rows see only padding), groups (1, grouped with c and oc multiples
+// of g, depthwise g=c=oc, depthwise with a channel multiplier), both layouts, bias on/off,
+// act none/relu/clamp. Sizes are drawn log-uniformly so small shapes are common.
+ConvShape random_shape(std::mt19937_64& rng, const RandomShapeLimits& limits = {});
+
+// ------------------------------------------------------------------ comparison
+
+// Accumulation length L = kh * kw * c / g (terms summed into one output, bias excluded).
+std::int64_t accumulation_length(const ConvShape& s);
+
+// Bound on |kernel − reference| for one output element of a shape fed with random_floats
+// (inputs, weights and bias in [-1, 1]); see the derivation in test_support.cpp.
+double tolerance(const ConvShape& s);
+
+// max_i |a_i − b_i|; +infinity when sizes differ or an element is NaN/inf in one and not
+// identical in the other (so unwritten NaN-filled outputs always fail).
+double max_abs_error(const std::vector<float>& a, const std::vector<float>& b);
+double max_abs_error(const float* a, const float* b, std::size_t n);
+
+// ------------------------------------------------------------------ fluent builder
+
+// XNNPACK-style: ConvCase().input(8, 8, 1).output_channels(1).kernel(3).padding_same().shape()
+// Defaults: n=1, c=1, h=w=1, oc=1, k=1, s=1, d=1, valid padding, g=1, nhwc, bias, no act.
+class ConvCase {
+ public:
+  ConvCase();
+
+  ConvCase& batch(std::int64_t n);
+  ConvCase& input(std::int64_t h, std::int64_t w, std::int64_t c);  // NHWC order
+  ConvCase& input_size(std::int64_t h, std::int64_t w);
+  ConvCase& input_channels(std::int64_t c);
+  ConvCase& output_channels(std::int64_t oc);
+  ConvCase& kernel(std::int64_t k);
+  ConvCase& kernel(std::int64_t kh, std::int64_t kw);
+  ConvCase& stride(std::int64_t s);
+  ConvCase& stride(std::int64_t sh, std::int64_t sw);
+  ConvCase& dilation(std::int64_t d);
+  ConvCase& dilation(std::int64_t dh, std::int64_t dw);
+  ConvCase& padding(std::int64_t p);                       // symmetric, all sides
+  ConvCase& padding(std::int64_t ph, std::int64_t pw);     // symmetric per axis
+  ConvCase& padding(std::int64_t top, std::int64_t bottom, std::int64_t left, std::int64_t right);
+  ConvCase& padding_valid();
+  ConvCase& padding_same();
+  ConvCase& padding_same_lower();
+  ConvCase& groups(std::int64_t g);
+  ConvCase& depthwise();  // g = c = oc (uses the current c)
+  ConvCase& layout(Layout l);
+  ConvCase& nchw() { return layout(Layout::nchw); }
+  ConvCase& nhwc() { return layout(Layout::nhwc); }
+  ConvCase& bias(bool on);
+  ConvCase& relu();
+  ConvCase& clamp(float lo, float hi);
+
+  const ConvSpec& spec() const { return spec_; }
+  ConvShape shape() const { return spec_.resolve(); }  // throws convjit::Error
+
+ private:
+  ConvSpec spec_;
+};
+
+// ------------------------------------------------------------------ benchmark shapes
+
+// Reads the shape-list format of bench/shapes.txt: `name N C H W OC KH KW SH SW PH PW DH DW`
+// (symmetric padding PH, PW), '#' starts a comment, blank lines ignored. Shapes are nhwc
+// with bias. Throws std::runtime_error naming the file and line on a malformed line.
+std::vector<std::pair<std::string, ConvShape>> load_shapes_file(const std::string& path);
+
+#ifdef CONVJIT_SHAPES_FILE
+inline const char* shapes_file_path() { return CONVJIT_SHAPES_FILE; }
+#endif
+
+// ------------------------------------------------------------------ differential check
+
+struct Comparison {
+  double max_error = 0;
+  double tolerance = 0;
+  std::size_t worst_index = 0;  // index into dst of the largest error
+  float expected = 0;           // reference value there
+  float actual = 0;             // backend value there
+  bool guards_intact = true;    // nothing written outside dst
+  bool ok() const { return guards_intact && max_error <= tolerance; }
+};
+
+// Compiles the shape with the backend (threads = 1), runs random data (from seed) through
+// it and through reference_conv, and compares. Does not use Boost.Test (throws whatever the
+// library throws, e.g. for an unimplemented backend).
+Comparison compare_backend_with_reference(const ConvShape& shape, Backend backend,
+                                          std::uint64_t seed);
+
+// The same, with BOOST_TEST: fails the current test case with the shape's to_string(), the
+// backend, the seed and the worst element in the message.
+void check_backend_matches_reference(const ConvShape& shape, Backend backend,
+                                     std::uint64_t seed);
+
+}  // namespace convjit::testing
