@@ -18,7 +18,9 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; 
 
 Strategy choose_strategy(const ConvShape& s) {
   if (s.layout == Layout::nchw) return Strategy::width_vectors;
-  if (s.c == 1 && s.oc == 1) return Strategy::width_vectors;  // same memory as nchw
+  // c = oc = 1 is the same memory as nchw; but strided width vectors need gathers, which
+  // cost more than broadcasting each input into a one-lane output-channel vector.
+  if (s.c == 1 && s.oc == 1 && s.sw == 1) return Strategy::width_vectors;
   if (s.is_depthwise()) return Strategy::depthwise;
   return Strategy::oc_vectors;
 }

@@ -42,8 +42,17 @@ Kernel::Kernel(std::shared_ptr<const KernelPlan> plan, std::shared_ptr<const Ker
     : plan_(std::move(plan)),
       code_(std::move(code)),
       entry_(code_->entry()),
+      // The reference reads the user's layout: a format of its own.
+      packing_format_(code_->takes_user_layout() ? plan_->packing_format() ^ 0x5555
+                                                 : plan_->packing_format()),
       generation_us_(generation_us),
-      default_threads_(threads > 0 ? threads : default_thread_count()) {}
+      default_threads_(threads > 0 ? threads : default_thread_count()),
+      verbose_(verbose_enabled()),
+      images_(plan_->shape.n),
+      out_rows_(plan_->shape.out_h),
+      image_src_floats_(static_cast<std::size_t>(plan_->shape.c * plan_->shape.h * plan_->shape.w)),
+      image_dst_floats_(
+          static_cast<std::size_t>(plan_->shape.oc * plan_->shape.out_h * plan_->shape.out_w)) {}
 
 Kernel::~Kernel() = default;
 
@@ -72,7 +81,7 @@ PackedWeights Kernel::pack_weights(const float* weights, const float* bias) cons
     packed.storage_ = storage;
     packed.floats_ = w + b;
     packed.bias_offset_ = w;
-    packed.format_ = plan_->packing_format() ^ 0x5555;
+    packed.format_ = packing_format_;
   } else {
     const std::size_t w = static_cast<std::size_t>(plan_->packed_weight_floats);
     const std::size_t b = static_cast<std::size_t>(plan_->packed_bias_floats);
@@ -81,7 +90,7 @@ PackedWeights Kernel::pack_weights(const float* weights, const float* bias) cons
     packed.storage_ = storage;
     packed.floats_ = w + b;
     packed.bias_offset_ = w;
-    packed.format_ = plan_->packing_format();
+    packed.format_ = packing_format_;
   }
   return packed;
 }
@@ -90,58 +99,64 @@ void Kernel::run(const float* src, const PackedWeights& weights, float* dst, int
   if (!src) throw Error("src", "is a null pointer");
   if (!dst) throw Error("dst", "is a null pointer");
   if (weights.empty()) throw Error("weights", "are empty; call pack_weights first");
-  const std::uint64_t expected =
-      code_->takes_user_layout() ? plan_->packing_format() ^ 0x5555 : plan_->packing_format();
-  if (weights.format() != expected)
+  if (weights.format() != packing_format_)
     throw Error("weights", "were packed for a different kernel (shape or format)");
-  const ConvShape& s = shape();
-  if (ranges_overlap(src, static_cast<std::size_t>(s.src_elems()) * sizeof(float), dst,
-                     static_cast<std::size_t>(s.dst_elems()) * sizeof(float)))
+  if (ranges_overlap(src, image_src_floats_ * images_ * sizeof(float), dst,
+                     image_dst_floats_ * images_ * sizeof(float)))
     throw Error("dst", "overlaps src; convjit does not convolve in place");
 
-  const std::int64_t src_image = s.c * s.h * s.w;
-  const std::int64_t dst_image = s.oc * s.out_h * s.out_w;
   const float* w = weights.data();
   const float* b = weights.data() + weights.bias_offset_;
   const int team = threads > 0 ? threads : default_threads_;
-  const std::int64_t work = s.n * s.out_h;  // (image, output row) items
-
-  auto run_items = [&](std::int64_t first, std::int64_t last) {
-    while (first < last) {
-      const std::int64_t image = first / s.out_h;
-      const std::int64_t row = first % s.out_h;
-      const std::int64_t rows = std::min(last - first, s.out_h - row);
-      const KernelCallArgs args{src + image * src_image, w, b, dst + image * dst_image, row, row + rows};
-      if (entry_) entry_(&args);
-      else code_->call(args);
-      first += rows;
-    }
-  };
-
-  auto run_all = [&] {
-    if (team <= 1 || work < 2) {
-      run_items(0, work);
-      return;
-    }
-#ifdef _OPENMP
-    const int used = static_cast<int>(std::min<std::int64_t>(team, work));
-#pragma omp parallel num_threads(used)
-    {
-      const std::int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-      run_items(work * t / nt, work * (t + 1) / nt);
-    }
-#else
-    run_items(0, work);
-#endif
-  };
-  if (!verbose_enabled()) {
-    run_all();
+  if (!verbose_) [[likely]] {
+    execute(src, w, b, dst, team);
     return;
   }
   const auto start = std::chrono::steady_clock::now();
-  run_all();
+  execute(src, w, b, dst, team);
   log_run(*this, team,
           std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+}
+
+void Kernel::call(const KernelCallArgs& args) const {
+  if (entry_) entry_(&args);
+  else code_->call(args);
+}
+
+void Kernel::execute(const float* src, const float* w, const float* b, float* dst, int team) const {
+  const std::int64_t src_image = static_cast<std::int64_t>(image_src_floats_);
+  const std::int64_t dst_image = static_cast<std::int64_t>(image_dst_floats_);
+  const std::int64_t rows = out_rows_;
+  const std::int64_t work = images_ * rows;  // (image, output row) items
+  if (team <= 1 || work < 2) {
+    // The common case, kept free of divisions: whole images one after another.
+    KernelCallArgs args{src, w, b, dst, 0, rows};
+    for (std::int64_t image = 0; image < images_; ++image) {
+      call(args);
+      args.src += src_image;
+      args.dst += dst_image;
+    }
+    return;
+  }
+  auto run_items = [&](std::int64_t first, std::int64_t last) {
+    while (first < last) {
+      const std::int64_t image = first / rows;
+      const std::int64_t row = first % rows;
+      const std::int64_t count = std::min(last - first, rows - row);
+      call({src + image * src_image, w, b, dst + image * dst_image, row, row + count});
+      first += count;
+    }
+  };
+#ifdef _OPENMP
+  const int used = static_cast<int>(std::min<std::int64_t>(team, work));
+#pragma omp parallel num_threads(used)
+  {
+    const std::int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    run_items(work * t / nt, work * (t + 1) / nt);
+  }
+#else
+  run_items(0, work);
+#endif
 }
 
 }  // namespace convjit

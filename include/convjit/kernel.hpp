@@ -64,11 +64,22 @@ class Kernel {
   void run(const float* src, const PackedWeights& weights, float* dst, int threads = 0) const;
 
  private:
+  void execute(const float* src, const float* weights, const float* bias, float* dst,
+               int threads) const;
+  void call(const KernelCallArgs& args) const;
+
   std::shared_ptr<const KernelPlan> plan_;
   std::shared_ptr<const KernelCode> code_;
   void (*entry_)(const KernelCallArgs*) = nullptr;  // the JIT entry point, if any
+  std::uint64_t packing_format_ = 0;                 // what pack_weights() stamps
   double generation_us_ = 0;
   int default_threads_ = 1;
+  // Copied out of the plan so run() touches one cache line of the kernel.
+  bool verbose_ = false;
+  std::int64_t images_ = 1;
+  std::int64_t out_rows_ = 1;
+  std::size_t image_src_floats_ = 0;
+  std::size_t image_dst_floats_ = 0;
 };
 
 }  // namespace convjit
