@@ -21,11 +21,19 @@ constexpr std::int64_t kMaxKernel = 1024;
 constexpr std::int64_t kMaxStrideOrDilation = 1024;
 constexpr std::int64_t kMaxTensorElems = std::int64_t{1} << 34;  // 64 GiB of floats
 
+bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
-    s.remove_suffix(1);
+  while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
   return s;
+}
+
+// Shortest text that parses back to the same float (clamp bounds are part of the cache key).
+std::string exact_float(float value) {
+  char buffer[32];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return ec == std::errc() ? std::string(buffer, end) : std::to_string(value);
 }
 
 std::int64_t parse_integer(std::string_view key, std::string_view value) {
@@ -118,6 +126,7 @@ ConvSpec ConvSpec::parse(std::string_view text) {
         throw Error(std::string(item), "expected key=value");
       std::string key(trim(item.substr(0, eq)));
       std::string value(trim(item.substr(eq + 1)));
+      if (key.empty()) throw Error("spec", "item '" + std::string(item) + "' has no key");
       bool known = false;
       for (auto k : known_keys()) known = known || k == key;
       if (!known) throw Error(key, "unknown key");
@@ -293,11 +302,7 @@ std::string to_string(const Activation& act) {
   switch (act.kind) {
     case ActivationKind::none: return "none";
     case ActivationKind::relu: return "relu";
-    case ActivationKind::clamp: {
-      std::ostringstream out;
-      out << "clamp:" << act.lo << ":" << act.hi;
-      return out.str();
-    }
+    case ActivationKind::clamp: return "clamp:" + exact_float(act.lo) + ":" + exact_float(act.hi);
   }
   return "?";
 }

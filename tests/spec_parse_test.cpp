@@ -342,16 +342,9 @@ BOOST_AUTO_TEST_CASE(builder_specs_round_trip_in_every_padding_mode) {
   }
 }
 
-// KNOWN BUG (runtime/spec.cpp, to_string(const Activation&)): clamp bounds are printed with
-// the stream's default 6 significant digits, so a bound like 0.1234567 prints as 0.123457
-// and parses back to another float: ConvSpec/ConvShape::to_string() do not round-trip
-// (ConvShape::to_string() promises "parses back to an equal shape"; the shape is the cache
-// key, so two different shapes print the same key string). Printing with
-// std::numeric_limits<float>::max_digits10 (or std::to_chars shortest) fixes it. Marked as
-// an expected failure until fixed; once fixed this case passes with a warning from Boost
-// that it failed fewer times than expected.
-BOOST_AUTO_TEST_CASE(clamp_bounds_round_trip_at_full_float_precision,
-                     *boost::unit_test::expected_failures(2)) {
+// ConvShape::to_string() promises to parse back to an equal shape; the shape is the cache
+// key, so clamp bounds must print at full float precision.
+BOOST_AUTO_TEST_CASE(clamp_bounds_round_trip_at_full_float_precision) {
   const ConvSpec spec = parse_with("act=clamp:-0.1234567:6.0000005");
   BOOST_TEST((parse(spec.to_string()) == spec), spec.to_string());
   const ConvShape shape = spec.resolve();
@@ -596,6 +589,26 @@ BOOST_AUTO_TEST_CASE(valid_extremes_are_accepted_not_clamped) {
   BOOST_TEST(big_pad.out_h == 206);
   const ConvShape big_kernel = parse("c=1,h=1024,w=1024,oc=1,k=1024").resolve();
   BOOST_TEST(big_kernel.out_h == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(spec_text_edges)
+
+BOOST_AUTO_TEST_CASE(an_item_without_a_key_names_the_spec) {
+  try {
+    convjit::ConvSpec::parse("c=1,h=8,w=8,oc=1,k=3,=3");
+    BOOST_FAIL("expected convjit::Error");
+  } catch (const convjit::Error& e) {
+    BOOST_TEST(e.field() == "spec");
+    BOOST_TEST(e.reason().find("no key") != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(line_breaks_around_items_are_ignored_like_spaces) {
+  const auto spec = convjit::ConvSpec::parse("\nc=1,\r\nh=8, w=8 ,oc=1,k=3\n");
+  BOOST_TEST(spec.c == 1);
+  BOOST_TEST(spec.h == 8);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
