@@ -1,8 +1,321 @@
-// Placeholder until the generic kernel lands.
+// The generic backend: the "what you would write without a JIT" baseline.
+//
+// It follows the same plan as the JIT kernels (strategy, register tile ur_w × oc_tile, the
+// packed weight layout of runtime/pack.cpp) but is compiled ahead of time (-O3 -mavx2 -mfma,
+// set on this file only by CMakeLists.txt): every loop bound is a runtime value, the
+// accumulator tile is a fixed-size array used up to ur_w × oc_tile, and each kernel tap is
+// checked against the image borders at run time instead of being left out at generation
+// time. Channel and column tails use masked loads/stores, so nothing outside src, dst or the
+// packed weights is ever read or written.
 #include <convjit/error.hpp>
+
 #include "runtime/backends.hpp"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
 namespace convjit {
-std::shared_ptr<const KernelCode> make_generic_code(const KernelPlan&) {
-  throw Error("backend", "generic is not implemented yet");
+namespace {
+
+constexpr int kMaxAccumulators = 16;  // the register tile, ur_w × oc_tile
+constexpr int kMaxOcTile = 8;
+constexpr int kMaxUrW = 16;
+
+// All-ones in the first `lanes` lanes.
+inline __m256i first_lanes_mask(int lanes) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
+
+// Bias is folded into the accumulators first; the activation runs right before the store.
+class Epilogue {
+ public:
+  explicit Epilogue(const Activation& act)
+      : kind_(act.kind), lo_(_mm256_set1_ps(act.lo)), hi_(_mm256_set1_ps(act.hi)) {}
+  __m256 operator()(__m256 v) const {
+    switch (kind_) {
+      case ActivationKind::none: return v;
+      case ActivationKind::relu: return _mm256_max_ps(v, _mm256_setzero_ps());
+      case ActivationKind::clamp: return _mm256_min_ps(_mm256_max_ps(v, lo_), hi_);
+    }
+    return v;
+  }
+
+ private:
+  ActivationKind kind_;
+  __m256 lo_, hi_;
+};
+
+class GenericCode final : public KernelCode {
+ public:
+  explicit GenericCode(const KernelPlan& plan) : plan_(plan) {
+    if (plan_.ur_w < 1 || plan_.oc_tile < 1 || plan_.ur_w > kMaxUrW ||
+        plan_.oc_tile > kMaxOcTile || plan_.ur_w * plan_.oc_tile > kMaxAccumulators)
+      throw Error("plan", "register tile " + std::to_string(plan_.ur_w) + "x" +
+                              std::to_string(plan_.oc_tile) +
+                              " is larger than the generic kernel supports");
+    if (plan_.strategy != Strategy::width_vectors &&
+        (plan_.oc_tail_lanes < 1 || plan_.oc_tail_lanes > kLanes))
+      throw Error("plan", "channel tail of " + std::to_string(plan_.oc_tail_lanes) + " lanes");
+  }
+
+  std::string_view backend() const noexcept override { return "generic"; }
+
+  void call(const KernelCallArgs& a) const override {
+    switch (plan_.strategy) {
+      case Strategy::oc_vectors: run_oc_vectors(a); break;
+      case Strategy::depthwise: run_depthwise(a); break;
+      case Strategy::width_vectors: run_width_vectors(a); break;
+    }
+  }
+
+ private:
+  void run_oc_vectors(const KernelCallArgs& a) const;
+  void run_depthwise(const KernelCallArgs& a) const;
+  void run_width_vectors(const KernelCallArgs& a) const;
+
+  KernelPlan plan_;
+};
+
+// NHWC. Packed weights [g][oc_block][kh][kw][icg][8], bias [g][oc_block][8]. The tile is
+// ur_w neighbouring output pixels × oc_tile blocks of 8 output channels; each input value is
+// broadcast and FMA'd against the tile's weight vectors.
+void GenericCode::run_oc_vectors(const KernelCallArgs& a) const {
+  const ConvShape& s = plan_.shape;
+  const std::int64_t icg = s.ic_per_group(), ocg = s.oc_per_group();
+  const std::int64_t blocks = plan_.oc_blocks;
+  const std::int64_t block_floats = s.kh * s.kw * icg * kLanes;  // one oc block's weights
+  const std::int64_t src_row = s.w * s.c, dst_row = s.out_w * s.oc;
+  const int ur_w = plan_.ur_w, oc_tile = plan_.oc_tile;
+  const int tail_lanes = plan_.oc_tail_lanes;
+  const __m256i tail_mask = first_lanes_mask(tail_lanes);
+  const Epilogue epilogue(s.act);
+
+  for (std::int64_t g = 0; g < s.groups; ++g) {
+    for (std::int64_t ob0 = 0; ob0 < blocks; ob0 += oc_tile) {
+      const int nt = static_cast<int>(std::min<std::int64_t>(oc_tile, blocks - ob0));
+      // The tile's last block is the group's tail block: store only its valid lanes.
+      const bool tail = ob0 + nt == blocks && tail_lanes < kLanes;
+      const int full_t = tail ? nt - 1 : nt;
+      const float* w_tile = a.weights + (g * blocks + ob0) * block_floats;
+      const float* b_tile = a.bias + (g * blocks + ob0) * kLanes;
+      const float* src_group = a.src + g * icg;
+      for (std::int64_t oh = a.row_begin; oh < a.row_end; ++oh) {
+        float* dst_row_ptr = a.dst + oh * dst_row + g * ocg + ob0 * kLanes;
+        for (std::int64_t ow0 = 0; ow0 < s.out_w; ow0 += ur_w) {
+          const int nu = static_cast<int>(std::min<std::int64_t>(ur_w, s.out_w - ow0));
+          __m256 acc[kMaxAccumulators];
+          for (int u = 0; u < nu; ++u)
+            for (int t = 0; t < nt; ++t) acc[u * nt + t] = _mm256_loadu_ps(b_tile + t * kLanes);
+
+          for (std::int64_t y = 0; y < s.kh; ++y) {
+            const std::int64_t ih = oh * s.sh - s.pad_top + y * s.dh;
+            if (ih < 0 || ih >= s.h) continue;
+            const float* src_ih = src_group + ih * src_row;
+            for (std::int64_t x = 0; x < s.kw; ++x) {
+              // The tile's pixels whose tap (y, x) lands inside the image.
+              const float* in[kMaxUrW];
+              int slot[kMaxUrW];
+              int valid = 0;
+              for (int u = 0; u < nu; ++u) {
+                const std::int64_t iw = (ow0 + u) * s.sw - s.pad_left + x * s.dw;
+                if (iw < 0 || iw >= s.w) continue;
+                in[valid] = src_ih + iw * s.c;
+                slot[valid] = u * nt;
+                ++valid;
+              }
+              if (valid == 0) continue;
+              const float* w_tap = w_tile + (y * s.kw + x) * icg * kLanes;
+              for (std::int64_t i = 0; i < icg; ++i) {
+                __m256 wv[kMaxOcTile];
+                for (int t = 0; t < nt; ++t)
+                  wv[t] = _mm256_loadu_ps(w_tap + t * block_floats + i * kLanes);
+                for (int k = 0; k < valid; ++k) {
+                  const __m256 v = _mm256_broadcast_ss(in[k] + i);
+                  __m256* acc_u = acc + slot[k];
+                  for (int t = 0; t < nt; ++t) acc_u[t] = _mm256_fmadd_ps(v, wv[t], acc_u[t]);
+                }
+              }
+            }
+          }
+
+          for (int u = 0; u < nu; ++u) {
+            float* d = dst_row_ptr + (ow0 + u) * s.oc;
+            for (int t = 0; t < full_t; ++t)
+              _mm256_storeu_ps(d + t * kLanes, epilogue(acc[u * nt + t]));
+            if (tail)
+              _mm256_maskstore_ps(d + full_t * kLanes, tail_mask, epilogue(acc[u * nt + full_t]));
+          }
+        }
+      }
+    }
+  }
+}
+
+// NHWC, g = c = oc. Packed weights [c_block][kh][kw][8], bias [c_block][8]. The tile is
+// ur_w output pixels × oc_tile blocks of 8 channels; input, weight and output vectors all
+// hold the same 8 channels, so there is no broadcast.
+void GenericCode::run_depthwise(const KernelCallArgs& a) const {
+  const ConvShape& s = plan_.shape;
+  const std::int64_t channels = s.c;
+  const std::int64_t blocks = plan_.oc_blocks;
+  const std::int64_t src_row = s.w * channels, dst_row = s.out_w * channels;
+  const int ur_w = plan_.ur_w, oc_tile = plan_.oc_tile;
+  const int tail_lanes = plan_.oc_tail_lanes;
+  const __m256i tail_mask = first_lanes_mask(tail_lanes);
+  const Epilogue epilogue(s.act);
+  const std::int64_t taps = s.kh * s.kw;
+
+  for (std::int64_t cb0 = 0; cb0 < blocks; cb0 += oc_tile) {
+    const int nt = static_cast<int>(std::min<std::int64_t>(oc_tile, blocks - cb0));
+    const bool tail = cb0 + nt == blocks && tail_lanes < kLanes;
+    const int full_t = tail ? nt - 1 : nt;
+    const float* w_tile = a.weights + cb0 * taps * kLanes;
+    const float* b_tile = a.bias + cb0 * kLanes;
+    const float* src_block = a.src + cb0 * kLanes;
+    for (std::int64_t oh = a.row_begin; oh < a.row_end; ++oh) {
+      float* dst_row_ptr = a.dst + oh * dst_row + cb0 * kLanes;
+      for (std::int64_t ow0 = 0; ow0 < s.out_w; ow0 += ur_w) {
+        const int nu = static_cast<int>(std::min<std::int64_t>(ur_w, s.out_w - ow0));
+        __m256 acc[kMaxAccumulators];
+        for (int u = 0; u < nu; ++u)
+          for (int t = 0; t < nt; ++t) acc[u * nt + t] = _mm256_loadu_ps(b_tile + t * kLanes);
+
+        for (std::int64_t y = 0; y < s.kh; ++y) {
+          const std::int64_t ih = oh * s.sh - s.pad_top + y * s.dh;
+          if (ih < 0 || ih >= s.h) continue;
+          const float* src_ih = src_block + ih * src_row;
+          for (std::int64_t x = 0; x < s.kw; ++x) {
+            const float* w_tap = w_tile + (y * s.kw + x) * kLanes;
+            __m256 wv[kMaxOcTile];
+            for (int t = 0; t < nt; ++t) wv[t] = _mm256_loadu_ps(w_tap + t * taps * kLanes);
+            for (int u = 0; u < nu; ++u) {
+              const std::int64_t iw = (ow0 + u) * s.sw - s.pad_left + x * s.dw;
+              if (iw < 0 || iw >= s.w) continue;
+              const float* in = src_ih + iw * channels;
+              __m256* acc_u = acc + u * nt;
+              for (int t = 0; t < full_t; ++t)
+                acc_u[t] = _mm256_fmadd_ps(_mm256_loadu_ps(in + t * kLanes), wv[t], acc_u[t]);
+              if (tail)
+                acc_u[full_t] = _mm256_fmadd_ps(_mm256_maskload_ps(in + full_t * kLanes, tail_mask),
+                                                wv[full_t], acc_u[full_t]);
+            }
+          }
+        }
+
+        for (int u = 0; u < nu; ++u) {
+          float* d = dst_row_ptr + (ow0 + u) * channels;
+          for (int t = 0; t < full_t; ++t)
+            _mm256_storeu_ps(d + t * kLanes, epilogue(acc[u * nt + t]));
+          if (tail)
+            _mm256_maskstore_ps(d + full_t * kLanes, tail_mask, epilogue(acc[u * nt + full_t]));
+        }
+      }
+    }
+  }
+}
+
+// NCHW (and NHWC with c = oc = 1, the same memory). Packed weights OIHW [oc][icg][kh][kw],
+// bias [oc]. The tile is ur_w vectors of 8 neighbouring output columns × oc_tile output
+// channels; each weight is broadcast against the tile's input vectors.
+void GenericCode::run_width_vectors(const KernelCallArgs& a) const {
+  const ConvShape& s = plan_.shape;
+  const std::int64_t icg = s.ic_per_group(), ocg = s.oc_per_group();
+  const std::int64_t in_plane = s.h * s.w, out_plane = s.out_h * s.out_w;
+  const std::int64_t oc_weights = icg * s.kh * s.kw;  // one output channel's weights
+  const int ur_w = plan_.ur_w, oc_tile = plan_.oc_tile;
+  const std::int64_t tile_columns = static_cast<std::int64_t>(ur_w) * kLanes;
+  const Epilogue epilogue(s.act);
+  // Lane offsets of a full, in-bounds vector with stride > 1 (gathered).
+  const __m256i stride_index = _mm256_mullo_epi32(
+      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(s.sw)));
+
+  for (std::int64_t g = 0; g < s.groups; ++g) {
+    for (std::int64_t o0 = 0; o0 < ocg; o0 += oc_tile) {
+      const int nt = static_cast<int>(std::min<std::int64_t>(oc_tile, ocg - o0));
+      const std::int64_t oc_first = g * ocg + o0;
+      const float* w_tile = a.weights + oc_first * oc_weights;
+      for (std::int64_t oh = a.row_begin; oh < a.row_end; ++oh) {
+        for (std::int64_t ow0 = 0; ow0 < s.out_w; ow0 += tile_columns) {
+          const std::int64_t columns = std::min<std::int64_t>(tile_columns, s.out_w - ow0);
+          const int nu = static_cast<int>((columns + kLanes - 1) / kLanes);
+          __m256 acc[kMaxAccumulators];
+          for (int t = 0; t < nt; ++t) {
+            const __m256 b = _mm256_broadcast_ss(a.bias + oc_first + t);
+            for (int u = 0; u < nu; ++u) acc[u * nt + t] = b;
+          }
+
+          for (std::int64_t i = 0; i < icg; ++i) {
+            const float* plane = a.src + (g * icg + i) * in_plane;
+            const float* w_ic = w_tile + i * s.kh * s.kw;
+            for (std::int64_t y = 0; y < s.kh; ++y) {
+              const std::int64_t ih = oh * s.sh - s.pad_top + y * s.dh;
+              if (ih < 0 || ih >= s.h) continue;
+              const float* row = plane + ih * s.w;
+              for (std::int64_t x = 0; x < s.kw; ++x) {
+                // Input vectors: lane l of vector u is output column ow0 + 8u + l.
+                __m256 in[kMaxUrW];
+                for (int u = 0; u < nu; ++u) {
+                  const std::int64_t ow = ow0 + u * kLanes;
+                  const std::int64_t lanes = std::min<std::int64_t>(kLanes, s.out_w - ow);
+                  const std::int64_t iw = ow * s.sw - s.pad_left + x * s.dw;  // lane 0
+                  if (lanes == kLanes && iw >= 0 && iw + (kLanes - 1) * s.sw < s.w) {
+                    in[u] = s.sw == 1 ? _mm256_loadu_ps(row + iw)
+                                      : _mm256_i32gather_ps(row + iw, stride_index, 4);
+                    continue;
+                  }
+                  // Border or column tail: gather only the lanes inside the row.
+                  alignas(32) std::int32_t index[kLanes];
+                  alignas(32) std::int32_t mask[kLanes];
+                  bool any = false;
+                  for (int l = 0; l < kLanes; ++l) {
+                    const std::int64_t c = iw + l * s.sw;
+                    const bool inside = l < lanes && c >= 0 && c < s.w;
+                    index[l] = inside ? static_cast<std::int32_t>(c) : 0;
+                    mask[l] = inside ? -1 : 0;
+                    any |= inside;
+                  }
+                  in[u] = any ? _mm256_mask_i32gather_ps(
+                                    _mm256_setzero_ps(), row,
+                                    _mm256_load_si256(reinterpret_cast<const __m256i*>(index)),
+                                    _mm256_castsi256_ps(_mm256_load_si256(
+                                        reinterpret_cast<const __m256i*>(mask))),
+                                    4)
+                              : _mm256_setzero_ps();
+                }
+                const float* w_tap = w_ic + y * s.kw + x;
+                for (int t = 0; t < nt; ++t) {
+                  const __m256 wb = _mm256_broadcast_ss(w_tap + t * oc_weights);
+                  for (int u = 0; u < nu; ++u)
+                    acc[u * nt + t] = _mm256_fmadd_ps(in[u], wb, acc[u * nt + t]);
+                }
+              }
+            }
+          }
+
+          for (int t = 0; t < nt; ++t) {
+            float* d = a.dst + (oc_first + t) * out_plane + oh * s.out_w + ow0;
+            for (int u = 0; u < nu; ++u) {
+              const std::int64_t lanes = std::min<std::int64_t>(kLanes, columns - u * kLanes);
+              const __m256 v = epilogue(acc[u * nt + t]);
+              if (lanes == kLanes)
+                _mm256_storeu_ps(d + u * kLanes, v);
+              else
+                _mm256_maskstore_ps(d + u * kLanes, first_lanes_mask(static_cast<int>(lanes)), v);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<const KernelCode> make_generic_code(const KernelPlan& plan) {
+  return std::make_shared<GenericCode>(plan);
+}
+
 }  // namespace convjit
