@@ -168,7 +168,9 @@ void decide_unrolling(KernelPlan& p) {
   const std::int64_t oc_variants = p.oc_blocks % p.oc_tile ? 2 : 1;
   std::int64_t row_body = 0;
   for (const ColumnTile& t : p.columns) row_body += tile_bytes + 64 + (t.repeat > 1 ? 16 : 0);
-  const std::int64_t segment_bodies = static_cast<std::int64_t>(p.rows.size());
+  // With a looped reduction all row segments share one row body (the emitter passes the
+  // kernel-row range in); with an unrolled one each segment has its own.
+  const std::int64_t segment_bodies = p.unroll_kh ? static_cast<std::int64_t>(p.rows.size()) : 1;
   p.estimated_code_bytes = row_body * segment_bodies * oc_variants + 256;
   // Tiny shapes: every row on its own, no loops at all.
   const std::int64_t all_rows = row_body * s.out_h * oc_variants * s.groups;

@@ -40,11 +40,11 @@ const Reg64 kSaved[] = {util::rbx, util::rbp, util::r12, util::r13, util::r14, u
 enum Slot : int {
   kSlotRowBegin, kSlotRowEnd, kSlotGroupsLeft, kSlotTilesLeft,
   kSlotSrcGroup, kSlotDstGroup, kSlotWeiGroup, kSlotBiasGroup,
-  kSlotSrcTile, kSlotDstTile, kSlotWeiTile, kSlotBiasTile, kSlotCount
+  kSlotSrcTile, kSlotDstTile, kSlotWeiTile, kSlotBiasTile,
+  kSlotKernelRows, kSlotKernelRowWeights,  // the current row segment, for a shared row body
+  kSlotCount
 };
 constexpr int kFrameBytes = kSlotCount * 8 + 8;  // keeps rsp 16-byte aligned
-
-Xbyak::Address slot(Slot s) { return util::qword[util::rsp + s * 8]; }
 
 bool fits_int32(std::int64_t v) {
   return v >= std::numeric_limits<std::int32_t>::min() && v <= std::numeric_limits<std::int32_t>::max();
@@ -101,6 +101,10 @@ Xbyak::Address XbyakEmitter::at(const Reg64& base, std::int64_t disp) {
     throw Error("shape", "a tensor offset inside one tile exceeds 2 GiB; the shape is too large "
                          "for the x86-64 generator");
   return util::ptr[base + static_cast<std::int32_t>(disp)];
+}
+
+Xbyak::Address XbyakEmitter::slot(int index) const {
+  return util::qword[util::rsp + index * 8 + call_depth_];
 }
 
 Ymm XbyakEmitter::acc(int column, int block) const { return acc_[column * plan_.oc_tile + block]; }
@@ -193,17 +197,36 @@ void XbyakEmitter::emit_channel_tiles() {
 void XbyakEmitter::emit_rows(const ChannelTileRun& run) {
   mov(kWeights, slot(kSlotWeiTile));
   mov(kBias, slot(kSlotBiasTile));
+  if (shares_row_body()) {
+    // One row body for every segment: the segments differ only in their kernel-row range,
+    // which the body reads from two stack slots.
+    Xbyak::Label body, after_body;
+    jmp(after_body, T_NEAR);
+    L(body);
+    call_depth_ = 8;  // the return address sits between rsp and the frame
+    emit_row_body(RowSegment{}, run);
+    call_depth_ = 0;
+    ret();
+    L(after_body);
+    for (const RowSegment& segment : plan_.rows) emit_row_segment(segment, run, &body);
+    return;
+  }
   for (const RowSegment& segment : plan_.rows) {
     if (plan_.unroll_rows) {
       for (std::int64_t oh = segment.oh_begin; oh < segment.oh_end; ++oh)
-        emit_row_segment({oh, oh + 1, segment.kh_begin, segment.kh_end}, run);
+        emit_row_segment({oh, oh + 1, segment.kh_begin, segment.kh_end}, run, nullptr);
     } else {
-      emit_row_segment(segment, run);
+      emit_row_segment(segment, run, nullptr);
     }
   }
 }
 
-void XbyakEmitter::emit_row_segment(const RowSegment& segment, const ChannelTileRun& run) {
+bool XbyakEmitter::shares_row_body() const {
+  return !plan_.unroll_kh && !plan_.unroll_rows && plan_.rows.size() > 1;
+}
+
+void XbyakEmitter::emit_row_segment(const RowSegment& segment, const ChannelTileRun& run,
+                                    const Xbyak::Label* shared_body) {
   Xbyak::Label skip, next_row;
   // The caller's row range [row_begin, row_end) clipped to this segment.
   mov(kRow, slot(kSlotRowBegin));
@@ -228,8 +251,15 @@ void XbyakEmitter::emit_row_segment(const RowSegment& segment, const ChannelTile
   imul(kDstRow, kWide);
   add(kDstRow, slot(kSlotDstTile));
 
+  if (shared_body) {
+    mov(slot(kSlotKernelRows), static_cast<std::int32_t>(segment.kh_end - segment.kh_begin));
+    mov(kTmp, segment.kh_begin * geo_.wei_kh);
+    mov(slot(kSlotKernelRowWeights), kTmp);
+  }
+
   L(next_row);
-  emit_row_body(segment, run);
+  if (shared_body) call(*shared_body);
+  else emit_row_body(segment, run);
   add_imm(kSrcRow, src_step);
   add_imm(kDstRow, geo_.dst_row);
   inc(kRow);
@@ -286,7 +316,7 @@ std::uint32_t XbyakEmitter::store_mask(const TilePlace& place, int vector) const
 void XbyakEmitter::emit_tile(const TilePlace& place, const RowSegment& segment,
                              const ChannelTileRun& run) {
   emit_tile_init(place, run);
-  if (segment.kh_end > segment.kh_begin) emit_reduction(place, segment, run);
+  if (shares_row_body() || segment.kh_end > segment.kh_begin) emit_reduction(place, segment, run);
   emit_tile_store(place, run);
 }
 
@@ -320,11 +350,20 @@ void XbyakEmitter::emit_reduction(const TilePlace& place, const RowSegment& segm
     return;
   }
   const std::int64_t step = plan_.ic_unroll;
-  Xbyak::Label next_kernel_row, next_channels;
+  Xbyak::Label next_kernel_row, next_channels, done;
   mov(kTapSrc, place.src);
   mov(kTapWei, kWeights);
-  add_imm(kTapWei, segment.kh_begin * geo_.wei_kh);
-  mov(kKhCount, kernel_rows);
+  if (shares_row_body()) {
+    add(kTapWei, slot(kSlotKernelRowWeights));
+    mov(kKhCount, slot(kSlotKernelRows));
+    if (has_rows_without_taps()) {
+      test(kKhCount, kKhCount);
+      jz(done, T_NEAR);
+    }
+  } else {
+    add_imm(kTapWei, segment.kh_begin * geo_.wei_kh);
+    mov(kKhCount, kernel_rows);
+  }
   L(next_kernel_row);
   mov(kIcCount, channels / step);
   L(next_channels);
@@ -340,6 +379,13 @@ void XbyakEmitter::emit_reduction(const TilePlace& place, const RowSegment& segm
   add_imm(kTapWei, geo_.wei_kh - channels * geo_.wei_ic);
   dec(kKhCount);
   jnz(next_kernel_row, T_NEAR);
+  L(done);
+}
+
+bool XbyakEmitter::has_rows_without_taps() const {
+  for (const RowSegment& r : plan_.rows)
+    if (r.kh_end == r.kh_begin) return true;
+  return false;
 }
 
 void XbyakEmitter::emit_tap(const TilePlace& place, const ChannelTileRun& run, std::int64_t kw,

@@ -33,7 +33,13 @@ class XbyakEmitter : public Xbyak::CodeGenerator {
   void emit_groups();
   void emit_channel_tiles();
   void emit_rows(const ChannelTileRun& run);
-  void emit_row_segment(const RowSegment& segment, const ChannelTileRun& run);
+  // shared_body: the row body to call (segments then only set their kernel-row range).
+  void emit_row_segment(const RowSegment& segment, const ChannelTileRun& run,
+                        const Xbyak::Label* shared_body);
+  bool shares_row_body() const;
+  bool has_rows_without_taps() const;
+  // A stack slot of the kernel's frame, wherever the current code sits (call depth).
+  Xbyak::Address slot(int index) const;
   void emit_row_body(const RowSegment& segment, const ChannelTileRun& run);
   void emit_tile(const TilePlace& place, const RowSegment& segment, const ChannelTileRun& run);
   void emit_tile_init(const TilePlace& place, const ChannelTileRun& run);
@@ -61,6 +67,7 @@ class XbyakEmitter : public Xbyak::CodeGenerator {
   const KernelPlan& plan_;
   const ConvShape& shape_;
   TileGeometry geo_;
+  int call_depth_ = 0;  // bytes pushed on top of the frame by a call into a shared body
 
   // Vector registers by role (see the constructor for the allocation).
   std::vector<Xbyak::Ymm> acc_;      // [column * oc_tile + block]

@@ -1,0 +1,121 @@
+#pragma once
+// LlvmEmitter: translates a KernelPlan into target-independent LLVM IR — the same walk as
+// XbyakEmitter (groups, channel tiles, row segments, column tiles, reduction, taps, stores),
+// written with generic vector types (<8 x float>) and generic intrinsics (llvm.fmuladd,
+// llvm.masked.load/store/gather, llvm.maxnum/minnum). No x86 intrinsics and no inline
+// assembly, so the same IR compiles for x86-64 and AArch64.
+//
+// The emitted function is `void NAME(const KernelCallArgs*)`. Accumulators are SSA values;
+// the plan's counted loops are IR loops with phi nodes, marked so LLVM neither unrolls nor
+// vectorises them (the plan already decided both).
+#include "generator/plan.hpp"
+#include "generator/tile_geometry.hpp"
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Module.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace convjit {
+
+class LlvmEmitter {
+ public:
+  LlvmEmitter(const KernelPlan& plan, llvm::Module& module);
+
+  // Adds the kernel to the module under `name` and returns it.
+  llvm::Function* emit(const std::string& name);
+
+ private:
+  using Values = std::vector<llvm::Value*>;
+
+  // Byte pointers of the current group / channel tile.
+  struct Bases {
+    llvm::Value* src = nullptr;
+    llvm::Value* dst = nullptr;
+    llvm::Value* weights = nullptr;
+    llvm::Value* bias = nullptr;
+  };
+
+  // Where a tile sits: `src` / `dst` point at output column `ow_origin` of the current row
+  // (input: kernel row kh_begin); `ow_first` is the absolute first column of the tile.
+  struct TilePlace {
+    llvm::Value* src = nullptr;
+    llvm::Value* dst = nullptr;
+    std::int64_t ow_origin = 0;
+    std::int64_t ow_first = 0;
+    std::int64_t width = 0;
+    bool steady = false;
+  };
+
+  // A tap's address: a byte pointer computed once per loop step, plus constant bytes.
+  struct Address {
+    llvm::Value* base = nullptr;
+    std::int64_t bytes = 0;
+    Address plus(std::int64_t more) const { return {base, bytes + more}; }
+  };
+
+  void emit_groups(const Bases& bases);
+  void emit_channel_tiles(const Bases& group);
+  void emit_rows(const Bases& tile, const ChannelTileRun& run);
+  void emit_row_segment(const Bases& tile, const RowSegment& segment, const ChannelTileRun& run);
+  void emit_single_row(const Bases& tile, const RowSegment& segment, const ChannelTileRun& run);
+  void emit_row_body(const Bases& tile, const RowSegment& segment, const ChannelTileRun& run,
+                     llvm::Value* oh);
+  void emit_tile(const Bases& tile, const TilePlace& place, const RowSegment& segment,
+                 const ChannelTileRun& run);
+  Values emit_tile_init(const Bases& tile, const TilePlace& place, const ChannelTileRun& run);
+  Values emit_reduction(const Bases& tile, const TilePlace& place, const RowSegment& segment,
+                        const ChannelTileRun& run, Values acc);
+  // One (kh, kw, ic) step of the tile.
+  void emit_tap(const TilePlace& place, const ChannelTileRun& run, std::int64_t kw,
+                const Address& src, const Address& weights, Values& acc);
+  void emit_tile_store(const TilePlace& place, const ChannelTileRun& run, const Values& acc);
+  llvm::Value* emit_activation(llvm::Value* value);
+
+  // Tile columns (oc/depthwise: pixels; width: vectors of 8 columns) and lane validity.
+  int tile_columns(const TilePlace& place) const;
+  std::uint32_t lane_mask(const TilePlace& place, int vector, std::int64_t kw) const;
+  std::uint32_t store_mask(const TilePlace& place, int vector) const;
+
+  // IR helpers.
+  llvm::Value* i64(std::int64_t value);
+  llvm::Value* pointer(const Address& address);
+  // base + index * stride + bytes (index may be null).
+  llvm::Value* offset_pointer(llvm::Value* base, llvm::Value* index, std::int64_t stride,
+                              std::int64_t bytes = 0);
+  llvm::Value* load_vector(const Address& address);
+  llvm::Value* load_vector_masked(const Address& address, std::uint32_t lanes);
+  llvm::Value* gather_vector(const Address& address, std::int64_t lane_stride,
+                             std::uint32_t lanes);
+  llvm::Value* broadcast(const Address& address);
+  void store_vector(llvm::Value* value, const Address& address, std::uint32_t lanes);
+  llvm::Value* fma(llvm::Value* a, llvm::Value* b, llvm::Value* acc);
+  llvm::Constant* mask(std::uint32_t lanes);
+  // for (iv = begin; iv < end; ++iv) carried = body(iv, carried). With `guard`, the loop may
+  // run zero times; without, it runs at least once. Returns the carried values afterwards.
+  Values emit_loop(llvm::Value* begin, llvm::Value* end, bool guard, Values carried,
+                   const std::function<Values(llvm::Value* iv, const Values& carried)>& body);
+  Values emit_counted_loop(std::int64_t count, Values carried,
+                           const std::function<Values(llvm::Value* iv, const Values& carried)>& body);
+
+  const KernelPlan& plan_;
+  const ConvShape& shape_;
+  TileGeometry geo_;
+  llvm::Module& module_;
+  llvm::LLVMContext& context_;
+  llvm::IRBuilder<> builder_;
+  llvm::Function* function_ = nullptr;
+  llvm::Type* float_ = nullptr;
+  llvm::FixedVectorType* vector_ = nullptr;
+  llvm::Type* i64_ = nullptr;
+  llvm::Type* i8_ = nullptr;
+  llvm::PointerType* ptr_ = nullptr;
+  llvm::Value* row_begin_ = nullptr;
+  llvm::Value* row_end_ = nullptr;
+  std::vector<llvm::Metadata*> loop_properties_;  // shared by every loop ID
+};
+
+}  // namespace convjit

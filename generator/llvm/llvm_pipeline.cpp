@@ -1,0 +1,68 @@
+#include "generator/llvm/llvm_pipeline.hpp"
+
+#include "generator/llvm/llvm_emitter.hpp"
+
+#include <convjit/error.hpp>
+
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Transforms/Scalar/EarlyCSE.h>
+#include <llvm/Transforms/Scalar/SimplifyCFG.h>
+
+namespace convjit {
+
+std::unique_ptr<llvm::Module> build_kernel_module(const KernelPlan& plan, const std::string& symbol,
+                                                  llvm::LLVMContext& context,
+                                                  const llvm::TargetMachine& target) {
+  auto module = std::make_unique<llvm::Module>(symbol, context);
+  module->setTargetTriple(target.getTargetTriple().str());
+  module->setDataLayout(target.createDataLayout());
+  LlvmEmitter(plan, *module).emit(symbol);
+  std::string problems;
+  llvm::raw_string_ostream out(problems);
+  if (llvm::verifyModule(*module, &out))
+    throw Error("llvm", "the emitted IR of " + plan.name + " does not verify: " + out.str());
+  return module;
+}
+
+void optimize_module(llvm::Module& module, llvm::TargetMachine& target) {
+  llvm::LoopAnalysisManager loops;
+  llvm::FunctionAnalysisManager functions;
+  llvm::CGSCCAnalysisManager cgscc;
+  llvm::ModuleAnalysisManager modules;
+  llvm::PassBuilder builder(&target);
+  builder.registerModuleAnalyses(modules);
+  builder.registerCGSCCAnalyses(cgscc);
+  builder.registerFunctionAnalyses(functions);
+  builder.registerLoopAnalyses(loops);
+  builder.crossRegisterProxies(loops, functions, cgscc, modules);
+  llvm::FunctionPassManager function_passes;
+  function_passes.addPass(llvm::EarlyCSEPass(/*UseMemorySSA=*/true));
+  function_passes.addPass(llvm::SimplifyCFGPass());
+  llvm::ModulePassManager passes;
+  passes.addPass(llvm::createModuleToFunctionPassAdaptor(std::move(function_passes)));
+  passes.run(module, modules);
+}
+
+llvm::SmallVector<char, 0> generate_code(llvm::Module& module, llvm::TargetMachine& target,
+                                         llvm::CodeGenFileType type) {
+  llvm::SmallVector<char, 0> bytes;
+  llvm::raw_svector_ostream out(bytes);
+  llvm::legacy::PassManager passes;
+  if (target.addPassesToEmitFile(passes, out, nullptr, type))
+    throw Error("llvm", "the target machine " + target.getTargetTriple().str() +
+                            " cannot emit this file type");
+  passes.run(module);
+  return bytes;
+}
+
+std::string module_text(const llvm::Module& module) {
+  std::string text;
+  llvm::raw_string_ostream out(text);
+  module.print(out, nullptr);
+  return out.str();
+}
+
+}  // namespace convjit
