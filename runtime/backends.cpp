@@ -37,6 +37,7 @@ Backend parse_backend(std::string_view name) {
 std::vector<Backend> available_backends() {
   std::vector<Backend> out;
   if (cpu_has_avx2_fma()) out.push_back(Backend::xbyak);
+  out.push_back(Backend::llvm);  // LLVM generates code for whatever CPU this is
   if (cpu_has_avx2_fma()) out.push_back(Backend::generic);
   out.push_back(Backend::reference);
   return out;
@@ -49,7 +50,7 @@ Backend resolve_backend(Backend requested) {
       if (requested != Backend::automatic) return requested;
     }
     if (cpu_has_avx2_fma()) return Backend::xbyak;
-    return Backend::reference;
+    return Backend::llvm;  // the portable JIT: no AVX2+FMA needed
   }
   return requested;
 }
@@ -63,7 +64,7 @@ std::shared_ptr<const KernelCode> make_code(const KernelPlan& plan, Backend back
     case Backend::xbyak:
       if (!cpu_has_avx2_fma()) throw Error("backend", "xbyak needs a CPU with AVX2 and FMA");
       return make_xbyak_code(plan);
-    case Backend::llvm: throw Error("backend", "llvm is not built into this convjit yet");
+    case Backend::llvm: return make_llvm_code(plan);
     case Backend::automatic: return make_code(plan, resolve_backend(backend));
   }
   throw Error("backend", "unknown backend");

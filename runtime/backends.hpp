@@ -12,6 +12,8 @@ namespace convjit {
 std::shared_ptr<const KernelCode> make_reference_code(const KernelPlan& plan);
 std::shared_ptr<const KernelCode> make_generic_code(const KernelPlan& plan);
 std::shared_ptr<const KernelCode> make_xbyak_code(const KernelPlan& plan);
+// LLVM IR from the plan, compiled by ORC's LLJIT for the host CPU (generator/llvm/).
+std::shared_ptr<const KernelCode> make_llvm_code(const KernelPlan& plan);
 
 // Dispatches on a concrete backend (not `automatic`); throws convjit::Error("backend", …)
 // for one this build or CPU cannot run.

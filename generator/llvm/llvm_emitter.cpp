@@ -74,10 +74,10 @@ void LlvmEmitter::emit_groups(const Bases& bases) {
     return;
   }
   emit_counted_loop(geo_.groups_looped, {}, [&](llvm::Value* g, const Values&) {
-    emit_channel_tiles({offset_pointer(bases.src, g, geo_.src_group, 0),
-                        offset_pointer(bases.dst, g, geo_.dst_group, 0),
-                        offset_pointer(bases.weights, g, geo_.wei_group, 0),
-                        offset_pointer(bases.bias, g, geo_.bias_group, 0)});
+    emit_channel_tiles({offset_pointer(bases.src, g, geo_.src_group),
+                        offset_pointer(bases.dst, g, geo_.dst_group),
+                        offset_pointer(bases.weights, g, geo_.wei_group),
+                        offset_pointer(bases.bias, g, geo_.bias_group)});
     return Values{};
   });
 }
@@ -103,7 +103,8 @@ void LlvmEmitter::emit_channel_tiles(const Bases& group) {
 
 void LlvmEmitter::emit_rows(const Bases& tile, const ChannelTileRun& run) {
   for (const RowSegment& segment : plan_.rows) {
-    if (plan_.unroll_rows) {
+    // A one-row segment needs no loop either: its row index is a constant.
+    if (plan_.unroll_rows || segment.oh_end - segment.oh_begin == 1) {
       for (std::int64_t oh = segment.oh_begin; oh < segment.oh_end; ++oh)
         emit_single_row(tile, {oh, oh + 1, segment.kh_begin, segment.kh_end}, run);
     } else {
@@ -242,7 +243,7 @@ LlvmEmitter::Values LlvmEmitter::emit_reduction(const Bases& tile, const TilePla
   const std::size_t n = acc.size();
   Values state = std::move(acc);
   state.push_back(place.src);
-  state.push_back(offset_pointer(tile.weights, nullptr, 0, segment.kh_begin * geo_.wei_kh));
+  state.push_back(pointer({tile.weights, segment.kh_begin * geo_.wei_kh}));
   state = emit_counted_loop(kernel_rows, std::move(state), [&](llvm::Value*, const Values& row) {
     Values inner = emit_counted_loop(channels / step, row, [&](llvm::Value*, const Values& cur) {
       Values next(cur.begin(), cur.begin() + n);
@@ -252,13 +253,13 @@ LlvmEmitter::Values LlvmEmitter::emit_reduction(const Bases& tile, const TilePla
         for (std::int64_t ic = 0; ic < step; ++ic)
           emit_tap(place, run, kw, {src, ic * geo_.src_ic},
                    {wei, kw * geo_.wei_kw + ic * geo_.wei_ic}, next);
-      next.push_back(offset_pointer(src, nullptr, 0, step * geo_.src_ic));
-      next.push_back(offset_pointer(wei, nullptr, 0, step * geo_.wei_ic));
+      next.push_back(pointer({src, step * geo_.src_ic}));
+      next.push_back(pointer({wei, step * geo_.wei_ic}));
       return next;
     });
     // Next kernel row: back to the first channel, one (dilated) row down.
-    inner[n] = offset_pointer(row[n], nullptr, 0, geo_.src_kh);
-    inner[n + 1] = offset_pointer(row[n + 1], nullptr, 0, geo_.wei_kh);
+    inner[n] = pointer({row[n], geo_.src_kh});
+    inner[n + 1] = pointer({row[n + 1], geo_.wei_kh});
     return inner;
   });
   state.resize(n);
@@ -339,8 +340,8 @@ llvm::Value* LlvmEmitter::emit_activation(llvm::Value* value) {
   return value;
 }
 
-void LlvmEmitter::emit_tile_store(const TilePlace& place,
-                                  const ChannelTileRun& run, const Values& acc) {
+void LlvmEmitter::emit_tile_store(const TilePlace& place, const ChannelTileRun& run,
+                                  const Values& acc) {
   const int columns = tile_columns(place);
   const std::int64_t origin = place.ow_first - place.ow_origin;
   if (plan_.strategy == Strategy::width_vectors) {
