@@ -93,4 +93,12 @@ std::vector<ChannelTileRun> channel_tile_runs(const KernelPlan& p) {
   return runs;
 }
 
+std::int64_t channel_tiles_per_group(const KernelPlan& p) {
+  return (p.oc_blocks + p.oc_tile - 1) / p.oc_tile;
+}
+
+std::int64_t channel_tile_count(const KernelPlan& p) {
+  return make_tile_geometry(p).groups_looped * channel_tiles_per_group(p);
+}
+
 }  // namespace convjit

@@ -46,4 +46,9 @@ struct ChannelTileRun {
 };
 std::vector<ChannelTileRun> channel_tile_runs(const KernelPlan& plan);
 
+// Channel tiles per looped group, and over all groups: the units KernelCallArgs'
+// tile_begin/tile_end count, in emission order (group-major).
+std::int64_t channel_tiles_per_group(const KernelPlan& plan);
+std::int64_t channel_tile_count(const KernelPlan& plan);
+
 }  // namespace convjit

@@ -9,6 +9,7 @@
 // packed weights is ever read or written.
 #include <convjit/error.hpp>
 
+#include "generator/tile_geometry.hpp"
 #include "runtime/backends.hpp"
 
 #include <immintrin.h>
@@ -50,7 +51,8 @@ class Epilogue {
 
 class GenericCode final : public KernelCode {
  public:
-  explicit GenericCode(const KernelPlan& plan) : plan_(plan) {
+  explicit GenericCode(const KernelPlan& plan)
+      : plan_(plan), tiles_per_group_(channel_tiles_per_group(plan)) {
     if (plan_.ur_w < 1 || plan_.oc_tile < 1 || plan_.ur_w > kMaxUrW ||
         plan_.oc_tile > kMaxOcTile || plan_.ur_w * plan_.oc_tile > kMaxAccumulators)
       throw Error("plan", "register tile " + std::to_string(plan_.ur_w) + "x" +
@@ -62,6 +64,7 @@ class GenericCode final : public KernelCode {
   }
 
   std::string_view backend() const noexcept override { return "generic"; }
+  bool splits_channel_tiles() const noexcept override { return true; }
 
   void call(const KernelCallArgs& a) const override {
     switch (plan_.strategy) {
@@ -72,11 +75,18 @@ class GenericCode final : public KernelCode {
   }
 
  private:
+  // Whether the channel tile starting at block `first_block` of group g is in the call's
+  // [tile_begin, tile_end): tiles are numbered group-major, as channel_tile_count() does.
+  bool tile_requested(const KernelCallArgs& a, std::int64_t g, std::int64_t first_block) const {
+    const std::int64_t index = g * tiles_per_group_ + first_block / plan_.oc_tile;
+    return index >= a.tile_begin && index < a.tile_end;
+  }
   void run_oc_vectors(const KernelCallArgs& a) const;
   void run_depthwise(const KernelCallArgs& a) const;
   void run_width_vectors(const KernelCallArgs& a) const;
 
   KernelPlan plan_;
+  std::int64_t tiles_per_group_;
 };
 
 // NHWC. Packed weights [g][oc_block][kh][kw][icg][8], bias [g][oc_block][8]. The tile is
@@ -95,6 +105,7 @@ void GenericCode::run_oc_vectors(const KernelCallArgs& a) const {
 
   for (std::int64_t g = 0; g < s.groups; ++g) {
     for (std::int64_t ob0 = 0; ob0 < blocks; ob0 += oc_tile) {
+      if (!tile_requested(a, g, ob0)) continue;
       const int nt = static_cast<int>(std::min<std::int64_t>(oc_tile, blocks - ob0));
       // The tile's last block is the group's tail block: store only its valid lanes.
       const bool tail = ob0 + nt == blocks && tail_lanes < kLanes;
@@ -169,6 +180,7 @@ void GenericCode::run_depthwise(const KernelCallArgs& a) const {
   const std::int64_t taps = s.kh * s.kw;
 
   for (std::int64_t cb0 = 0; cb0 < blocks; cb0 += oc_tile) {
+    if (!tile_requested(a, 0, cb0)) continue;
     const int nt = static_cast<int>(std::min<std::int64_t>(oc_tile, blocks - cb0));
     const bool tail = cb0 + nt == blocks && tail_lanes < kLanes;
     const int full_t = tail ? nt - 1 : nt;
@@ -234,6 +246,7 @@ void GenericCode::run_width_vectors(const KernelCallArgs& a) const {
 
   for (std::int64_t g = 0; g < s.groups; ++g) {
     for (std::int64_t o0 = 0; o0 < ocg; o0 += oc_tile) {
+      if (!tile_requested(a, g, o0)) continue;
       const int nt = static_cast<int>(std::min<std::int64_t>(oc_tile, ocg - o0));
       const std::int64_t oc_first = g * ocg + o0;
       const float* w_tile = a.weights + oc_first * oc_weights;

@@ -3,6 +3,7 @@
 #include <convjit/kernel.hpp>
 
 #include "generator/plan.hpp"
+#include "generator/tile_geometry.hpp"
 #include "runtime/kernel_code.hpp"
 #include "runtime/observability.hpp"
 #include "runtime/pack.hpp"
@@ -49,6 +50,7 @@ Kernel::Kernel(std::shared_ptr<const KernelPlan> plan, std::shared_ptr<const Ker
       default_threads_(threads > 0 ? threads : default_thread_count()),
       verbose_(verbose_enabled()),
       images_(plan_->shape.n),
+      channel_tiles_(channel_tile_count(*plan_)),
       out_rows_(plan_->shape.out_h),
       image_src_floats_(static_cast<std::size_t>(plan_->shape.c * plan_->shape.h * plan_->shape.w)),
       image_dst_floats_(
@@ -127,36 +129,56 @@ void Kernel::execute(const float* src, const float* w, const float* b, float* ds
   const std::int64_t src_image = static_cast<std::int64_t>(image_src_floats_);
   const std::int64_t dst_image = static_cast<std::int64_t>(image_dst_floats_);
   const std::int64_t rows = out_rows_;
-  const std::int64_t work = images_ * rows;  // (image, output row) items
-  if (team <= 1 || work < 2) {
-    // The common case, kept free of divisions: whole images one after another.
-    KernelCallArgs args{src, w, b, dst, 0, rows};
-    for (std::int64_t image = 0; image < images_; ++image) {
-      call(args);
-      args.src += src_image;
-      args.dst += dst_image;
-    }
-    return;
+  if (team > 1 && execute_in_parallel(src, w, b, dst, team)) return;
+  // One thread, kept free of divisions: whole images one after another.
+  KernelCallArgs args{src, w, b, dst, 0, rows};
+  for (std::int64_t image = 0; image < images_; ++image) {
+    call(args);
+    args.src += src_image;
+    args.dst += dst_image;
   }
+}
+
+bool Kernel::execute_in_parallel(const float* src, const float* w, const float* b, float* dst,
+                                 int team) const {
+  const std::int64_t src_image = static_cast<std::int64_t>(image_src_floats_);
+  const std::int64_t dst_image = static_cast<std::int64_t>(image_dst_floats_);
+  const std::int64_t rows = out_rows_;
+  const std::int64_t work = images_ * rows;  // (image, output row) items
+  // Rows alone when they share out evenly or are plenty; otherwise (image, channel tile, row)
+  // items, so one image with few rows still keeps every thread busy. Every output element
+  // is computed by the same code either way: results are bit-identical for any team size.
+  const bool by_channel_tiles = channel_tiles_ > 1 && code_->splits_channel_tiles() &&
+                                work % team != 0 && work < 8 * team;
+  const std::int64_t tiles = by_channel_tiles ? channel_tiles_ : 1;
+  const std::int64_t items = work * tiles;
+  if (items < 2) return false;
   auto run_items = [&](std::int64_t first, std::int64_t last) {
     while (first < last) {
-      const std::int64_t image = first / rows;
+      const std::int64_t image = first / (tiles * rows);
+      const std::int64_t tile = first / rows % tiles;
       const std::int64_t row = first % rows;
       const std::int64_t count = std::min(last - first, rows - row);
-      call({src + image * src_image, w, b, dst + image * dst_image, row, row + count});
+      KernelCallArgs args{src + image * src_image, w, b, dst + image * dst_image, row, row + count};
+      if (by_channel_tiles) {
+        args.tile_begin = tile;
+        args.tile_end = tile + 1;
+      }
+      call(args);
       first += count;
     }
   };
 #ifdef _OPENMP
-  const int used = static_cast<int>(std::min<std::int64_t>(team, work));
+  const int used = static_cast<int>(std::min<std::int64_t>(team, items));
 #pragma omp parallel num_threads(used)
   {
     const std::int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-    run_items(work * t / nt, work * (t + 1) / nt);
+    run_items(items * t / nt, items * (t + 1) / nt);
   }
 #else
-  run_items(0, work);
+  run_items(0, items);
 #endif
+  return true;
 }
 
 }  // namespace convjit

@@ -7,8 +7,10 @@
 
 namespace convjit {
 
-// What a generated entry point receives: one image, output rows [row_begin, row_end).
-// Passed by pointer in the first argument register; emitters address fields by offsetof.
+// What a generated entry point receives: one image, output rows [row_begin, row_end) of the
+// channel tiles [tile_begin, tile_end) (numbered over groups × channel tiles, see
+// channel_tile_count()). Passed by pointer in the first argument register; emitters address
+// fields by offsetof.
 struct KernelCallArgs {
   const float* src;      // this image
   const float* weights;  // packed
@@ -16,6 +18,8 @@ struct KernelCallArgs {
   float* dst;            // this image
   std::int64_t row_begin;
   std::int64_t row_end;
+  std::int64_t tile_begin = 0;
+  std::int64_t tile_end = INT64_MAX;
 };
 
 class KernelCode {
@@ -31,6 +35,8 @@ class KernelCode {
   // True when the code reads weights in the user's layout (the reference) rather than the
   // plan's packed layout.
   virtual bool takes_user_layout() const noexcept { return false; }
+  // True when call() honours tile_begin/tile_end, so run() may split channels across threads.
+  virtual bool splits_channel_tiles() const noexcept { return false; }
   // The generated machine code, empty for ahead-of-time backends.
   virtual std::span<const std::uint8_t> machine_code() const { return {}; }
   // The generated LLVM IR, empty for other backends.

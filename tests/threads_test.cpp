@@ -37,6 +37,31 @@ BOOST_AUTO_TEST_CASE(every_thread_count_gives_the_same_bits_as_one_thread) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(few_output_rows_split_channel_tiles_with_the_same_bits) {
+  // One or three output rows cannot be shared out by rows alone: run() splits channel tiles.
+  for (const char* spec : {"c=32,h=7,w=7,oc=96,k=7", "c=16,h=3,w=9,oc=40,k=1",
+                           "c=24,h=5,w=5,oc=24,g=24,k=3", "c=8,h=3,w=19,oc=21,k=1,layout=nchw",
+                           "c=12,h=4,w=4,oc=36,g=3,k=2,s=2"}) {
+    const ConvShape s = ConvSpec::parse(spec).resolve();
+    for (Backend backend : {Backend::xbyak, Backend::generic}) {
+      auto kernel = Jit(JitOptions{.backend = backend}).compile(s);
+      const auto src = random_floats(static_cast<std::size_t>(s.src_elems()), 1);
+      const auto w = random_floats(static_cast<std::size_t>(s.weight_elems()), 2);
+      const auto b = random_floats(static_cast<std::size_t>(s.oc), 3);
+      const auto packed = kernel->pack_weights(w.data(), b.data());
+      std::vector<float> one(static_cast<std::size_t>(s.dst_elems()), -1.0f);
+      kernel->run(src.data(), packed, one.data(), 1);
+      for (int t : {2, 3, 5}) {
+        std::vector<float> many(one.size(), -2.0f);
+        kernel->run(src.data(), packed, many.data(), t);
+        BOOST_TEST(std::memcmp(one.data(), many.data(), one.size() * sizeof(float)) == 0,
+                   spec << " " << to_string(backend) << " threads=" << t);
+      }
+      check_backend_matches_reference(s, backend, 9);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(concurrent_runs_of_one_kernel_do_not_interfere) {
   const ConvShape s = ConvSpec::parse("n=2,c=16,h=20,w=20,oc=24,k=3,p=same").resolve();
   auto kernel = Jit::global().get(s);

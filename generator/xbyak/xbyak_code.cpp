@@ -20,6 +20,7 @@ class XbyakCode final : public KernelCode {
   std::string_view backend() const noexcept override { return "xbyak"; }
   void call(const KernelCallArgs& args) const override { entry_(&args); }
   Entry entry() const noexcept override { return entry_; }
+  bool splits_channel_tiles() const noexcept override { return true; }
   std::span<const std::uint8_t> machine_code() const override {
     return {emitter_->getCode(), emitter_->getSize()};
   }

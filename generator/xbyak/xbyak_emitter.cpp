@@ -42,6 +42,7 @@ enum Slot : int {
   kSlotSrcGroup, kSlotDstGroup, kSlotWeiGroup, kSlotBiasGroup,
   kSlotSrcTile, kSlotDstTile, kSlotWeiTile, kSlotBiasTile,
   kSlotKernelRows, kSlotKernelRowWeights,  // the current row segment, for a shared row body
+  kSlotTileBegin, kSlotTileEnd, kSlotTileIndex,  // channel tiles this call computes
   kSlotCount
 };
 constexpr int kFrameBytes = kSlotCount * 8 + 8;  // keeps rsp 16-byte aligned
@@ -129,6 +130,9 @@ void XbyakEmitter::emit_prologue() {
   copy(offsetof(KernelCallArgs, dst), kSlotDstGroup);
   copy(offsetof(KernelCallArgs, row_begin), kSlotRowBegin);
   copy(offsetof(KernelCallArgs, row_end), kSlotRowEnd);
+  copy(offsetof(KernelCallArgs, tile_begin), kSlotTileBegin);
+  copy(offsetof(KernelCallArgs, tile_end), kSlotTileEnd);
+  mov(slot(kSlotTileIndex), 0);
   if (plan_.strategy == Strategy::width_vectors && shape_.sw > 1)
     vmovups(gather_index_, util::ptr[util::rip + gather_offsets_]);
 }
@@ -178,18 +182,29 @@ void XbyakEmitter::emit_channel_tiles() {
       mov(slot(s), kTmp);
     }
   };
+  // Tiles outside the caller's [tile_begin, tile_end) are skipped (another thread has them).
+  auto emit_tile_if_requested = [&](const ChannelTileRun& run) {
+    Xbyak::Label skip;
+    mov(kTmp, slot(kSlotTileIndex));
+    cmp(kTmp, slot(kSlotTileBegin));
+    jl(skip, T_NEAR);
+    cmp(kTmp, slot(kSlotTileEnd));
+    jge(skip, T_NEAR);
+    emit_rows(run);
+    L(skip);
+    inc(slot(kSlotTileIndex));
+    advance_tile(run.blocks);
+  };
   for (const ChannelTileRun& run : channel_tile_runs(plan_)) {
     if (run.count > 1) {
       Xbyak::Label next_tile;
       mov(slot(kSlotTilesLeft), static_cast<std::int32_t>(run.count));
       L(next_tile);
-      emit_rows(run);
-      advance_tile(run.blocks);
+      emit_tile_if_requested(run);
       dec(slot(kSlotTilesLeft));
       jnz(next_tile, T_NEAR);
     } else {
-      emit_rows(run);
-      advance_tile(run.blocks);
+      emit_tile_if_requested(run);
     }
   }
 }

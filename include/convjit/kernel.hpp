@@ -66,6 +66,9 @@ class Kernel {
  private:
   void execute(const float* src, const float* weights, const float* bias, float* dst,
                int threads) const;
+  // False when there is too little work to share; the caller then runs on one thread.
+  bool execute_in_parallel(const float* src, const float* weights, const float* bias, float* dst,
+                           int threads) const;
   void call(const KernelCallArgs& args) const;
 
   std::shared_ptr<const KernelPlan> plan_;
@@ -77,6 +80,7 @@ class Kernel {
   // Copied out of the plan so run() touches one cache line of the kernel.
   bool verbose_ = false;
   std::int64_t images_ = 1;
+  std::int64_t channel_tiles_ = 1;
   std::int64_t out_rows_ = 1;
   std::size_t image_src_floats_ = 0;
   std::size_t image_dst_floats_ = 0;
