@@ -43,7 +43,7 @@ BOOST_AUTO_TEST_CASE(few_output_rows_split_channel_tiles_with_the_same_bits) {
                            "c=24,h=5,w=5,oc=24,g=24,k=3", "c=8,h=3,w=19,oc=21,k=1,layout=nchw",
                            "c=12,h=4,w=4,oc=36,g=3,k=2,s=2"}) {
     const ConvShape s = ConvSpec::parse(spec).resolve();
-    for (Backend backend : {Backend::xbyak, Backend::generic}) {
+    for (Backend backend : {Backend::xbyak, Backend::llvm, Backend::generic}) {
       auto kernel = Jit(JitOptions{.backend = backend}).compile(s);
       const auto src = random_floats(static_cast<std::size_t>(s.src_elems()), 1);
       const auto w = random_floats(static_cast<std::size_t>(s.weight_elems()), 2);

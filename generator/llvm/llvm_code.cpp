@@ -27,6 +27,7 @@ class LlvmCode final : public KernelCode {
   std::string_view backend() const noexcept override { return "llvm"; }
   void call(const KernelCallArgs& args) const override { entry_(&args); }
   Entry entry() const noexcept override { return entry_; }
+  bool splits_channel_tiles() const noexcept override { return true; }
   // The linked function's bytes (constants live in a separate read-only section).
   std::span<const std::uint8_t> machine_code() const override {
     return {reinterpret_cast<const std::uint8_t*>(entry_), static_cast<std::size_t>(symbol_.size)};

@@ -60,6 +60,8 @@ llvm::Function* LlvmEmitter::emit(const std::string& name) {
   bases.dst = field(ptr_, offsetof(KernelCallArgs, dst), "dst");
   row_begin_ = field(i64_, offsetof(KernelCallArgs, row_begin), "row_begin");
   row_end_ = field(i64_, offsetof(KernelCallArgs, row_end), "row_end");
+  tile_begin_ = field(i64_, offsetof(KernelCallArgs, tile_begin), "tile_begin");
+  tile_end_ = field(i64_, offsetof(KernelCallArgs, tile_end), "tile_end");
 
   emit_groups(bases);
   builder_.CreateRetVoid();
@@ -70,20 +72,38 @@ llvm::Function* LlvmEmitter::emit(const std::string& name) {
 
 void LlvmEmitter::emit_groups(const Bases& bases) {
   if (geo_.groups_looped <= 1) {
-    emit_channel_tiles(bases);
+    emit_channel_tiles(bases, i64(0));
     return;
   }
   emit_counted_loop(geo_.groups_looped, {}, [&](llvm::Value* g, const Values&) {
     emit_channel_tiles({offset_pointer(bases.src, g, geo_.src_group),
                         offset_pointer(bases.dst, g, geo_.dst_group),
                         offset_pointer(bases.weights, g, geo_.wei_group),
-                        offset_pointer(bases.bias, g, geo_.bias_group)});
+                        offset_pointer(bases.bias, g, geo_.bias_group)},
+                       g);
     return Values{};
   });
 }
 
-void LlvmEmitter::emit_channel_tiles(const Bases& group) {
+void LlvmEmitter::emit_channel_tiles(const Bases& group, llvm::Value* g) {
   std::int64_t blocks_before = 0;
+  std::int64_t tiles_before = 0;
+  // Tiles outside the caller's [tile_begin, tile_end) are skipped (another thread has them);
+  // tiles are numbered group-major, as channel_tile_count() counts them.
+  auto emit_if_requested = [&](llvm::Value* t, const std::function<void()>& emit) {
+    llvm::Value* index = builder_.CreateAdd(
+        builder_.CreateMul(g, i64(channel_tiles_per_group(plan_))),
+        builder_.CreateAdd(t, i64(tiles_before)), "tile_index");
+    llvm::Value* wanted = builder_.CreateAnd(builder_.CreateICmpSGE(index, tile_begin_),
+                                             builder_.CreateICmpSLT(index, tile_end_));
+    llvm::BasicBlock* run_tile = llvm::BasicBlock::Create(context_, "tile", function_);
+    llvm::BasicBlock* after = llvm::BasicBlock::Create(context_, "tile_done", function_);
+    builder_.CreateCondBr(wanted, run_tile, after);
+    builder_.SetInsertPoint(run_tile);
+    emit();
+    builder_.CreateBr(after);
+    builder_.SetInsertPoint(after);
+  };
   for (const ChannelTileRun& run : channel_tile_runs(plan_)) {
     auto tile_bases = [&](llvm::Value* t) {
       const std::int64_t step = run.blocks;
@@ -94,10 +114,11 @@ void LlvmEmitter::emit_channel_tiles(const Bases& group) {
                    at(group.weights, geo_.wei_block), at(group.bias, geo_.bias_block)};
     };
     emit_counted_loop(run.count, {}, [&](llvm::Value* t, const Values&) {
-      emit_rows(tile_bases(t), run);
+      emit_if_requested(t, [&] { emit_rows(tile_bases(t), run); });
       return Values{};
     });
     blocks_before += run.count * run.blocks;
+    tiles_before += run.count;
   }
 }
 

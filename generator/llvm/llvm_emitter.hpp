@@ -58,7 +58,7 @@ class LlvmEmitter {
   };
 
   void emit_groups(const Bases& bases);
-  void emit_channel_tiles(const Bases& group);
+  void emit_channel_tiles(const Bases& group, llvm::Value* group_index);
   void emit_rows(const Bases& tile, const ChannelTileRun& run);
   void emit_row_segment(const Bases& tile, const RowSegment& segment, const ChannelTileRun& run);
   void emit_single_row(const Bases& tile, const RowSegment& segment, const ChannelTileRun& run);
@@ -115,6 +115,8 @@ class LlvmEmitter {
   llvm::PointerType* ptr_ = nullptr;
   llvm::Value* row_begin_ = nullptr;
   llvm::Value* row_end_ = nullptr;
+  llvm::Value* tile_begin_ = nullptr;
+  llvm::Value* tile_end_ = nullptr;
   std::vector<llvm::Metadata*> loop_properties_;  // shared by every loop ID
 };
 
