@@ -18,10 +18,14 @@
 
 #include <iosfwd>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace convjit::bench {
+
+// The text as the inside of a JSON string (quotes, backslashes and control characters escaped).
+std::string json_escape(std::string_view text);
 
 // Backend names, in the order the suite reports them: convjit's "xbyak", "llvm", "generic",
 // "reference", then the baselines "onednn", "xnnpack", "im2col_openblas".

@@ -1,4 +1,5 @@
 #pragma once
+#include "bench/bench_suite.hpp"
 // Shared pieces of the `convjit` command-line tool: the commands, argument parsing, small
 // formatting helpers, test data and timing. Every failure is a convjit::Error, which main()
 // prints as one line ("convjit: <field>: <reason>") before exiting with status 2.
@@ -64,7 +65,7 @@ std::vector<Backend> parse_backend_list(std::string_view text);
 ConvShape parse_shape(std::string_view spec_text);
 
 // ------------------------------------------------------------------ formatting
-std::string json_escape(std::string_view text);
+using bench::json_escape;
 // A number the way a person reads it: integers without a fraction, else `digits`
 // significant digits.
 std::string format_number(double value, int digits = 4);
