@@ -8,6 +8,7 @@
 #include <dnnl.hpp>
 #include <omp.h>
 
+#include <cstdlib>
 #include <string>
 #include <unordered_map>
 
@@ -156,7 +157,10 @@ class OneDnnBaseline final : public Baseline {
     return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
            std::to_string(v->patch) + " (effective isa " +
            isa_name(dnnl::get_effective_cpu_isa()) +
-           "; DNNL_MAX_CPU_ISA=AVX2 caps it; convolution_auto, scratchpad user)";
+           (std::getenv("DNNL_MAX_CPU_ISA") ? std::string("; DNNL_MAX_CPU_ISA=") +
+                                                    std::getenv("DNNL_MAX_CPU_ISA")
+                                              : std::string("; uncapped")) +
+           "; convolution_auto, scratchpad user)";
   }
   std::string unsupported_reason(const ConvShape& s) const override {
     if (s.layout != Layout::nhwc) return "baselines take NHWC activations only";
