@@ -93,6 +93,21 @@ std::vector<ChannelTileRun> channel_tile_runs(const KernelPlan& p) {
   return runs;
 }
 
+int tile_columns(const KernelPlan& p, std::int64_t width) {
+  return static_cast<int>(p.strategy == Strategy::width_vectors ? (width + kLanes - 1) / kLanes
+                                                                 : width);
+}
+
+std::uint32_t width_lane_mask(const ConvShape& s, std::int64_t ow_first, std::int64_t width,
+                              int vector, std::int64_t kw) {
+  std::uint32_t lanes = 0;
+  for (int lane = 0; lane < kLanes; ++lane) {
+    const std::int64_t column = vector * kLanes + lane;
+    if (column < width && column_tap_in_bounds(s, ow_first + column, kw)) lanes |= 1u << lane;
+  }
+  return lanes;
+}
+
 std::int64_t channel_tiles_per_group(const KernelPlan& p) {
   return (p.oc_blocks + p.oc_tile - 1) / p.oc_tile;
 }

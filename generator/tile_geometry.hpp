@@ -46,6 +46,26 @@ struct ChannelTileRun {
 };
 std::vector<ChannelTileRun> channel_tile_runs(const KernelPlan& plan);
 
+// What a tile of `width` output columns holds: output pixels (oc vectors, depthwise) or
+// vectors of 8 output columns (width vectors).
+int tile_columns(const KernelPlan& plan, std::int64_t width);
+
+// Bit i set for lanes 0..n-1.
+inline std::uint32_t first_lanes(std::int64_t n) {
+  return n >= kLanes ? 0xFFu : n <= 0 ? 0u : ((1u << n) - 1u);
+}
+
+// Width vectors: the lanes of vector `vector` of a tile starting at output column ow_first
+// whose output exists and whose tap at kernel column kw is in bounds. The other lanes are
+// never read: masked loads and gathers leave them zero.
+std::uint32_t width_lane_mask(const ConvShape& shape, std::int64_t ow_first, std::int64_t width,
+                              int vector, std::int64_t kw);
+
+// Width vectors: the lanes of vector `vector` that hold outputs of a tile `width` wide.
+inline std::uint32_t width_store_mask(std::int64_t width, int vector) {
+  return first_lanes(width - vector * kLanes);
+}
+
 // Channel tiles per looped group, and over all groups: the units KernelCallArgs'
 // tile_begin/tile_end count, in emission order (group-major).
 std::int64_t channel_tiles_per_group(const KernelPlan& plan);

@@ -51,7 +51,6 @@ bool fits_int32(std::int64_t v) {
   return v >= std::numeric_limits<std::int32_t>::min() && v <= std::numeric_limits<std::int32_t>::max();
 }
 
-std::uint32_t first_lanes(int n) { return n >= kLanes ? 0xFFu : ((1u << n) - 1u); }
 
 }  // namespace
 
@@ -305,27 +304,15 @@ void XbyakEmitter::emit_row_body(const RowSegment& segment, const ChannelTileRun
 }
 
 int XbyakEmitter::tile_columns(const TilePlace& place) const {
-  return plan_.strategy == Strategy::width_vectors
-             ? static_cast<int>((place.width + kLanes - 1) / kLanes)
-             : static_cast<int>(place.width);
+  return convjit::tile_columns(plan_, place.width);
 }
 
-// Lanes of vector `vector` (width strategy) whose output exists and whose tap at kw is in
-// bounds; out-of-bounds lanes are loaded as zeros through the mask.
 std::uint32_t XbyakEmitter::lane_mask(const TilePlace& place, int vector, std::int64_t kw) const {
-  if (place.steady) return 0xFFu;
-  std::uint32_t mask = 0;
-  for (int lane = 0; lane < kLanes; ++lane) {
-    const std::int64_t column = vector * kLanes + lane;
-    const std::int64_t ow = place.ow_first + column;
-    if (column < place.width && column_tap_in_bounds(shape_, ow, kw)) mask |= 1u << lane;
-  }
-  return mask;
+  return place.steady ? 0xFFu : width_lane_mask(shape_, place.ow_first, place.width, vector, kw);
 }
 
 std::uint32_t XbyakEmitter::store_mask(const TilePlace& place, int vector) const {
-  const std::int64_t lanes = place.width - vector * kLanes;
-  return first_lanes(static_cast<int>(std::min<std::int64_t>(lanes, kLanes)));
+  return place.steady ? 0xFFu : width_store_mask(place.width, vector);
 }
 
 void XbyakEmitter::emit_tile(const TilePlace& place, const RowSegment& segment,
@@ -488,7 +475,7 @@ void XbyakEmitter::emit_tile_store(const TilePlace& place, const ChannelTileRun&
       for (int v = 0; v < columns; ++v) {
         const Ymm a = acc(v, o);
         emit_activation(a);
-        const std::uint32_t lanes = place.steady ? 0xFFu : store_mask(place, v);
+        const std::uint32_t lanes = store_mask(place, v);
         const Xbyak::Address out =
             at(place.dst, (origin + v * kLanes) * geo_.dst_column + o * geo_.dst_block);
         if (lanes == 0xFFu) {
