@@ -55,7 +55,13 @@ Backend resolve_backend(Backend requested) {
   return requested;
 }
 
-std::shared_ptr<const KernelCode> make_code(const KernelPlan& plan, Backend backend) {
+std::shared_ptr<BackendSession> make_backend_session(Backend backend) {
+  if (resolve_backend(backend) == Backend::llvm) return make_llvm_session();
+  return nullptr;
+}
+
+std::shared_ptr<const KernelCode> make_code(const KernelPlan& plan, Backend backend,
+                                            BackendSession* session) {
   switch (backend) {
     case Backend::reference: return make_reference_code(plan);
     case Backend::generic:
@@ -64,8 +70,8 @@ std::shared_ptr<const KernelCode> make_code(const KernelPlan& plan, Backend back
     case Backend::xbyak:
       if (!cpu_has_avx2_fma()) throw Error("backend", "xbyak needs a CPU with AVX2 and FMA");
       return make_xbyak_code(plan);
-    case Backend::llvm: return make_llvm_code(plan);
-    case Backend::automatic: return make_code(plan, resolve_backend(backend));
+    case Backend::llvm: return make_llvm_code(plan, session);
+    case Backend::automatic: return make_code(plan, resolve_backend(backend), session);
   }
   throw Error("backend", "unknown backend");
 }

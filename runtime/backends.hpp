@@ -9,15 +9,31 @@
 
 namespace convjit {
 
+// What one Jit keeps for its backend between compiles, opaque to the runtime. The LLVM
+// backend's is the Jit's own LLJIT, created on its first compile and kept alive by every
+// kernel linked into it (a kernel may outlive its Jit). Thread-safe.
+class BackendSession {
+ public:
+  virtual ~BackendSession() = default;
+};
+// The session a Jit of this backend keeps; null for backends that need none.
+std::shared_ptr<BackendSession> make_backend_session(Backend backend);
+std::shared_ptr<BackendSession> make_llvm_session();
+
 std::shared_ptr<const KernelCode> make_reference_code(const KernelPlan& plan);
 std::shared_ptr<const KernelCode> make_generic_code(const KernelPlan& plan);
 std::shared_ptr<const KernelCode> make_xbyak_code(const KernelPlan& plan);
-// LLVM IR from the plan, compiled by ORC's LLJIT for the host CPU (generator/llvm/).
-std::shared_ptr<const KernelCode> make_llvm_code(const KernelPlan& plan);
+// LLVM IR from the plan, compiled by ORC's LLJIT for the host CPU (generator/llvm/): the
+// session's LLJIT (from make_llvm_session), or without one a process-wide LLJIT. With
+// CONVJIT_CACHE_DIR set, objects are loaded from / stored to that directory
+// (generator/llvm/object_cache.hpp).
+std::shared_ptr<const KernelCode> make_llvm_code(const KernelPlan& plan,
+                                                 BackendSession* session = nullptr);
 
 // Dispatches on a concrete backend (not `automatic`); throws convjit::Error("backend", …)
-// for one this build or CPU cannot run.
-std::shared_ptr<const KernelCode> make_code(const KernelPlan& plan, Backend backend);
+// for one this build or CPU cannot run. `session`: from make_backend_session(backend).
+std::shared_ptr<const KernelCode> make_code(const KernelPlan& plan, Backend backend,
+                                            BackendSession* session = nullptr);
 
 bool cpu_has_avx2_fma();
 

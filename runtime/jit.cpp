@@ -9,9 +9,45 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <mutex>
+#include <unordered_map>
 
 namespace convjit {
 namespace {
+
+// Each Jit's backend session (for LLVM: the Jit's own LLJIT). It lives beside the Jit rather
+// than in it so the public header and the class layout stay as they are: the constructor
+// registers it, the destructor drops it (kernels keep what they need alive). The table itself
+// is never destroyed, since Jit::global() may be destroyed after it would be.
+class SessionTable {
+ public:
+  void add(const Jit* jit, std::shared_ptr<BackendSession> session) {
+    std::lock_guard lock(mutex_);
+    sessions_[jit] = std::move(session);
+  }
+  void remove(const Jit* jit) {
+    std::shared_ptr<BackendSession> dropped;  // released outside the lock
+    std::lock_guard lock(mutex_);
+    if (auto it = sessions_.find(jit); it != sessions_.end()) {
+      dropped = std::move(it->second);
+      sessions_.erase(it);
+    }
+  }
+  std::shared_ptr<BackendSession> find(const Jit* jit) {
+    std::lock_guard lock(mutex_);
+    auto it = sessions_.find(jit);
+    return it == sessions_.end() ? nullptr : it->second;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<const Jit*, std::shared_ptr<BackendSession>> sessions_;
+};
+
+SessionTable& sessions() {
+  static auto* table = new SessionTable;
+  return *table;
+}
 
 std::size_t capacity_from(std::size_t requested) {
   if (requested) return requested;
@@ -32,9 +68,12 @@ Jit::Jit(JitOptions options)
       threads_(options.threads > 0 ? options.threads : default_thread_count()),
       cache_(std::make_unique<KernelCache>(capacity_from(options.cache_capacity))) {
   if (options.threads < 0) throw Error("threads", "must not be negative");
+  if (auto session = make_backend_session(backend_)) sessions().add(this, std::move(session));
 }
 
-Jit::~Jit() = default;
+Jit::~Jit() {
+  if (backend_ == Backend::llvm) sessions().remove(this);
+}
 
 Jit& Jit::global() {
   static Jit instance;
@@ -44,7 +83,9 @@ Jit& Jit::global() {
 std::shared_ptr<const Kernel> Jit::compile(const ConvShape& shape) const {
   const auto start = std::chrono::steady_clock::now();
   auto plan = std::make_shared<const KernelPlan>(make_plan(shape));
-  auto code = make_code(*plan, backend_);
+  std::shared_ptr<BackendSession> session;
+  if (backend_ == Backend::llvm) session = sessions().find(this);
+  auto code = make_code(*plan, backend_, session.get());
   const double us =
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
   auto kernel = std::make_shared<Kernel>(std::move(plan), std::move(code), us, threads_);

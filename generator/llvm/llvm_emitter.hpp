@@ -21,6 +21,14 @@
 
 namespace convjit {
 
+// Version of the code the LLVM backend makes from a plan. It is part of the on-disk object
+// cache's key (object_cache.hpp), so bump it whenever the emitted IR, the optimisation or code
+// generation settings (llvm_pipeline), the KernelCallArgs layout, or what a plan field means
+// to the emitter (plan.cpp, tile_geometry.cpp) changes: old entries are then never loaded.
+// (The key also holds the plan's describe() text and the library's build id, which catch most
+// such changes on their own; this number is the explicit switch.)
+inline constexpr int kLlvmKernelVersion = 1;
+
 class LlvmEmitter {
  public:
   LlvmEmitter(const KernelPlan& plan, llvm::Module& module);

@@ -58,7 +58,12 @@ llvm::Expected<std::unique_ptr<LlvmJit>> LlvmJit::Create() {
   auto machine = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!machine) return machine.takeError();
   machine->setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
-  auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(*machine).create();
+  // No platform: kernels have no static initialisers, and the generic one would add its
+  // own module to every JITDylib.
+  auto jit = llvm::orc::LLJITBuilder()
+                 .setJITTargetMachineBuilder(*machine)
+                 .setPlatformSetUp(llvm::orc::setUpInactivePlatform)
+                 .create();
   if (!jit) return jit.takeError();
   // Kernels call nothing, but a libcall LLVM might introduce resolves in this process.
   auto process = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
@@ -81,43 +86,45 @@ std::shared_ptr<LlvmJit> LlvmJit::shared() {
 }
 
 llvm::TargetMachine& LlvmJit::target_machine() {
-  struct PerThread {
-    const LlvmJit* owner = nullptr;
-    std::unique_ptr<llvm::TargetMachine> machine;
-  };
-  thread_local PerThread mine;
-  if (mine.owner != this || !mine.machine) {
+  thread_local std::unique_ptr<llvm::TargetMachine> mine;
+  if (!mine) {
     auto created = machine_.createTargetMachine();
     if (!created)
       throw Error("llvm", "cannot create a target machine: " + llvm::toString(created.takeError()));
-    mine.machine = std::move(*created);
-    mine.owner = this;
+    mine = std::move(*created);
   }
-  return *mine.machine;
+  return *mine;
 }
 
 const llvm::Triple& LlvmJit::triple() const { return jit_->getTargetTriple(); }
 
 llvm::Expected<LlvmJit::Symbol> LlvmJit::add_object(std::unique_ptr<llvm::MemoryBuffer> object,
                                                     const std::string& name) {
+  static std::atomic<std::uint64_t> serial{0};
   Symbol symbol;
   symbol.size = function_size(*object, name);
+  const std::string dylib_name = "convjit_kernel_" + std::to_string(serial++);
   std::lock_guard lock(link_mutex_);
-  symbol.tracker = jit_->getMainJITDylib().createResourceTracker();
-  if (llvm::Error e = jit_->addObjectFile(symbol.tracker, std::move(object))) return e;
-  auto address = jit_->lookup(name);
-  if (!address) {
-    llvm::consumeError(symbol.tracker->remove());
-    return address.takeError();
-  }
+  llvm::orc::JITDylib& dylib = jit_->getExecutionSession().createBareJITDylib(dylib_name);
+  // Anything the object needs from outside (a libcall) resolves through the main JITDylib's
+  // process-symbol generator.
+  dylib.addToLinkOrder(jit_->getMainJITDylib());
+  auto fail = [&](llvm::Error e) -> llvm::Expected<Symbol> {
+    llvm::consumeError(jit_->getExecutionSession().removeJITDylib(dylib));
+    return e;
+  };
+  if (llvm::Error e = jit_->addObjectFile(dylib, std::move(object))) return fail(std::move(e));
+  auto address = jit_->lookup(dylib, name);
+  if (!address) return fail(address.takeError());
+  symbol.dylib = &dylib;
   symbol.address = address->getValue();
   return symbol;
 }
 
-void LlvmJit::remove(const llvm::orc::ResourceTrackerSP& tracker) noexcept {
-  if (!tracker) return;
+void LlvmJit::remove(const Symbol& symbol) noexcept {
+  if (!symbol.dylib) return;
   std::lock_guard lock(link_mutex_);
-  llvm::consumeError(tracker->remove());
+  llvm::consumeError(jit_->getExecutionSession().removeJITDylib(*symbol.dylib));
 }
 
 }  // namespace convjit
