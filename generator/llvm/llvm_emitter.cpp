@@ -9,11 +9,6 @@
 #include <cstddef>
 
 namespace convjit {
-namespace {
-
-std::uint32_t first_lanes(int n) { return n >= kLanes ? 0xFFu : ((1u << n) - 1u); }
-
-}  // namespace
 
 LlvmEmitter::LlvmEmitter(const KernelPlan& plan, llvm::Module& module)
     : plan_(plan),
@@ -194,28 +189,15 @@ void LlvmEmitter::emit_row_body(const Bases& tile, const RowSegment& segment,
 // ------------------------------------------------------------------ one register tile
 
 int LlvmEmitter::tile_columns(const TilePlace& place) const {
-  return plan_.strategy == Strategy::width_vectors
-             ? static_cast<int>((place.width + kLanes - 1) / kLanes)
-             : static_cast<int>(place.width);
+  return convjit::tile_columns(plan_, place.width);
 }
 
-// Lanes of vector `vector` (width strategy) whose output exists and whose tap at kw is in
-// bounds; out-of-bounds lanes are never read (masked loads and gathers leave them zero).
 std::uint32_t LlvmEmitter::lane_mask(const TilePlace& place, int vector, std::int64_t kw) const {
-  if (place.steady) return 0xFFu;
-  std::uint32_t lanes = 0;
-  for (int lane = 0; lane < kLanes; ++lane) {
-    const std::int64_t column = vector * kLanes + lane;
-    const std::int64_t ow = place.ow_first + column;
-    if (column < place.width && column_tap_in_bounds(shape_, ow, kw)) lanes |= 1u << lane;
-  }
-  return lanes;
+  return place.steady ? 0xFFu : width_lane_mask(shape_, place.ow_first, place.width, vector, kw);
 }
 
 std::uint32_t LlvmEmitter::store_mask(const TilePlace& place, int vector) const {
-  if (place.steady) return 0xFFu;
-  const std::int64_t lanes = place.width - vector * kLanes;
-  return first_lanes(static_cast<int>(std::min<std::int64_t>(lanes, kLanes)));
+  return place.steady ? 0xFFu : width_store_mask(place.width, vector);
 }
 
 void LlvmEmitter::emit_tile(const Bases& tile, const TilePlace& place, const RowSegment& segment,
