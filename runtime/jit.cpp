@@ -81,6 +81,7 @@ Jit& Jit::global() {
 }
 
 std::shared_ptr<const Kernel> Jit::compile(const ConvShape& shape) const {
+  shape.validate();
   const auto start = std::chrono::steady_clock::now();
   auto plan = std::make_shared<const KernelPlan>(make_plan(shape));
   std::shared_ptr<BackendSession> session;

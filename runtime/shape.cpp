@@ -1,4 +1,5 @@
 // ConvShape and the shape arithmetic of DESIGN.md ("Shape arithmetic").
+#include <convjit/error.hpp>
 #include <convjit/shape.hpp>
 
 #include <algorithm>
@@ -27,7 +28,7 @@ AxisPadding same_padding(std::int64_t input, std::int64_t kernel, std::int64_t s
   return extra_before ? AxisPadding{total - small, small} : AxisPadding{small, total - small};
 }
 
-std::string ConvShape::to_string() const {
+ConvSpec ConvShape::spec() const {
   ConvSpec spec;
   spec.n = n; spec.c = c; spec.h = h; spec.w = w; spec.oc = oc;
   spec.kh = kh; spec.kw = kw; spec.sh = sh; spec.sw = sw; spec.dh = dh; spec.dw = dw;
@@ -35,7 +36,19 @@ std::string ConvShape::to_string() const {
   spec.pad_top = pad_top; spec.pad_bottom = pad_bottom;
   spec.pad_left = pad_left; spec.pad_right = pad_right;
   spec.groups = groups; spec.layout = layout; spec.bias = bias; spec.act = act;
-  return spec.to_string();
+  return spec;
+}
+
+std::string ConvShape::to_string() const { return spec().to_string(); }
+
+void ConvShape::validate() const {
+  const ConvShape resolved = spec().resolve();  // throws for invalid fields
+  if (resolved.out_h != out_h || resolved.out_w != out_w)
+    throw Error("shape", "output " + std::to_string(out_h) + "x" + std::to_string(out_w) +
+                             " does not follow from the input, kernel, stride, dilation and "
+                             "padding (expected " + std::to_string(resolved.out_h) + "x" +
+                             std::to_string(resolved.out_w) + "); build shapes with ConvSpec::resolve()");
+  if (!(resolved == *this)) throw Error("shape", "is not a resolved shape; build it with ConvSpec::resolve()");
 }
 
 double ConvShape::flops() const {

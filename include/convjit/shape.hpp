@@ -54,6 +54,11 @@ struct ConvShape {
 
   // Canonical spec string with explicit pt/pb/pl/pr; parses back to an equal shape.
   std::string to_string() const;
+  // The spec with explicit padding that resolves to this shape.
+  ConvSpec spec() const;
+  // Throws convjit::Error unless this is exactly what ConvSpec::resolve() produces: a shape
+  // filled in by hand must not reach a code generator with sizes that disagree.
+  void validate() const;
   std::size_t hash() const;
   bool operator==(const ConvShape&) const = default;
 };
