@@ -22,8 +22,8 @@ enum class GuardSide : std::uint8_t {
 
 class GuardedBuffer {
  public:
-  // `count` floats, zero-initialised (fresh anonymous pages). 0 is allowed: data() then
-  // points at the guard boundary and any access through it faults.
+  // `count` floats, zero-initialised (fresh anonymous pages). 0 is allowed: with
+  // GuardSide::trailing, data() is then the trailing guard's first byte.
   // `alignment` (bytes, a power of two <= the page size) is honoured for GuardSide::trailing
   // by moving the block down to the next aligned address; the gap that leaves before the
   // guard (< alignment bytes) is not protected. The default, alignof(float), keeps the

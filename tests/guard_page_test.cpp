@@ -1,0 +1,343 @@
+// Out-of-bounds accesses by every backend, caught at the exact boundary: input, user weights,
+// bias and output each live in their own mmap'd pages with a PROT_NONE page on both sides,
+// flush against the trailing guard (over-reads / over-writes past the end) and, in a second
+// pass, flush against the leading guard (accesses before the start). Inputs are read-only,
+// so a write to them faults too. The packed weights the library allocates are guarded the
+// same way (see "Packed weights" below).
+//
+// A fault is the failure signal: Boost.Test turns the SIGSEGV into a fatal "memory access
+// violation" error of the test case, printed with the shape, the backend and the side (run
+// with --catch_system_errors=no to get a plain SIGSEGV and a core instead).
+// AddressSanitizer cannot help here: it does not see the loads and stores of JIT-generated
+// code, so this test (and fuzz/differential_fuzzer) is the only boundary check of the Xbyak
+// and LLVM kernels.
+//
+// CONVJIT_TEST_SCALE (a positive number, default 1) scales the number of random shapes, for
+// slow builds (sanitizers); the shapes file is always run whole.
+#define BOOST_TEST_MODULE guard_page
+#include <boost/test/unit_test.hpp>
+
+#include "runtime/reference.hpp"
+#include "tests/support/guarded_buffer.hpp"
+#include "tests/support/test_support.hpp"
+
+#include <convjit/convjit.hpp>
+
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <limits>
+#include <mutex>
+#include <new>
+#include <random>
+#include <unordered_map>
+
+using namespace convjit;
+using namespace convjit::testing;
+
+// ------------------------------------------------------------------ packed weights
+//
+// PackedWeights' storage is allocated inside the library (Kernel::pack_weights, with
+// ::operator new[](bytes, std::align_val_t{64})) and is private, so a test cannot place it.
+// It can still be guarded: the aligned array forms of operator new/delete are replaceable
+// (a program's definition wins over the standard library's, also for calls from the shared
+// libconvjit), so while a GuardLibraryAllocations is alive, aligned new[] returns blocks
+// flush against a trailing guard page (the start moved down to the requested alignment,
+// which leaves < 64 bytes unguarded after a block whose size is not a multiple of 64).
+//
+// If the library ever allocates packed weights differently, `packed_weights_are_guarded`
+// fails and says so: the guard is then silently gone and the test must follow.
+namespace {
+
+std::atomic<int> g_guarding{0};
+std::atomic<std::size_t> g_guarded_allocations{0};
+
+struct GuardedBlock {
+  std::size_t bytes;
+  std::size_t alignment;
+};
+
+std::mutex& registry_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::unordered_map<void*, GuardedBlock>& registry() {
+  static auto* r = new std::unordered_map<void*, GuardedBlock>;  // never destroyed
+  return *r;
+}
+
+void* plain_aligned_allocate(std::size_t bytes, std::size_t alignment) {
+  // aligned_alloc wants a size that is a multiple of the alignment.
+  const std::size_t rounded = (std::max<std::size_t>(bytes, 1) + alignment - 1) / alignment * alignment;
+  return std::aligned_alloc(std::max(alignment, sizeof(void*)), rounded);
+}
+
+void* aligned_array_new(std::size_t bytes, std::align_val_t al) {
+  const auto alignment = static_cast<std::size_t>(al);
+  if (g_guarding.load(std::memory_order_relaxed) > 0) {
+    if (void* p = guarded_allocate(bytes, alignment)) {
+      std::lock_guard lock(registry_mutex());
+      registry().emplace(p, GuardedBlock{bytes, alignment});
+      ++g_guarded_allocations;
+      return p;
+    }
+    throw std::bad_alloc();
+  }
+  if (void* p = plain_aligned_allocate(bytes, alignment)) return p;
+  throw std::bad_alloc();
+}
+
+void aligned_array_delete(void* p) noexcept {
+  if (!p) return;
+  {
+    std::lock_guard lock(registry_mutex());
+    if (auto it = registry().find(p); it != registry().end()) {
+      const GuardedBlock block = it->second;
+      registry().erase(it);
+      guarded_free(p, block.bytes, block.alignment);
+      return;
+    }
+  }
+  std::free(p);
+}
+
+// While alive, the library's aligned array allocations (packed weights) are guarded.
+struct GuardLibraryAllocations {
+  GuardLibraryAllocations() { ++g_guarding; }
+  ~GuardLibraryAllocations() { --g_guarding; }
+  GuardLibraryAllocations(const GuardLibraryAllocations&) = delete;
+  GuardLibraryAllocations& operator=(const GuardLibraryAllocations&) = delete;
+};
+
+}  // namespace
+
+void* operator new[](std::size_t bytes, std::align_val_t al) { return aligned_array_new(bytes, al); }
+void* operator new[](std::size_t bytes, std::align_val_t al, const std::nothrow_t&) noexcept {
+  try {
+    return aligned_array_new(bytes, al);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void operator delete[](void* p, std::align_val_t) noexcept { aligned_array_delete(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { aligned_array_delete(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  aligned_array_delete(p);
+}
+
+// ------------------------------------------------------------------ the test
+
+namespace {
+
+double test_scale() {
+  const char* env = std::getenv("CONVJIT_TEST_SCALE");
+  if (!env || !*env) return 1.0;
+  const double v = std::atof(env);
+  return v > 0 ? v : 1.0;
+}
+
+const char* side_name(GuardSide side) {
+  return side == GuardSide::trailing ? "flush against the trailing guard"
+                                     : "flush against the leading guard";
+}
+
+GuardedBuffer guarded_copy(const std::vector<float>& values, GuardSide side) {
+  GuardedBuffer b(values.size(), side);
+  b.assign(values.data(), values.size());
+  b.make_read_only();
+  return b;
+}
+
+// Shapes: random small ones (every padding kind, groups, depthwise, both layouts, bias,
+// activations), hand-picked edges, and every shape of the benchmark list.
+std::vector<std::pair<std::string, ConvShape>> guard_shapes() {
+  std::vector<std::pair<std::string, ConvShape>> shapes;
+  RandomShapeLimits limits;
+  limits.max_flops = 3e5;
+  std::mt19937_64 rng(20260707);
+  const int random_count = std::max(20, static_cast<int>(std::lround(320 * test_scale())));
+  for (int i = 0; i < random_count; ++i)
+    shapes.emplace_back("random #" + std::to_string(i), random_shape(rng, limits));
+  for (const char* spec : {
+           "c=1,h=1,w=1,oc=1,k=1",
+           "c=1,h=1,w=1,oc=1,k=1,bias=0,layout=nchw",
+           "c=3,h=1,w=1,oc=5,k=3,p=same",
+           "c=9,h=5,w=5,oc=17,k=11,p=5",
+           "c=8,h=7,w=9,oc=8,kh=1,kw=7,pl=6,pr=0",
+           "c=1,h=1,w=9,oc=1,kh=1,kw=9,pl=8,pr=8",
+           "c=1,h=9,w=1,oc=1,kh=9,kw=1,pt=8,pb=8,layout=nchw",
+           "c=5,h=17,w=19,oc=7,k=3,d=6,p=6",
+           "c=12,h=12,w=12,oc=12,k=3,g=12,p=1,act=relu",
+           "c=13,h=7,w=7,oc=13,k=3,g=13,p=same",
+           "c=20,h=11,w=13,oc=20,k=5,g=20,s=2,p=2,bias=0",
+           "c=6,h=10,w=10,oc=9,k=3,g=3,p=1,act=clamp:-0.25:0.5",
+           "c=1,h=31,w=45,oc=1,k=4,s=3,p=same,layout=nchw",
+           "c=1,h=3,w=37,oc=1,k=3,p=same,layout=nchw",
+           "c=4,h=6,w=70,oc=3,kh=2,kw=5,sw=2,pt=1,pb=0,pl=3,pr=1,layout=nchw",
+           "c=3,h=9,w=9,oc=1,k=3,s=4,pt=0,pb=3,pl=0,pr=3",
+           "n=3,c=2,h=5,w=5,oc=3,k=2,p=valid",
+           "n=2,c=7,h=3,w=11,oc=9,k=3,p=same_lower,layout=nchw",
+           "c=17,h=4,w=4,oc=1,k=1",
+           "c=1,h=4,w=4,oc=17,k=1",
+       })
+    shapes.emplace_back(spec, ConvSpec::parse(spec).resolve());
+  for (auto& named : load_shapes_file(shapes_file_path())) shapes.push_back(std::move(named));
+  return shapes;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(guard_pages)
+
+BOOST_AUTO_TEST_CASE(guarded_buffers_are_flush_against_inaccessible_pages) {
+  const std::size_t page = GuardedBuffer::page_size();
+  for (std::size_t count : {0u, 1u, 3u, 1024u, 1025u, 5000u}) {
+    GuardedBuffer trailing(count, GuardSide::trailing);
+    BOOST_TEST(static_cast<const void*>(trailing.data() + count) == trailing.trailing_guard());
+    GuardedBuffer leading(count, GuardSide::leading);
+    BOOST_TEST(static_cast<const void*>(leading.data()) ==
+               static_cast<const std::uint8_t*>(leading.leading_guard()) + page);
+    // The guards really are inaccessible and the data pages are not.
+    BOOST_TEST(memory_permissions(trailing.trailing_guard()) == "---p");
+    BOOST_TEST(memory_permissions(leading.leading_guard()) == "---p");
+    if (count) {
+      trailing.data()[count - 1] = 1.0f;
+      leading.data()[0] = 1.0f;
+      BOOST_TEST(memory_permissions(trailing.data()) == "rw-p");
+    }
+    if (count) {
+      trailing.make_read_only();
+      BOOST_TEST(memory_permissions(trailing.data()) == "r--p");
+    }
+  }
+  GuardedBuffer aligned(3, GuardSide::trailing, 64);
+  BOOST_TEST(reinterpret_cast<std::uintptr_t>(aligned.data()) % 64 == 0u);
+  BOOST_TEST(aligned.unguarded_gap_bytes() == 64u - 12u);
+
+  // guarded_allocate / guarded_free round trip, as the operator new[] replacement uses it.
+  for (std::size_t bytes : {0u, 4u, 100u, 4096u, 4100u}) {
+    void* p = guarded_allocate(bytes, 64);
+    BOOST_REQUIRE(p != nullptr);
+    BOOST_TEST(reinterpret_cast<std::uintptr_t>(p) % 64 == 0u);
+    std::fill_n(static_cast<unsigned char*>(p), bytes, 0xAB);
+    guarded_free(p, bytes, 64);
+  }
+}
+
+// The failure signal itself: touching one float past either end kills the process.
+BOOST_AUTO_TEST_CASE(one_float_past_either_end_faults) {
+  auto faults = [](auto&& access) {
+    const pid_t child = ::fork();
+    if (child == 0) {
+      // Boost.Test's own handler would turn the fault into a report and go on running the
+      // rest of the module in the child; the default action ends the child.
+      std::signal(SIGSEGV, SIG_DFL);
+      std::signal(SIGBUS, SIG_DFL);
+      access();
+      ::_exit(0);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    return WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS);
+  };
+  GuardedBuffer trailing(10, GuardSide::trailing);
+  GuardedBuffer leading(10, GuardSide::leading);
+  BOOST_TEST(faults([&] { static_cast<volatile float*>(trailing.data())[10] = 1.0f; }));
+  BOOST_TEST(faults([&] { (void)static_cast<volatile float*>(trailing.data())[10]; }));
+  BOOST_TEST(faults([&] { (void)static_cast<volatile float*>(leading.data())[-1]; }));
+  GuardedBuffer read_only(10, GuardSide::trailing);
+  read_only.make_read_only();
+  BOOST_TEST(faults([&] { static_cast<volatile float*>(read_only.data())[0] = 1.0f; }));
+  BOOST_TEST(!faults([&] { (void)static_cast<volatile float*>(read_only.data())[9]; }));
+}
+
+BOOST_AUTO_TEST_CASE(packed_weights_are_guarded) {
+  const ConvShape s = ConvSpec::parse("c=3,h=8,w=8,oc=5,k=3,p=same").resolve();
+  for (Backend backend : available_backends()) {
+    Jit jit(JitOptions{.backend = backend, .threads = 1});
+    auto kernel = jit.compile(s);
+    const auto w = random_floats(static_cast<std::size_t>(s.weight_elems()), 1);
+    const std::size_t before = g_guarded_allocations.load();
+    PackedWeights packed;
+    {
+      GuardLibraryAllocations guard;
+      packed = kernel->pack_weights(w.data(), nullptr);
+    }
+    BOOST_TEST(g_guarded_allocations.load() > before,
+               to_string(backend) << ": pack_weights did not allocate through aligned "
+                                     "operator new[]; the packed weights are no longer guarded");
+    // The last packed float ends within 64 bytes of an inaccessible page.
+    const auto end = reinterpret_cast<std::uintptr_t>(packed.data() + packed.size());
+    const std::size_t page = GuardedBuffer::page_size();
+    BOOST_TEST((page - end % page) % page < 64u, to_string(backend));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(every_backend_stays_inside_its_buffers) {
+  const auto shapes = guard_shapes();
+  BOOST_TEST_MESSAGE("guard-page test: " << shapes.size() << " shapes x "
+                                         << available_backends().size() << " backends x 2 sides");
+  BOOST_REQUIRE_GE(shapes.size(), 300u * std::min(1.0, test_scale()));
+
+  // The reference output of each shape, computed once (the oracle reads plain vectors).
+  struct Case {
+    std::vector<float> src, weights, bias, expected;
+  };
+  std::vector<Case> cases(shapes.size());
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    const ConvShape& s = shapes[i].second;
+    Case& c = cases[i];
+    c.src = random_floats(static_cast<std::size_t>(s.src_elems()), 3 * i);
+    c.weights = random_floats(static_cast<std::size_t>(s.weight_elems()), 3 * i + 1);
+    c.bias = random_floats(static_cast<std::size_t>(s.oc), 3 * i + 2);
+    c.expected.resize(static_cast<std::size_t>(s.dst_elems()));
+    reference_conv(s, c.src.data(), c.weights.data(), s.bias ? c.bias.data() : nullptr,
+                   c.expected.data());
+  }
+
+  for (Backend backend : available_backends()) {
+    Jit jit(JitOptions{.backend = backend, .threads = 1});
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+      const auto& [name, s] = shapes[i];
+      const Case& c = cases[i];
+      // Reference-backend runs of the large benchmark shapes take seconds each and add no
+      // boundary coverage over the small shapes: one side is enough for them.
+      const bool large = s.flops() > 5e7;
+      auto kernel = jit.compile(s);
+      for (GuardSide side : {GuardSide::trailing, GuardSide::leading}) {
+        if (large && backend == Backend::reference && side == GuardSide::leading) continue;
+        BOOST_TEST_CONTEXT(name << " = " << s.to_string() << ", backend " << to_string(backend)
+                                << ", buffers " << side_name(side)) {
+          const GuardedBuffer src = guarded_copy(c.src, side);
+          const GuardedBuffer weights = guarded_copy(c.weights, side);
+          const GuardedBuffer bias = guarded_copy(c.bias, side);
+          GuardedBuffer dst(c.expected.size(), side);
+          dst.fill(std::numeric_limits<float>::quiet_NaN());  // unwritten outputs fail
+
+          PackedWeights packed;
+          {
+            GuardLibraryAllocations guard;
+            // Without bias, every other shape passes nullptr (allowed) instead of the buffer.
+            const float* b = (!s.bias && i % 2) ? nullptr : bias.data();
+            packed = kernel->pack_weights(weights.data(), b);
+          }
+          // Most runs on one thread; every fifth on two, so the row split is guarded too.
+          const int threads = (i % 5 == 4 && s.n * s.out_h >= 2) ? 2 : 1;
+          kernel->run(src.data(), packed, dst.data(), threads);
+
+          const double err = max_abs_error(dst.data(), c.expected.data(), c.expected.size());
+          BOOST_TEST(err <= tolerance(s), "max |error| " << err << " > " << tolerance(s)
+                                                         << " (threads " << threads << ")");
+        }
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
