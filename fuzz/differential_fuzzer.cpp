@@ -1,0 +1,207 @@
+// libFuzzer target: bytes -> a valid small convolution -> every compiled backend (xbyak,
+// llvm, generic: whatever available_backends() lists) against the reference; abort on any
+// mismatch beyond the test suite's error bound, and (through guard pages) on any access
+// outside the input, weights or output.
+//
+// Input format (missing bytes read as 0, so every input is valid; see make_corpus.py):
+//   [0] flags: bit 0 nchw, bit 1 bias, bits 2-3 act (0 none, 1 relu, 2 clamp, 3 none),
+//       bit 4 batch of 2, bits 5-7 groups (0-3 dense, 4-5 depthwise, 6 depthwise with a
+//       channel multiplier, 7 grouped)
+//   [1] c        [2] oc       [3] h        [4] w
+//   [5] kh       [6] kw       [7] strides (low nibble sh, high nibble sw)
+//   [8] dilations (low nibble dh, high nibble dw)
+//   [9] padding: 0 valid, 1 same, 2 same_lower, 3 symmetric p, 4 ph/pw, 5 pt/pb/pl/pr
+//   [10..13] pads (modulo the kernel extent + 1)
+//   [14] clamp bounds (low nibble: -lo in 1/8, high nibble: hi in 1/8)
+//   [15] guard side (bit 0: flush against the leading guard) and threads (bit 1: 2 threads)
+//   [16..23] data seed
+// Shapes above 2 MFLOP are skipped (not interesting, and slow under ASan). Bytes past 24 are
+// ignored: run with -max_len=24.
+//
+// CONVJIT_FUZZ_BACKENDS=xbyak,llvm,... restricts the backends (default: every compiled one).
+#include <convjit/convjit.hpp>
+
+#include "runtime/reference.hpp"
+#include "tests/support/guarded_buffer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace convjit;
+using convjit::testing::GuardedBuffer;
+using convjit::testing::GuardSide;
+
+namespace {
+
+struct Bytes {
+  const std::uint8_t* data;
+  std::size_t size;
+  std::uint8_t operator[](std::size_t i) const { return i < size ? data[i] : 0; }
+};
+
+// The spec the bytes describe (it may still fail to resolve: then the input is skipped).
+ConvSpec spec_from(const Bytes& b) {
+  ConvSpec s;
+  const std::uint8_t flags = b[0];
+  s.layout = (flags & 1) ? Layout::nchw : Layout::nhwc;
+  s.bias = (flags & 2) != 0;
+  switch ((flags >> 2) & 3) {
+    case 1: s.act = {ActivationKind::relu, 0.0f, 0.0f}; break;
+    case 2:
+      s.act = {ActivationKind::clamp, -static_cast<float>(b[14] & 15) / 8.0f,
+               static_cast<float>(b[14] >> 4) / 8.0f};
+      break;
+    default: break;
+  }
+  s.n = (flags & 16) ? 2 : 1;
+  const int group_mode = flags >> 5;
+  const std::int64_t c = 1 + b[1] % 24, oc = 1 + b[2] % 24;
+  if (group_mode <= 3) {
+    s.c = c; s.oc = oc; s.groups = 1;
+  } else if (group_mode <= 5) {
+    s.c = s.oc = s.groups = c;
+  } else if (group_mode == 6) {
+    s.c = s.groups = c;
+    s.oc = c * (1 + oc % 3);
+  } else {
+    const std::int64_t g = 2 + c % 3;
+    s.groups = g;
+    s.c = g * (1 + b[1] / 24 % 6);
+    s.oc = g * (1 + oc % 6);
+  }
+  s.h = 1 + b[3] % 24;
+  s.w = 1 + b[4] % 40;
+  s.kh = 1 + b[5] % 7;
+  s.kw = 1 + b[6] % 7;
+  s.sh = 1 + (b[7] & 15) % 3;
+  s.sw = 1 + (b[7] >> 4) % 3;
+  s.dh = 1 + (b[8] & 15) % 3;
+  s.dw = 1 + (b[8] >> 4) % 3;
+  const std::int64_t eh = s.dh * (s.kh - 1) + 1, ew = s.dw * (s.kw - 1) + 1;
+  switch (b[9] % 6) {
+    case 0: s.padding = PaddingMode::valid; break;
+    case 1: s.padding = PaddingMode::same; break;
+    case 2: s.padding = PaddingMode::same_lower; break;
+    case 3:
+      s.padding = PaddingMode::explicit_pads;
+      s.pad_top = s.pad_bottom = s.pad_left = s.pad_right = b[10] % (std::min(eh, ew) + 1);
+      break;
+    case 4:
+      s.padding = PaddingMode::explicit_pads;
+      s.pad_top = s.pad_bottom = b[10] % (eh + 1);
+      s.pad_left = s.pad_right = b[11] % (ew + 1);
+      break;
+    default:
+      s.padding = PaddingMode::explicit_pads;
+      s.pad_top = b[10] % (eh + 1);
+      s.pad_bottom = b[11] % (eh + 1);
+      s.pad_left = b[12] % (ew + 1);
+      s.pad_right = b[13] % (ew + 1);
+      break;
+  }
+  return s;
+}
+
+// The test suite's bound (tests/support/test_support.cpp, tolerance()): data in [-1, 1],
+// accumulation length L = kh·kw·c/g, n = L + 1 terms.
+double tolerance(const ConvShape& s) {
+  const double u = std::ldexp(1.0, -24);
+  const double n = static_cast<double>(s.kh * s.kw * s.ic_per_group()) + 1.0;
+  const double magnitude = std::min(n, n / 4.0 + 2.0 * std::sqrt(n));
+  const double growth = std::min(n, 6.0 * std::sqrt(n));
+  return (growth + 1.0) * u * magnitude;
+}
+
+void fill_random(GuardedBuffer& buffer, std::mt19937_64& rng) {
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (float& v : buffer.span()) v = dist(rng);
+}
+
+// Every compiled backend, or those CONVJIT_FUZZ_BACKENDS names (e.g. "xbyak,generic": LLVM
+// takes ~100x longer per kernel, so leaving it out fuzzes the others 100x faster).
+std::vector<Backend> compiled_backends() {
+  std::vector<Backend> out;
+  const char* env = std::getenv("CONVJIT_FUZZ_BACKENDS");
+  const std::string wanted = env ? "," + std::string(env) + "," : "";
+  for (Backend b : available_backends())
+    if (b != Backend::reference &&
+        (wanted.empty() || wanted.find("," + std::string(to_string(b)) + ",") != std::string::npos))
+      out.push_back(b);
+  if (out.empty()) {
+    std::fprintf(stderr, "differential_fuzzer: no backend left (CONVJIT_FUZZ_BACKENDS=%s)\n", env);
+    std::abort();
+  }
+  return out;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const Bytes bytes{data, size};
+  ConvShape shape;
+  try {
+    shape = spec_from(bytes).resolve();
+  } catch (const convjit::Error&) {
+    return 0;  // e.g. a kernel larger than the padded input: not a valid shape
+  }
+  if (shape.flops() > 2e6) return 0;
+
+  const GuardSide side = (bytes[15] & 1) ? GuardSide::leading : GuardSide::trailing;
+  const int threads = (bytes[15] & 2) ? 2 : 1;
+  std::uint64_t seed = 0;
+  for (std::size_t i = 16; i < 24; ++i) seed = seed << 8 | bytes[i];
+  std::mt19937_64 rng(seed);
+
+  GuardedBuffer src(static_cast<std::size_t>(shape.src_elems()), side);
+  GuardedBuffer weights(static_cast<std::size_t>(shape.weight_elems()), side);
+  GuardedBuffer bias(static_cast<std::size_t>(shape.oc), side);
+  fill_random(src, rng);
+  fill_random(weights, rng);
+  fill_random(bias, rng);
+  src.make_read_only();
+  weights.make_read_only();
+  bias.make_read_only();
+
+  std::vector<float> expected(static_cast<std::size_t>(shape.dst_elems()));
+  reference_conv(shape, src.data(), weights.data(), shape.bias ? bias.data() : nullptr,
+                 expected.data());
+  const double bound = tolerance(shape);
+
+  // One Jit per backend for the whole run (an LLVM Jit owns an LLJIT: costly to create);
+  // compile() bypasses its cache, so every input really generates code.
+  static const auto jits = [] {
+    std::vector<std::pair<Backend, std::unique_ptr<Jit>>> out;
+    for (Backend b : compiled_backends())
+      out.emplace_back(b, std::make_unique<Jit>(JitOptions{.backend = b, .threads = 1, .cache_capacity = 1}));
+    return out;
+  }();
+  for (const auto& [backend, jit] : jits) {
+    const auto kernel = jit->compile(shape);
+    const PackedWeights packed = kernel->pack_weights(weights.data(), bias.data());
+    GuardedBuffer dst(expected.size(), side);
+    dst.fill(std::numeric_limits<float>::quiet_NaN());
+    kernel->run(src.data(), packed, dst.data(), threads);
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      const float got = dst.data()[i], want = expected[i];
+      const double err = std::isnan(got) ? std::numeric_limits<double>::infinity()
+                                         : std::abs(static_cast<double>(got) - want);
+      if (err > bound) {
+        std::fprintf(stderr,
+                     "differential_fuzzer: %s differs from the reference\n  shape: %s\n"
+                     "  dst[%zu]: expected %.9g, got %.9g (|error| %.3g > %.3g), threads %d\n",
+                     std::string(to_string(backend)).c_str(), shape.to_string().c_str(), i,
+                     static_cast<double>(want), static_cast<double>(got), err, bound, threads);
+        std::abort();
+      }
+    }
+  }
+  return 0;
+}
