@@ -49,6 +49,18 @@ class Epilogue {
   __m256 lo_, hi_;
 };
 
+// Stores an NHWC tile of nu pixels × nt channel blocks (accumulators [u * nt + t]) at dst,
+// pixels `pixel_stride` floats apart; a tail block stores only its valid lanes.
+void store_channel_tile(const __m256* acc, int nu, int nt, bool tail, __m256i tail_mask,
+                        const Epilogue& epilogue, float* dst, std::int64_t pixel_stride) {
+  const int full_t = tail ? nt - 1 : nt;
+  for (int u = 0; u < nu; ++u) {
+    float* d = dst + u * pixel_stride;
+    for (int t = 0; t < full_t; ++t) _mm256_storeu_ps(d + t * kLanes, epilogue(acc[u * nt + t]));
+    if (tail) _mm256_maskstore_ps(d + full_t * kLanes, tail_mask, epilogue(acc[u * nt + full_t]));
+  }
+}
+
 class GenericCode final : public KernelCode {
  public:
   explicit GenericCode(const KernelPlan& plan)
@@ -109,7 +121,6 @@ void GenericCode::run_oc_vectors(const KernelCallArgs& a) const {
       const int nt = static_cast<int>(std::min<std::int64_t>(oc_tile, blocks - ob0));
       // The tile's last block is the group's tail block: store only its valid lanes.
       const bool tail = ob0 + nt == blocks && tail_lanes < kLanes;
-      const int full_t = tail ? nt - 1 : nt;
       const float* w_tile = a.weights + (g * blocks + ob0) * block_floats;
       const float* b_tile = a.bias + (g * blocks + ob0) * kLanes;
       const float* src_group = a.src + g * icg;
@@ -152,13 +163,7 @@ void GenericCode::run_oc_vectors(const KernelCallArgs& a) const {
             }
           }
 
-          for (int u = 0; u < nu; ++u) {
-            float* d = dst_row_ptr + (ow0 + u) * s.oc;
-            for (int t = 0; t < full_t; ++t)
-              _mm256_storeu_ps(d + t * kLanes, epilogue(acc[u * nt + t]));
-            if (tail)
-              _mm256_maskstore_ps(d + full_t * kLanes, tail_mask, epilogue(acc[u * nt + full_t]));
-          }
+          store_channel_tile(acc, nu, nt, tail, tail_mask, epilogue, dst_row_ptr + ow0 * s.oc, s.oc);
         }
       }
     }
@@ -217,13 +222,8 @@ void GenericCode::run_depthwise(const KernelCallArgs& a) const {
           }
         }
 
-        for (int u = 0; u < nu; ++u) {
-          float* d = dst_row_ptr + (ow0 + u) * channels;
-          for (int t = 0; t < full_t; ++t)
-            _mm256_storeu_ps(d + t * kLanes, epilogue(acc[u * nt + t]));
-          if (tail)
-            _mm256_maskstore_ps(d + full_t * kLanes, tail_mask, epilogue(acc[u * nt + full_t]));
-        }
+        store_channel_tile(acc, nu, nt, tail, tail_mask, epilogue, dst_row_ptr + ow0 * channels,
+                           channels);
       }
     }
   }
