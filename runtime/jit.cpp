@@ -68,6 +68,9 @@ Jit::Jit(JitOptions options)
       threads_(options.threads > 0 ? options.threads : default_thread_count()),
       cache_(std::make_unique<KernelCache>(capacity_from(options.cache_capacity))) {
   if (options.threads < 0) throw Error("threads", "must not be negative");
+  if (options.threads > kMaxThreads)
+    throw Error("threads", std::to_string(options.threads) + " is above the maximum " +
+                               std::to_string(kMaxThreads));
   if (auto session = make_backend_session(backend_)) sessions().add(this, std::move(session));
 }
 

@@ -101,6 +101,8 @@ void Kernel::run(const float* src, const PackedWeights& weights, float* dst, int
   if (!src) throw Error("src", "is a null pointer");
   if (!dst) throw Error("dst", "is a null pointer");
   if (threads < 0) throw Error("threads", "must not be negative (0 means the kernel's default)");
+  if (threads > kMaxThreads)
+    throw Error("threads", std::to_string(threads) + " is above the maximum " + std::to_string(kMaxThreads));
   if (weights.empty()) throw Error("weights", "are empty; call pack_weights first");
   if (weights.format() != packing_format_)
     throw Error("weights", "were packed for a different kernel (shape or format)");

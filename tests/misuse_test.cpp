@@ -308,6 +308,17 @@ BOOST_AUTO_TEST_CASE(a_negative_threads_option_is_an_error) {
   BOOST_TEST(error_field([&] { Jit jit(JitOptions{.threads = 0}); }) == "");
 }
 
+BOOST_AUTO_TEST_CASE(more_than_1024_threads_is_an_error) {
+  BOOST_TEST(error_field([&] { Jit jit(JitOptions{.threads = 1025}); }) == "threads");
+  const Data d(shape_of(kSpec));
+  Jit jit(JitOptions{.threads = 1});
+  auto kernel = jit.get(d.shape);
+  const PackedWeights packed = kernel->pack_weights(d.weights.data(), nullptr);
+  std::vector<float> dst(d.dst.size());
+  BOOST_TEST(error_field([&] { kernel->run(d.src.data(), packed, dst.data(), 1000000); }) == "threads");
+  BOOST_TEST(error_field([&] { kernel->run(d.src.data(), packed, dst.data(), 1024); }) == "");
+}
+
 BOOST_AUTO_TEST_CASE(a_negative_threads_argument_to_run_is_an_error) {
   const Data d(shape_of(kSpec));
   Jit jit(JitOptions{.threads = 1});
