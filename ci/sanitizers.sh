@@ -28,16 +28,7 @@ done
 # The fuzzers need clang and its libFuzzer runtime (gcc's sanitizer runtimes come with g++).
 # Installed like build.sh installs the build's packages.
 if [[ " ${variants[*]} " == *" fuzz "* ]]; then
-  missing=()
-  for pkg in clang-14 libclang-rt-14-dev; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-  done
-  if ((${#missing[@]})); then
-    echo "sanitizers.sh: installing ${missing[*]}"
-    sudo_cmd=(); [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-    "${sudo_cmd[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  fi
+  "$root/ci/install-packages.sh" clang-14 libclang-rt-14-dev
 fi
 
 timings=()
