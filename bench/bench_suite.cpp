@@ -280,11 +280,15 @@ void print_environment_text(const Environment& env, const BenchOptions& o,
     if (const std::string why = baseline_missing_reason(name); !why.empty())
       out << "               " << std::left << std::setw(16) << name << std::right << why << "\n";
   out << "  isa        : "
-      << (o.same_isa ? "baselines capped to AVX2 like convjit (DNNL_MAX_CPU_ISA="s +
+      << (o.same_isa ? "avx2: convjit generates AVX2 and the baselines are capped to it "
+                       "(DNNL_MAX_CPU_ISA="s +
                            getenv_or("DNNL_MAX_CPU_ISA") + ", OPENBLAS_CORETYPE=" +
                            getenv_or("OPENBLAS_CORETYPE") + "; XNNPACK cannot be capped)"
-                     : "native: each baseline uses the widest vectors this CPU has"s)
-      << "\n";
+                     : "native: convjit ("s + std::string(to_string(resolve_isa(Isa::automatic, Backend::xbyak))) +
+                           ") and every baseline use the widest vectors this CPU has")
+      << "\n"
+      << "  %peak      : of the "
+      << (!o.same_isa && env.peak_avx512 > 0 ? "AVX-512" : "AVX2") << " peak above\n";
   out << "  backends   : " << join(backends, ", ") << "\n";
   out << "  method     : NHWC activations, HWIO weights packed outside the timed loop; outputs"
          " checked against the reference first (tolerance "
@@ -308,6 +312,8 @@ std::string environment_json(const Environment& env, const BenchOptions& o) {
      << ",\"logical_cpus\":" << env.logical_cpus
      << ",\"fma_peak_gflops\":" << json_number(env.peak_avx2, 2)
      << ",\"avx512_fma_peak_gflops\":" << json_number(env.peak_avx512 > 0 ? env.peak_avx512 : nan_value, 2)
+     << ",\"convjit_isa\":"
+     << json_string(o.same_isa ? "avx2" : std::string(to_string(resolve_isa(Isa::automatic, Backend::xbyak))))
      << ",\"threads\":" << o.threads << ",\"timer\":"
      << json_string(use_cpu_timer(o) ? "cpu" : "wall")
      << ",\"load_average\":" << json_string(env.load_average) << ",\"convjit_backends\":[";
@@ -323,9 +329,11 @@ std::string environment_json(const Environment& env, const BenchOptions& o) {
 
 // ------------------------------------------------------------------ preparing cases
 
-void prepare_convjit(Case& c, const ConvShape& shape, const ShapeData& d, int threads) {
+void prepare_convjit(Case& c, const ConvShape& shape, const ShapeData& d, int threads,
+                     bool same_isa) {
   JitOptions jo;
   jo.backend = parse_backend(c.backend);
+  jo.isa = same_isa ? Isa::avx2 : Isa::automatic;
   jo.threads = threads;
   Jit jit(jo);
   c.kernel = jit.compile(shape);
@@ -698,7 +706,8 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
   for (const auto& b : baselines) baseline_by_name[b->name()] = b.get();
 
   const Environment env = probe_environment(baselines);
-  const double peak = env.peak_avx2 * o.threads;
+  // The peak of the widest vectors the measured code may use.
+  const double peak = (!o.same_isa && env.peak_avx512 > 0 ? env.peak_avx512 : env.peak_avx2) * o.threads;
   if (!o.json)
     print_environment_text(env, o, backends, out);
   else if (o.json_environment)
@@ -726,7 +735,7 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
       }
       try {
         if (is_convjit_backend(b)) {
-          prepare_convjit(c, shape, data, o.threads);
+          prepare_convjit(c, shape, data, o.threads, o.same_isa);
         } else if (auto it = baseline_by_name.find(b); it != baseline_by_name.end()) {
           prepare_baseline(c, *it->second, shape, data, o.threads);
         } else {

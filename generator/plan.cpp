@@ -1,5 +1,7 @@
 #include "generator/plan.hpp"
 
+#include <convjit/error.hpp>
+
 #include <algorithm>
 #include <limits>
 #include <sstream>
@@ -87,23 +89,30 @@ double step_cycles(int fmas, int loads) {
   return std::max(fmas / 2.0, loads / 2.0) + 0.25;
 }
 
-// Cost model over the whole output: partial oc tiles and partial column tiles included.
-TileChoice choose_tile(const ConvShape& s, Strategy strategy, std::int64_t blocks) {
+// Vector registers a tile of u columns × t blocks takes besides nothing else.
+int tile_registers(Strategy strategy, int u, int t, bool opmasks) {
+  switch (strategy) {
+    // Accumulators + weight vectors + one broadcast (the store's tail mask reuses it).
+    case Strategy::oc_vectors: return u * t + t + 1;
+    // Accumulators + weight vectors + a masked input (+ a vector tail mask without opmasks).
+    case Strategy::depthwise: return u * t + t + (opmasks ? 1 : 2);
+    // Accumulators + input vectors + a broadcast weight, gather indices (+ a lane mask).
+    case Strategy::width_vectors: return u * t + u + (opmasks ? 2 : 3);
+  }
+  return 0;
+}
+
+// Cost model over the whole output row, in cycles per reduction step: partial oc tiles and
+// partial column tiles included. Comparable across vector widths (one FMA is one FMA).
+TileChoice choose_tile(const ConvShape& s, Strategy strategy, std::int64_t blocks,
+                       VectorShape vectors, bool opmasks) {
   TileChoice best;
   const std::int64_t columns = s.out_w;
+  const int lanes = vectors.lanes;
   for (int t = 1; t <= std::min<std::int64_t>(blocks, 8); ++t) {
-    for (int u = 1; u <= 14; ++u) {
-      int regs = 0, loads_full = 0;
-      switch (strategy) {
-        // Accumulators + weight vectors + one broadcast.
-        case Strategy::oc_vectors: regs = u * t + t + 1; loads_full = t + u; break;
-        // Accumulators + weight vectors + a tail mask and a masked input.
-        case Strategy::depthwise: regs = u * t + t + 2; loads_full = t + u * t; break;
-        // Accumulators + input vectors + a broadcast weight, a lane mask, gather indices.
-        case Strategy::width_vectors: regs = u * t + u + 3; loads_full = u + t; break;
-      }
-      if (regs > kVectorRegs) continue;
-      const std::int64_t col_unit = strategy == Strategy::width_vectors ? u * kLanes : u;
+    for (int u = 1; u <= 28; ++u) {
+      if (tile_registers(strategy, u, t, opmasks) > vectors.registers) continue;
+      const std::int64_t col_unit = strategy == Strategy::width_vectors ? u * lanes : u;
       const std::int64_t full_col_tiles = columns / col_unit;
       const std::int64_t rest_cols = columns % col_unit;
       const std::int64_t full_oc_tiles = blocks / t;
@@ -119,14 +128,13 @@ TileChoice choose_tile(const ConvShape& s, Strategy strategy, std::int64_t block
         return step_cycles(uu * tt, loads) + 2.0 * uu * tt / std::max<std::int64_t>(s.kh * s.kw, 1);
       };
       const int rest_u = strategy == Strategy::width_vectors
-                             ? static_cast<int>(ceil_div(rest_cols, kLanes))
+                             ? static_cast<int>(ceil_div(rest_cols, lanes))
                              : static_cast<int>(rest_cols);
       double cycles = 0;
       cycles += full_col_tiles * full_oc_tiles * tile_cost(u, t);
       cycles += full_col_tiles * tile_cost(u, static_cast<int>(rest_blocks));
       cycles += full_oc_tiles * tile_cost(rest_u, t);
       cycles += tile_cost(rest_u, static_cast<int>(rest_blocks));
-      (void)loads_full;
       if (cycles < best.cycles - 1e-9) best = {u, t, cycles};
     }
   }
@@ -182,12 +190,12 @@ void size_packed_weights(KernelPlan& p) {
   const ConvShape& s = p.shape;
   switch (p.strategy) {
     case Strategy::oc_vectors:
-      p.packed_weight_floats = s.groups * p.oc_blocks * s.kh * s.kw * s.ic_per_group() * kLanes;
-      p.packed_bias_floats = s.groups * p.oc_blocks * kLanes;
+      p.packed_weight_floats = s.groups * p.oc_blocks * s.kh * s.kw * s.ic_per_group() * p.lanes;
+      p.packed_bias_floats = s.groups * p.oc_blocks * p.lanes;
       break;
     case Strategy::depthwise:
-      p.packed_weight_floats = p.oc_blocks * s.kh * s.kw * kLanes;
-      p.packed_bias_floats = p.oc_blocks * kLanes;
+      p.packed_weight_floats = p.oc_blocks * s.kh * s.kw * p.lanes;
+      p.packed_bias_floats = p.oc_blocks * p.lanes;
       break;
     case Strategy::width_vectors:
       p.packed_weight_floats = s.oc * s.ic_per_group() * s.kh * s.kw;
@@ -201,7 +209,8 @@ std::string make_name(const KernelPlan& p) {
   std::ostringstream out;
   out << "conv_k" << s.kh << "x" << s.kw << "_s" << s.sh << "x" << s.sw << "_d" << s.dh << "x"
       << s.dw << "_" << to_string(p.strategy) << "_ur" << p.ur_w << "x" << p.oc_tile << "_"
-      << to_string(s.layout);
+      << to_string(s.layout) << "_" << to_string(p.isa);
+  if (p.isa == Isa::avx512) out << (p.lanes == 16 ? "_zmm" : "_ymm");
   return out.str();
 }
 
@@ -216,26 +225,43 @@ std::string_view to_string(Strategy strategy) {
   return "?";
 }
 
-KernelPlan make_plan(const ConvShape& shape) {
+std::vector<VectorShape> vector_shapes(Isa isa) {
+  if (isa == Isa::avx512) return {{8, 32}, {16, 32}};
+  return {{8, 16}};
+}
+
+KernelPlan make_plan(const ConvShape& shape, Isa isa) {
+  if (isa == Isa::automatic) throw Error("isa", "the planner needs a concrete instruction set");
   KernelPlan p;
   p.shape = shape;
+  p.isa = isa;
   p.strategy = choose_strategy(shape);
   const std::int64_t channels = p.strategy == Strategy::depthwise ? shape.c
                                 : p.strategy == Strategy::oc_vectors ? shape.oc_per_group()
                                                                      : 1;
-  if (p.strategy == Strategy::width_vectors) {
-    p.oc_blocks = shape.oc_per_group();  // one output channel per broadcast weight
-    p.oc_tail_lanes = kLanes;
-  } else {
-    p.oc_blocks = ceil_div(channels, kLanes);
-    p.oc_tail_lanes = static_cast<int>(channels - (p.oc_blocks - 1) * kLanes);
+  // The vector width whose best tile costs least; ties go to the narrower, listed first
+  // (a 16-lane vector with 6 live lanes costs what an 8-lane one does, and more loads).
+  TileChoice tile;
+  for (const VectorShape vectors : vector_shapes(isa)) {
+    const std::int64_t blocks = p.strategy == Strategy::width_vectors
+                                    ? shape.oc_per_group()  // one channel per broadcast weight
+                                    : ceil_div(channels, vectors.lanes);
+    const TileChoice choice = choose_tile(shape, p.strategy, blocks, vectors, p.uses_opmasks());
+    if (choice.cycles < tile.cycles - 1e-9) {
+      tile = choice;
+      p.lanes = vectors.lanes;
+      p.vector_registers = vectors.registers;
+      p.oc_blocks = blocks;
+    }
   }
-  const TileChoice tile = choose_tile(shape, p.strategy, p.oc_blocks);
+  p.oc_tail_lanes = p.strategy == Strategy::width_vectors
+                        ? p.lanes
+                        : static_cast<int>(channels - (p.oc_blocks - 1) * p.lanes);
   p.ur_w = tile.ur_w;
   p.oc_tile = tile.oc_tile;
   p.rows = make_row_segments(shape);
   const std::int64_t column_width =
-      p.strategy == Strategy::width_vectors ? p.ur_w * kLanes : p.ur_w;
+      p.strategy == Strategy::width_vectors ? p.ur_w * p.lanes : p.ur_w;
   p.columns = make_column_tiles(shape, column_width);
   size_packed_weights(p);
   decide_unrolling(p);
@@ -246,6 +272,7 @@ KernelPlan make_plan(const ConvShape& shape) {
 std::uint64_t KernelPlan::packing_format() const {
   std::uint64_t h = shape.hash();
   h ^= (static_cast<std::uint64_t>(strategy) + 1) * 0x9e3779b97f4a7c15ull;
+  h ^= static_cast<std::uint64_t>(lanes) * 0xc2b2ae3d27d4eb4full;
   return h;
 }
 
@@ -256,12 +283,15 @@ std::string KernelPlan::describe() const {
       << "shape      " << s.to_string() << "\n"
       << "output     " << s.n << "x" << s.out_h << "x" << s.out_w << "x" << s.oc << " ("
       << to_string(s.layout) << "), " << s.flops() / 1e6 << " MFLOP\n"
+      << "isa        " << to_string(isa) << ", " << lanes << "-lane vectors ("
+      << (lanes == 16 ? "zmm" : "ymm") << "), " << vector_registers << " registers"
+      << (uses_opmasks() ? ", opmask tails" : "") << "\n"
       << "strategy   " << to_string(strategy) << "\n";
   if (strategy == Strategy::width_vectors) {
-    out << "tile       " << ur_w << " vectors of " << kLanes << " output columns x " << oc_tile
+    out << "tile       " << ur_w << " vectors of " << lanes << " output columns x " << oc_tile
         << " output channels (" << ur_w * oc_tile << " accumulators)\n";
   } else {
-    out << "tile       " << ur_w << " output pixels x " << oc_tile << " blocks of " << kLanes
+    out << "tile       " << ur_w << " output pixels x " << oc_tile << " blocks of " << lanes
         << " channels (" << ur_w * oc_tile << " accumulators)\n"
         << "blocks     " << oc_blocks << " per group, last block " << oc_tail_lanes
         << " lanes\n";

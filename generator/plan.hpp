@@ -2,6 +2,7 @@
 // KernelPlan: everything about a kernel decided before a single instruction is emitted.
 // Pure data: both emitters (Xbyak, LLVM) and the generic AOT kernel consume it, so the
 // backends cannot drift apart, and planner tests run no machine code.
+#include <convjit/jit.hpp>
 #include <convjit/shape.hpp>
 
 #include <cstdint>
@@ -24,8 +25,14 @@ enum class Strategy : std::uint8_t {
 
 std::string_view to_string(Strategy strategy);
 
-inline constexpr int kLanes = 8;      // floats per ymm
-inline constexpr int kVectorRegs = 16;
+// What the target's vector unit offers a plan.
+struct VectorShape {
+  int lanes = 8;       // floats per vector register (ymm: 8, zmm: 16)
+  int registers = 16;  // vector registers the emitter may hand out
+};
+// avx2: ymm0-15. avx512: zmm0-31 or, where 16 lanes would sit mostly idle (few channels),
+// ymm0-31 with EVEX encodings; both with opmask registers for tails.
+std::vector<VectorShape> vector_shapes(Isa isa);
 
 // Output rows whose in-bounds taps are exactly kh in [kh_begin, kh_end).
 struct RowSegment {
@@ -46,17 +53,20 @@ struct ColumnTile {
 
 struct KernelPlan {
   ConvShape shape;
+  Isa isa = Isa::avx2;          // never automatic
+  int lanes = 8;                // floats per vector
+  int vector_registers = 16;
   Strategy strategy = Strategy::oc_vectors;
 
   // Register tile.
-  //  oc_vectors / depthwise: ur_w output pixels × oc_tile channel blocks of 8.
-  //  width_vectors: ur_w vectors of 8 output columns × oc_tile output channels.
+  //  oc_vectors / depthwise: ur_w output pixels × oc_tile channel blocks of `lanes`.
+  //  width_vectors: ur_w vectors of `lanes` output columns × oc_tile output channels.
   int ur_w = 1;
   int oc_tile = 1;
 
   // Channel blocking (oc_vectors: per group; depthwise: over all channels).
-  std::int64_t oc_blocks = 1;   // ceil(channels / 8)
-  int oc_tail_lanes = 8;        // valid lanes of the last block (8 when it is full)
+  std::int64_t oc_blocks = 1;   // ceil(channels / lanes)
+  int oc_tail_lanes = 8;        // valid lanes of the last block (`lanes` when it is full)
 
   std::vector<RowSegment> rows;       // cover [0, out_h) in order
   std::vector<ColumnTile> columns;    // cover [0, out_w) in order
@@ -73,13 +83,18 @@ struct KernelPlan {
   std::int64_t estimated_code_bytes = 0;
   std::string name;  // e.g. conv_k3x3_s1_d1_oc_vectors_ur4x3_nhwc
 
+  // Lane mask with every lane of a vector set.
+  std::uint32_t all_lanes() const { return lanes >= 32 ? ~0u : (1u << lanes) - 1u; }
+  // Opmask registers and EVEX encodings (avx512) rather than VEX and vector masks (avx2).
+  bool uses_opmasks() const { return isa == Isa::avx512; }
+
   std::string describe() const;
   // Identifies the packed-weights format: equal for plans that pack identically.
   std::uint64_t packing_format() const;
 };
 
-// The planner: a pure function of the shape.
-KernelPlan make_plan(const ConvShape& shape);
+// The planner: a pure function of the shape and the instruction set (avx2 or avx512).
+KernelPlan make_plan(const ConvShape& shape, Isa isa = Isa::avx2);
 
 // Taps in bounds, the arithmetic every emitter shares.
 // Input column of output column ow at kernel column kw (may be outside [0, w)).

@@ -13,15 +13,15 @@ TileGeometry make_tile_geometry(const KernelPlan& p) {
       g.src_kh = s.dh * g.src_row;
       g.src_kw = s.dw * s.c * f;
       g.src_ic = f;
-      g.wei_ic = kLanes * f;
+      g.wei_ic = p.lanes * f;
       g.wei_kw = icg * g.wei_ic;
       g.wei_kh = s.kw * g.wei_kw;
       g.reduction_ic = icg;
       g.src_column = s.sw * s.c * f;
       g.dst_column = s.oc * f;
       g.wei_block = s.kh * g.wei_kh;
-      g.bias_block = kLanes * f;
-      g.dst_block = kLanes * f;
+      g.bias_block = p.lanes * f;
+      g.dst_block = p.lanes * f;
       g.src_block = 0;
       g.dst_row = s.out_w * s.oc * f;
       g.src_group = icg * f;
@@ -36,15 +36,15 @@ TileGeometry make_tile_geometry(const KernelPlan& p) {
       g.src_kw = s.dw * s.c * f;
       g.src_ic = 0;
       g.wei_ic = 0;
-      g.wei_kw = kLanes * f;
+      g.wei_kw = p.lanes * f;
       g.wei_kh = s.kw * g.wei_kw;
       g.reduction_ic = 1;
       g.src_column = s.sw * s.c * f;
       g.dst_column = s.oc * f;
       g.wei_block = s.kh * g.wei_kh;
-      g.bias_block = kLanes * f;
-      g.dst_block = kLanes * f;
-      g.src_block = kLanes * f;
+      g.bias_block = p.lanes * f;
+      g.dst_block = p.lanes * f;
+      g.src_block = p.lanes * f;
       g.dst_row = s.out_w * s.oc * f;
       g.groups_looped = 1;
       break;
@@ -77,7 +77,7 @@ TileGeometry make_tile_geometry(const KernelPlan& p) {
 std::vector<ChannelTileRun> channel_tile_runs(const KernelPlan& p) {
   const std::int64_t blocks = p.oc_blocks;
   const int t = p.oc_tile;
-  const bool partial = p.strategy != Strategy::width_vectors && p.oc_tail_lanes < kLanes;
+  const bool partial = p.strategy != Strategy::width_vectors && p.oc_tail_lanes < p.lanes;
   const std::int64_t whole = blocks / t;
   const int rest = static_cast<int>(blocks % t);
   std::vector<ChannelTileRun> runs;
@@ -94,15 +94,16 @@ std::vector<ChannelTileRun> channel_tile_runs(const KernelPlan& p) {
 }
 
 int tile_columns(const KernelPlan& p, std::int64_t width) {
-  return static_cast<int>(p.strategy == Strategy::width_vectors ? (width + kLanes - 1) / kLanes
+  return static_cast<int>(p.strategy == Strategy::width_vectors ? (width + p.lanes - 1) / p.lanes
                                                                  : width);
 }
 
-std::uint32_t width_lane_mask(const ConvShape& s, std::int64_t ow_first, std::int64_t width,
+std::uint32_t width_lane_mask(const KernelPlan& p, std::int64_t ow_first, std::int64_t width,
                               int vector, std::int64_t kw) {
+  const ConvShape& s = p.shape;
   std::uint32_t lanes = 0;
-  for (int lane = 0; lane < kLanes; ++lane) {
-    const std::int64_t column = vector * kLanes + lane;
+  for (int lane = 0; lane < p.lanes; ++lane) {
+    const std::int64_t column = vector * p.lanes + lane;
     if (column < width && column_tap_in_bounds(s, ow_first + column, kw)) lanes |= 1u << lane;
   }
   return lanes;

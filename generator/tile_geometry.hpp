@@ -15,7 +15,7 @@ struct TileGeometry {
   std::int64_t wei_kh = 0, wei_kw = 0, wei_ic = 0;
   std::int64_t reduction_ic = 1;   // input channels summed per output (1 for depthwise)
 
-  // Tile strides: per output column (oc/depthwise) or per vector of 8 columns (width).
+  // Tile strides: per output column.
   std::int64_t src_column = 0;     // per output column
   std::int64_t dst_column = 0;
   // Per channel block (oc/depthwise) or per output channel (width) inside a tile.
@@ -47,23 +47,23 @@ struct ChannelTileRun {
 std::vector<ChannelTileRun> channel_tile_runs(const KernelPlan& plan);
 
 // What a tile of `width` output columns holds: output pixels (oc vectors, depthwise) or
-// vectors of 8 output columns (width vectors).
+// vectors of `lanes` output columns (width vectors).
 int tile_columns(const KernelPlan& plan, std::int64_t width);
 
-// Bit i set for lanes 0..n-1.
-inline std::uint32_t first_lanes(std::int64_t n) {
-  return n >= kLanes ? 0xFFu : n <= 0 ? 0u : ((1u << n) - 1u);
+// Bit i set for lanes 0..n-1 of a vector of `lanes`.
+inline std::uint32_t first_lanes(std::int64_t n, int lanes) {
+  return n >= lanes ? (1u << lanes) - 1u : n <= 0 ? 0u : ((1u << n) - 1u);
 }
 
 // Width vectors: the lanes of vector `vector` of a tile starting at output column ow_first
 // whose output exists and whose tap at kernel column kw is in bounds. The other lanes are
 // never read: masked loads and gathers leave them zero.
-std::uint32_t width_lane_mask(const ConvShape& shape, std::int64_t ow_first, std::int64_t width,
+std::uint32_t width_lane_mask(const KernelPlan& plan, std::int64_t ow_first, std::int64_t width,
                               int vector, std::int64_t kw);
 
 // Width vectors: the lanes of vector `vector` that hold outputs of a tile `width` wide.
-inline std::uint32_t width_store_mask(std::int64_t width, int vector) {
-  return first_lanes(width - vector * kLanes);
+inline std::uint32_t width_store_mask(const KernelPlan& plan, std::int64_t width, int vector) {
+  return first_lanes(width - vector * plan.lanes, plan.lanes);
 }
 
 // Channel tiles per looped group, and over all groups: the units KernelCallArgs'

@@ -36,5 +36,6 @@ std::shared_ptr<const KernelCode> make_code(const KernelPlan& plan, Backend back
                                             BackendSession* session = nullptr);
 
 bool cpu_has_avx2_fma();
+bool cpu_has_avx512();  // AVX-512F and AVX-512VL (with AVX2 and FMA)
 
 }  // namespace convjit

@@ -21,6 +21,7 @@
 namespace convjit {
 namespace {
 
+constexpr int kLanes = 8;             // AVX2 vectors: the Jit gives this backend avx2 plans
 constexpr int kMaxAccumulators = 16;  // the register tile, ur_w × oc_tile
 constexpr int kMaxOcTile = 8;
 constexpr int kMaxUrW = 16;

@@ -65,6 +65,7 @@ std::size_t capacity_from(std::size_t requested) {
 
 Jit::Jit(JitOptions options)
     : backend_(resolve_backend(options.backend)),
+      isa_(resolve_isa(options.isa, backend_)),
       threads_(options.threads > 0 ? options.threads : default_thread_count()),
       cache_(std::make_unique<KernelCache>(capacity_from(options.cache_capacity))) {
   if (options.threads < 0) throw Error("threads", "must not be negative");
@@ -86,7 +87,7 @@ Jit& Jit::global() {
 std::shared_ptr<const Kernel> Jit::compile(const ConvShape& shape) const {
   shape.validate();
   const auto start = std::chrono::steady_clock::now();
-  auto plan = std::make_shared<const KernelPlan>(make_plan(shape));
+  auto plan = std::make_shared<const KernelPlan>(make_plan(shape, isa_));
   std::shared_ptr<BackendSession> session;
   if (backend_ == Backend::llvm) session = sessions().find(this);
   auto code = make_code(*plan, backend_, session.get());

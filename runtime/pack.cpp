@@ -16,13 +16,13 @@ void pack_oc_vectors(const KernelPlan& p, const float* weights, const float* bia
       for (std::int64_t y = 0; y < s.kh; ++y)
         for (std::int64_t x = 0; x < s.kw; ++x)
           for (std::int64_t i = 0; i < icg; ++i)
-            for (std::int64_t lane = 0; lane < kLanes; ++lane) {
-              const std::int64_t o = ob * kLanes + lane;
+            for (std::int64_t lane = 0; lane < p.lanes; ++lane) {
+              const std::int64_t o = ob * p.lanes + lane;
               *w++ = o < ocg ? weights[user_weight_index(s, g * ocg + o, i, y, x)] : 0.0f;
             }
   float* b = out + p.packed_weight_floats;
   for (std::int64_t g = 0; g < s.groups; ++g)
-    for (std::int64_t o = 0; o < p.oc_blocks * kLanes; ++o)
+    for (std::int64_t o = 0; o < p.oc_blocks * p.lanes; ++o)
       *b++ = (bias && s.bias && o < ocg) ? bias[g * ocg + o] : 0.0f;
 }
 
@@ -32,12 +32,12 @@ void pack_depthwise(const KernelPlan& p, const float* weights, const float* bias
   for (std::int64_t cb = 0; cb < p.oc_blocks; ++cb)
     for (std::int64_t y = 0; y < s.kh; ++y)
       for (std::int64_t x = 0; x < s.kw; ++x)
-        for (std::int64_t lane = 0; lane < kLanes; ++lane) {
-          const std::int64_t c = cb * kLanes + lane;
+        for (std::int64_t lane = 0; lane < p.lanes; ++lane) {
+          const std::int64_t c = cb * p.lanes + lane;
           *w++ = c < s.c ? weights[user_weight_index(s, c, 0, y, x)] : 0.0f;
         }
   float* b = out + p.packed_weight_floats;
-  for (std::int64_t c = 0; c < p.oc_blocks * kLanes; ++c)
+  for (std::int64_t c = 0; c < p.oc_blocks * p.lanes; ++c)
     *b++ = (bias && s.bias && c < s.oc) ? bias[c] : 0.0f;
 }
 

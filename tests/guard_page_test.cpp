@@ -259,8 +259,9 @@ BOOST_AUTO_TEST_CASE(one_float_past_either_end_faults) {
 
 BOOST_AUTO_TEST_CASE(packed_weights_are_guarded) {
   const ConvShape s = ConvSpec::parse("c=3,h=8,w=8,oc=5,k=3,p=same").resolve();
-  for (Backend backend : available_backends()) {
-    Jit jit(JitOptions{.backend = backend, .threads = 1});
+  for (const JitTarget& target : all_targets()) {
+    const std::string backend = target.name();
+    Jit jit(target.options());
     auto kernel = jit.compile(s);
     const auto w = random_floats(static_cast<std::size_t>(s.weight_elems()), 1);
     const std::size_t before = g_guarded_allocations.load();
@@ -270,19 +271,19 @@ BOOST_AUTO_TEST_CASE(packed_weights_are_guarded) {
       packed = kernel->pack_weights(w.data(), nullptr);
     }
     BOOST_TEST(g_guarded_allocations.load() > before,
-               to_string(backend) << ": pack_weights did not allocate through aligned "
+               backend << ": pack_weights did not allocate through aligned "
                                      "operator new[]; the packed weights are no longer guarded");
     // The last packed float ends within 64 bytes of an inaccessible page.
     const auto end = reinterpret_cast<std::uintptr_t>(packed.data() + packed.size());
     const std::size_t page = GuardedBuffer::page_size();
-    BOOST_TEST((page - end % page) % page < 64u, to_string(backend));
+    BOOST_TEST((page - end % page) % page < 64u, backend);
   }
 }
 
 BOOST_AUTO_TEST_CASE(every_backend_stays_inside_its_buffers) {
   const auto shapes = guard_shapes();
   BOOST_TEST_MESSAGE("guard-page test: " << shapes.size() << " shapes x "
-                                         << available_backends().size() << " backends x 2 sides");
+                                         << all_targets().size() << " backends x 2 sides");
   BOOST_REQUIRE_GE(shapes.size(), 300u * std::min(1.0, test_scale()));
 
   // The reference output of each shape, computed once (the oracle reads plain vectors).
@@ -301,8 +302,9 @@ BOOST_AUTO_TEST_CASE(every_backend_stays_inside_its_buffers) {
                    c.expected.data());
   }
 
-  for (Backend backend : available_backends()) {
-    Jit jit(JitOptions{.backend = backend, .threads = 1});
+  for (const JitTarget& target : all_targets()) {
+    const Backend backend = target.backend;
+    Jit jit(target.options());
     for (std::size_t i = 0; i < shapes.size(); ++i) {
       const auto& [name, s] = shapes[i];
       const Case& c = cases[i];
@@ -312,7 +314,7 @@ BOOST_AUTO_TEST_CASE(every_backend_stays_inside_its_buffers) {
       auto kernel = jit.compile(s);
       for (GuardSide side : {GuardSide::trailing, GuardSide::leading}) {
         if (large && backend == Backend::reference && side == GuardSide::leading) continue;
-        BOOST_TEST_CONTEXT(name << " = " << s.to_string() << ", backend " << to_string(backend)
+        BOOST_TEST_CONTEXT(name << " = " << s.to_string() << ", backend " << target.name()
                                 << ", buffers " << side_name(side)) {
           const GuardedBuffer src = guarded_copy(c.src, side);
           const GuardedBuffer weights = guarded_copy(c.weights, side);

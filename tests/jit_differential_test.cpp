@@ -14,17 +14,10 @@ using namespace convjit::testing;
 
 namespace {
 
-// The JIT backends this build and CPU can run (xbyak, llvm), never the oracle itself.
-std::vector<Backend> jit_backends() {
-  std::vector<Backend> out;
-  for (Backend b : available_backends())
-    if (b == Backend::xbyak || b == Backend::llvm) out.push_back(b);
-  return out;
-}
-
-std::vector<float> run_kernel(const ConvShape& shape, Backend backend, const std::vector<float>& src,
-                              const std::vector<float>& weights, const std::vector<float>& bias) {
-  Jit jit(JitOptions{.backend = backend, .threads = 1});
+std::vector<float> run_kernel(const ConvShape& shape, const JitTarget& target,
+                              const std::vector<float>& src, const std::vector<float>& weights,
+                              const std::vector<float>& bias) {
+  Jit jit(target.options());
   auto kernel = jit.compile(shape);
   std::vector<float> dst(static_cast<std::size_t>(shape.dst_elems()), -7.0f);
   kernel->run(src.data(), kernel->pack_weights(weights.data(), bias.data()), dst.data());
@@ -36,9 +29,9 @@ std::vector<float> run_kernel(const ConvShape& shape, Backend backend, const std
 BOOST_AUTO_TEST_SUITE(random_shapes)
 
 BOOST_AUTO_TEST_CASE(two_thousand_random_shapes_match_the_reference) {
-  const auto backends = jit_backends();
-  BOOST_REQUIRE(!backends.empty());
-  for (Backend backend : backends) {
+  const auto targets = jit_targets();
+  BOOST_REQUIRE(!targets.empty());
+  for (const JitTarget& backend : targets) {
     std::mt19937_64 rng(20261121);
     for (int i = 0; i < 2000; ++i) {
       const ConvShape shape = random_shape(rng);
@@ -53,7 +46,7 @@ BOOST_AUTO_TEST_CASE(wide_channel_counts_that_loop_over_input_channels_match) {
   limits.max_channels = 300;
   limits.max_spatial = 20;
   limits.max_flops = 8e6;
-  for (Backend backend : jit_backends()) {
+  for (const JitTarget& backend : jit_targets()) {
     std::mt19937_64 rng(77);
     for (int i = 0; i < 150; ++i) check_backend_matches_reference(random_shape(rng, limits), backend, i);
   }
@@ -81,14 +74,14 @@ BOOST_AUTO_TEST_CASE(one_by_one_large_kernel_and_full_padding_shapes_match) {
       "c=4,h=4,w=4,oc=4,k=3,g=4,p=1,layout=nchw",
       "n=3,c=2,h=5,w=5,oc=3,k=2,p=valid",
   };
-  for (Backend backend : jit_backends())
+  for (const JitTarget& backend : jit_targets())
     for (const char* spec : specs) {
       BOOST_TEST_CONTEXT(spec) { check_backend_matches_reference(ConvSpec::parse(spec).resolve(), backend, 5); }
     }
 }
 
 BOOST_AUTO_TEST_CASE(every_public_benchmark_shape_matches) {
-  for (Backend backend : jit_backends())
+  for (const JitTarget& backend : jit_targets())
     for (const auto& [name, shape] : load_shapes_file(shapes_file_path())) {
       BOOST_TEST_CONTEXT(name) { check_backend_matches_reference(shape, backend, 3); }
     }
@@ -107,7 +100,7 @@ std::vector<float> line_image() {
 const std::vector<float> kLineDetector = {0, 1, 0, 0, 1, 0, 0, 1, 0};
 
 BOOST_AUTO_TEST_CASE(vertical_line_detector_gives_the_printed_rows) {
-  for (Backend backend : jit_backends()) {
+  for (const JitTarget& backend : jit_targets()) {
     const auto valid = run_kernel(ConvSpec::parse("c=1,h=8,w=8,oc=1,k=3,bias=0").resolve(), backend,
                                   line_image(), kLineDetector, {0.0f});
     BOOST_REQUIRE_EQUAL(valid.size(), 36u);
@@ -128,7 +121,7 @@ BOOST_AUTO_TEST_CASE(vertical_line_detector_gives_the_printed_rows) {
 }
 
 BOOST_AUTO_TEST_CASE(same_padding_keeps_eight_by_eight_with_border_rows_of_two) {
-  for (Backend backend : jit_backends()) {
+  for (const JitTarget& backend : jit_targets()) {
     const auto same = run_kernel(ConvSpec::parse("c=1,h=8,w=8,oc=1,k=3,p=same,bias=0").resolve(),
                                  backend, line_image(), kLineDetector, {0.0f});
     BOOST_REQUIRE_EQUAL(same.size(), 64u);
@@ -142,7 +135,7 @@ BOOST_AUTO_TEST_CASE(same_padding_keeps_eight_by_eight_with_border_rows_of_two) 
 }
 
 BOOST_AUTO_TEST_CASE(three_by_three_ramp_with_two_by_two_kernel_gives_19_25_37_43) {
-  for (Backend backend : jit_backends()) {
+  for (const JitTarget& backend : jit_targets()) {
     const auto out = run_kernel(ConvSpec::parse("c=1,h=3,w=3,oc=1,k=2,bias=0").resolve(), backend,
                                 {0, 1, 2, 3, 4, 5, 6, 7, 8}, {0, 1, 2, 3}, {0.0f});
     const std::vector<float> want = {19, 25, 37, 43};

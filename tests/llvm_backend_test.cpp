@@ -92,7 +92,7 @@ std::set<std::string> code_paths(const KernelPlan& p) {
   if (std::any_of(p.rows.begin(), p.rows.end(), [](const RowSegment& r) { return r.kh_end <= r.kh_begin; }))
     paths.insert("rows entirely in padding");
   if (p.strategy == Strategy::width_vectors && s.sw > 1) paths.insert("gathers");
-  if (p.strategy != Strategy::width_vectors && p.oc_tail_lanes < kLanes) paths.insert("tail block");
+  if (p.strategy != Strategy::width_vectors && p.oc_tail_lanes < p.lanes) paths.insert("tail block");
   if (s.groups > 1 && p.strategy != Strategy::depthwise) paths.insert("groups loop");
   if (s.act.kind == ActivationKind::relu) paths.insert("relu");
   if (s.act.kind == ActivationKind::clamp) paths.insert("clamp");
@@ -297,15 +297,20 @@ BOOST_AUTO_TEST_CASE(the_backend_is_available_and_named_llvm) {
 BOOST_AUTO_TEST_CASE(the_ir_uses_only_generic_vector_operations) {
   for (const char* spec : {"c=16,h=9,w=9,oc=12,k=3,p=1,act=relu", "c=12,h=9,w=9,oc=12,g=12,k=3,p=1",
                            "c=2,h=20,w=20,oc=3,k=3,s=2,p=1,layout=nchw,act=clamp:-1:1"}) {
-    const std::string ir = llvm_jit().compile(ConvSpec::parse(spec).resolve())->code().ir();
-    BOOST_TEST_CONTEXT(spec) {
-      BOOST_TEST(ir.find("define void @") != std::string::npos);
-      BOOST_TEST(ir.find("@llvm.fmuladd.v8f32") != std::string::npos);
-      BOOST_TEST(ir.find("<8 x float>") != std::string::npos);
-      BOOST_TEST(ir.find("llvm.x86") == std::string::npos);
-      BOOST_TEST(ir.find("llvm.aarch64") == std::string::npos);
-      BOOST_TEST(ir.find(" asm ") == std::string::npos);
-      BOOST_TEST(ir.find("sideeffect") == std::string::npos);
+    for (Isa isa : available_isas()) {
+      const ConvShape shape = ConvSpec::parse(spec).resolve();
+      Jit jit(JitOptions{.backend = Backend::llvm, .isa = isa, .threads = 1});
+      const std::string ir = jit.compile(shape)->code().ir();
+      const std::string lanes = std::to_string(make_plan(shape, isa).lanes);
+      BOOST_TEST_CONTEXT(spec << " " << to_string(isa)) {
+        BOOST_TEST(ir.find("define void @") != std::string::npos);
+        BOOST_TEST(ir.find("@llvm.fmuladd.v" + lanes + "f32") != std::string::npos);
+        BOOST_TEST(ir.find("<" + lanes + " x float>") != std::string::npos);
+        BOOST_TEST(ir.find("llvm.x86") == std::string::npos);
+        BOOST_TEST(ir.find("llvm.aarch64") == std::string::npos);
+        BOOST_TEST(ir.find(" asm ") == std::string::npos);
+        BOOST_TEST(ir.find("sideeffect") == std::string::npos);
+      }
     }
   }
   const std::string depthwise =

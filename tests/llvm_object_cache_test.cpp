@@ -41,7 +41,10 @@ namespace {
 ConvShape shape_a() { return ConvSpec::parse("n=1,c=16,h=12,w=12,oc=16,k=3,p=1").resolve(); }
 ConvShape shape_b() { return ConvSpec::parse("n=1,c=3,h=11,w=9,oc=24,k=3,s=2,p=same").resolve(); }
 
-std::string key_of(const ConvShape& shape) { return llvm_object_key(make_plan(shape)); }
+// The key of the plan an automatic llvm Jit makes on this CPU.
+std::string key_of(const ConvShape& shape) {
+  return llvm_object_key(make_plan(shape, resolve_isa(Isa::automatic, Backend::llvm)));
+}
 
 // A fresh directory, removed with everything in it.
 struct TempDir {

@@ -198,27 +198,28 @@ BOOST_AUTO_TEST_CASE(weights_packed_by_another_backend_are_rejected_or_correct) 
   RandomShapeLimits limits;
   limits.max_flops = 1e5;
   std::mt19937_64 rng(77);
-  const auto backends = available_backends();
+  const auto backends = all_targets();
   for (int i = 0; i < 40; ++i) {
     const Data d(random_shape(rng, limits), i);
     const auto expected = d.expected();
-    for (Backend packer : backends)
-      for (Backend runner : backends) {
-        if (packer == runner) continue;
-        Jit jp(JitOptions{.backend = packer, .threads = 1});
-        Jit jr(JitOptions{.backend = runner, .threads = 1});
+    for (const JitTarget& packer : backends)
+      for (const JitTarget& runner : backends) {
+        if (packer.name() == runner.name()) continue;
+        Jit jp(packer.options());
+        Jit jr(runner.options());
         const PackedWeights packed = jp.get(d.shape)->pack_weights(d.weights.data(), d.bias.data());
         std::vector<float> dst(d.dst.size(), std::numeric_limits<float>::quiet_NaN());
         const std::string field = error_field([&] { jr.get(d.shape)->run(d.src.data(), packed, dst.data()); });
         if (field.empty())
           BOOST_TEST(max_abs_error(dst, expected) <= tolerance(d.shape),
-                     d.shape.to_string() << ": packed by " << to_string(packer) << ", accepted by "
-                                         << to_string(runner) << " with a wrong result");
+                     d.shape.to_string() << ": packed by " << packer.name() << ", accepted by "
+                                         << runner.name() << " with a wrong result");
         else
           BOOST_TEST(field == "weights");
-        if (packer == Backend::reference || runner == Backend::reference)
-          BOOST_TEST(field == "weights", "the reference's user-layout pack crossed to "
-                                             << to_string(packer == Backend::reference ? runner : packer));
+        if (packer.backend == Backend::reference || runner.backend == Backend::reference)
+          BOOST_TEST(field == "weights",
+                     "the reference's user-layout pack crossed to "
+                         << (packer.backend == Backend::reference ? runner : packer).name());
       }
   }
 }

@@ -11,14 +11,18 @@
 using namespace convjit;
 
 namespace {
-KernelPlan plan_of(const char* spec) { return make_plan(ConvSpec::parse(spec).resolve()); }
+KernelPlan plan_of(const char* spec, Isa isa = Isa::avx2) {
+  return make_plan(ConvSpec::parse(spec).resolve(), isa);
+}
 
+// The emitter's allocation: accumulators, then per strategy what a reduction step needs.
+// With opmasks (avx512) no vector register holds a lane mask.
 int vector_registers(const KernelPlan& p) {
-  const int u = p.ur_w, t = p.oc_tile;
+  const int u = p.ur_w, t = p.oc_tile, mask = p.uses_opmasks() ? 0 : 1;
   switch (p.strategy) {
     case Strategy::oc_vectors: return u * t + t + 1;
-    case Strategy::depthwise: return u * t + t + 2;
-    case Strategy::width_vectors: return u * t + u + 3;
+    case Strategy::depthwise: return u * t + t + 1 + mask;
+    case Strategy::width_vectors: return u * t + u + 2 + mask;
   }
   return 99;
 }
@@ -106,11 +110,16 @@ BOOST_AUTO_TEST_CASE(rows_and_columns_cover_the_output_exactly_once) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(register_tile_fits_sixteen_ymm_registers) {
+BOOST_AUTO_TEST_CASE(register_tile_fits_sixteen_ymm_or_thirty_two_evex_registers) {
   std::mt19937_64 rng(12);
   for (int i = 0; i < 1000; ++i) {
-    const KernelPlan p = make_plan(testing::random_shape(rng));
-    BOOST_TEST(vector_registers(p) <= kVectorRegs, p.name);
+    const ConvShape shape = testing::random_shape(rng);
+    const KernelPlan avx2 = make_plan(shape, Isa::avx2);
+    BOOST_TEST(avx2.vector_registers == 16);
+    BOOST_TEST(vector_registers(avx2) <= 16, avx2.name);
+    const KernelPlan avx512 = make_plan(shape, Isa::avx512);
+    BOOST_TEST(avx512.vector_registers == 32);
+    BOOST_TEST(vector_registers(avx512) <= 32, avx512.name);
   }
 }
 
@@ -156,6 +165,55 @@ BOOST_AUTO_TEST_CASE(tiny_course_shapes_are_unrolled_end_to_end) {
     BOOST_TEST(p.unroll_rows, spec);
     BOOST_TEST(p.unroll_kh, spec);
   }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(instruction_sets)
+
+BOOST_AUTO_TEST_CASE(avx2_plans_use_eight_lane_ymm_vectors) {
+  const KernelPlan p = plan_of("c=64,h=56,w=56,oc=64,k=3,p=1", Isa::avx2);
+  BOOST_TEST(p.lanes == 8);
+  BOOST_TEST(p.oc_blocks == 8);
+  BOOST_TEST(!p.uses_opmasks());
+  BOOST_TEST(p.name.ends_with("_avx2"));
+}
+
+BOOST_AUTO_TEST_CASE(avx512_puts_sixteen_channels_in_a_zmm_on_wide_layers) {
+  const KernelPlan p = plan_of("c=64,h=56,w=56,oc=64,k=3,p=1", Isa::avx512);
+  BOOST_TEST(p.lanes == 16);
+  BOOST_TEST(p.oc_blocks == 4);
+  BOOST_TEST(p.ur_w * p.oc_tile >= 24);  // 32 registers: a larger tile than avx2's 12
+  BOOST_TEST(p.packed_weight_floats == 4 * 3 * 3 * 64 * 16);
+  BOOST_TEST(p.name.ends_with("_avx512_zmm"));
+}
+
+BOOST_AUTO_TEST_CASE(avx512_keeps_ymm_where_sixteen_lanes_would_idle) {
+  // Six output channels fill 6 of 8 lanes or 6 of 16: a zmm would cost the same FMAs.
+  const KernelPlan p = plan_of("c=1,h=32,w=32,oc=6,k=5", Isa::avx512);
+  BOOST_TEST(p.lanes == 8);
+  BOOST_TEST(p.vector_registers == 32);
+  BOOST_TEST(p.uses_opmasks());
+  BOOST_TEST(p.name.ends_with("_avx512_ymm"));
+}
+
+BOOST_AUTO_TEST_CASE(avx512_channel_tails_are_counted_in_sixteen_lane_blocks) {
+  const KernelPlan p = plan_of("c=8,h=8,w=8,oc=36,k=3", Isa::avx512);
+  BOOST_TEST(p.lanes == 16);
+  BOOST_TEST(p.oc_blocks == 3);
+  BOOST_TEST(p.oc_tail_lanes == 4);
+  BOOST_TEST(first_lanes(p.oc_tail_lanes, p.lanes) == 0xFu);
+  BOOST_TEST(p.all_lanes() == 0xFFFFu);
+}
+
+BOOST_AUTO_TEST_CASE(eight_and_sixteen_lane_plans_pack_weights_differently) {
+  const char* spec = "c=32,h=8,w=8,oc=32,k=3";
+  BOOST_TEST(plan_of(spec, Isa::avx2).packing_format() !=
+             plan_of(spec, Isa::avx512).packing_format());
+}
+
+BOOST_AUTO_TEST_CASE(the_planner_refuses_an_unresolved_instruction_set) {
+  BOOST_CHECK_THROW(plan_of("c=1,h=8,w=8,oc=1,k=3", Isa::automatic), Error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

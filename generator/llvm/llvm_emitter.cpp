@@ -18,7 +18,7 @@ LlvmEmitter::LlvmEmitter(const KernelPlan& plan, llvm::Module& module)
       context_(module.getContext()),
       builder_(module.getContext()) {
   float_ = builder_.getFloatTy();
-  vector_ = llvm::FixedVectorType::get(float_, kLanes);
+  vector_ = llvm::FixedVectorType::get(float_, plan.lanes);
   i64_ = builder_.getInt64Ty();
   i8_ = builder_.getInt8Ty();
   ptr_ = llvm::PointerType::get(context_, 0);
@@ -36,6 +36,11 @@ llvm::Function* LlvmEmitter::emit(const std::string& name) {
   function_->addFnAttr(llvm::Attribute::NoFree);
   function_->addFnAttr(llvm::Attribute::NoSync);
   function_->addFnAttr(llvm::Attribute::WillReturn);
+  // CPUs whose tuning prefers 256-bit vectors would otherwise split a 16-lane plan's
+  // vectors in two; the plan already chose the width.
+  const std::string vector_bits = std::to_string(plan_.lanes * 32);
+  function_->addFnAttr("min-legal-vector-width", vector_bits);
+  function_->addFnAttr("prefer-vector-width", vector_bits);
   llvm::Argument* args = function_->getArg(0);
   args->setName("args");
   args->addAttr(llvm::Attribute::NoCapture);
@@ -193,11 +198,12 @@ int LlvmEmitter::tile_columns(const TilePlace& place) const {
 }
 
 std::uint32_t LlvmEmitter::lane_mask(const TilePlace& place, int vector, std::int64_t kw) const {
-  return place.steady ? 0xFFu : width_lane_mask(shape_, place.ow_first, place.width, vector, kw);
+  return place.steady ? plan_.all_lanes()
+                      : width_lane_mask(plan_, place.ow_first, place.width, vector, kw);
 }
 
 std::uint32_t LlvmEmitter::store_mask(const TilePlace& place, int vector) const {
-  return place.steady ? 0xFFu : width_store_mask(place.width, vector);
+  return place.steady ? plan_.all_lanes() : width_store_mask(plan_, place.width, vector);
 }
 
 void LlvmEmitter::emit_tile(const Bases& tile, const TilePlace& place, const RowSegment& segment,
@@ -289,9 +295,9 @@ void LlvmEmitter::emit_tap(const TilePlace& place, const ChannelTileRun& run, st
     for (int v = 0; v < columns; ++v) {
       const std::uint32_t lanes = lane_mask(place, v, kw);
       if (lanes == 0) continue;  // every lane's tap lies in padding
-      const Address at = at_column(v * kLanes);
+      const Address at = at_column(v * plan_.lanes);
       if (shape_.sw > 1) inputs[v] = gather_vector(at, geo_.src_column, lanes);
-      else if (lanes == 0xFFu) inputs[v] = load_vector(at);
+      else if (lanes == plan_.all_lanes()) inputs[v] = load_vector(at);
       else inputs[v] = load_vector_masked(at, lanes);
     }
     if (std::none_of(inputs.begin(), inputs.end(), [](llvm::Value* v) { return v; })) return;
@@ -318,7 +324,7 @@ void LlvmEmitter::emit_tap(const TilePlace& place, const ChannelTileRun& run, st
       for (int b = 0; b < run.blocks; ++b) {
         const Address in = input.plus(b * geo_.src_block);
         const bool tail = run.has_tail && b == run.blocks - 1;
-        llvm::Value* x = tail ? load_vector_masked(in, first_lanes(plan_.oc_tail_lanes))
+        llvm::Value* x = tail ? load_vector_masked(in, first_lanes(plan_.oc_tail_lanes, plan_.lanes))
                               : load_vector(in);
         accumulate(j, b, weight[b], x);
       }
@@ -351,7 +357,7 @@ void LlvmEmitter::emit_tile_store(const TilePlace& place, const ChannelTileRun& 
     for (int o = 0; o < run.blocks; ++o)
       for (int v = 0; v < columns; ++v)
         store_vector(emit_activation(acc[v * run.blocks + o]),
-                     {place.dst, (origin + v * kLanes) * geo_.dst_column + o * geo_.dst_block},
+                     {place.dst, (origin + v * plan_.lanes) * geo_.dst_column + o * geo_.dst_block},
                      store_mask(place, v));
     return;
   }
@@ -360,7 +366,7 @@ void LlvmEmitter::emit_tile_store(const TilePlace& place, const ChannelTileRun& 
       const bool tail = run.has_tail && b == run.blocks - 1;
       store_vector(emit_activation(acc[j * run.blocks + b]),
                    {place.dst, (origin + j) * geo_.dst_column + b * geo_.dst_block},
-                   tail ? first_lanes(plan_.oc_tail_lanes) : 0xFFu);
+                   tail ? first_lanes(plan_.oc_tail_lanes, plan_.lanes) : plan_.all_lanes());
     }
 }
 
@@ -396,7 +402,7 @@ llvm::Value* LlvmEmitter::load_vector_masked(const Address& a, std::uint32_t lan
 llvm::Value* LlvmEmitter::gather_vector(const Address& a, std::int64_t lane_stride,
                                         std::uint32_t lanes) {
   std::vector<llvm::Constant*> offsets;
-  for (int lane = 0; lane < kLanes; ++lane) offsets.push_back(builder_.getInt64(lane * lane_stride));
+  for (int lane = 0; lane < plan_.lanes; ++lane) offsets.push_back(builder_.getInt64(lane * lane_stride));
   llvm::Value* addresses = builder_.CreateGEP(i8_, pointer(a), llvm::ConstantVector::get(offsets));
   return builder_.CreateMaskedGather(vector_, addresses, llvm::Align(4), mask(lanes),
                                      llvm::ConstantAggregateZero::get(vector_));
@@ -404,11 +410,11 @@ llvm::Value* LlvmEmitter::gather_vector(const Address& a, std::int64_t lane_stri
 
 llvm::Value* LlvmEmitter::broadcast(const Address& a) {
   llvm::Value* scalar = builder_.CreateAlignedLoad(float_, pointer(a), llvm::Align(4));
-  return builder_.CreateVectorSplat(kLanes, scalar);
+  return builder_.CreateVectorSplat(plan_.lanes, scalar);
 }
 
 void LlvmEmitter::store_vector(llvm::Value* value, const Address& a, std::uint32_t lanes) {
-  if (lanes == 0xFFu) builder_.CreateAlignedStore(value, pointer(a), llvm::Align(4));
+  if (lanes == plan_.all_lanes()) builder_.CreateAlignedStore(value, pointer(a), llvm::Align(4));
   else builder_.CreateMaskedStore(value, pointer(a), llvm::Align(4), mask(lanes));
 }
 
@@ -421,7 +427,7 @@ llvm::Value* LlvmEmitter::fma(llvm::Value* a, llvm::Value* b, llvm::Value* acc) 
 
 llvm::Constant* LlvmEmitter::mask(std::uint32_t lanes) {
   std::vector<llvm::Constant*> bits;
-  for (int lane = 0; lane < kLanes; ++lane) bits.push_back(builder_.getInt1((lanes >> lane) & 1u));
+  for (int lane = 0; lane < plan_.lanes; ++lane) bits.push_back(builder_.getInt1((lanes >> lane) & 1u));
   return llvm::ConstantVector::get(bits);
 }
 

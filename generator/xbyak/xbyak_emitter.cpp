@@ -13,12 +13,12 @@ namespace convjit {
 namespace {
 
 using Xbyak::Reg64;
-using Xbyak::Ymm;
+using Xbyak::Xmm;
 namespace util = Xbyak::util;
 
 // General-purpose registers by role. System V: the KernelCallArgs* arrives in rdi.
 const Reg64 kArgs = util::rdi;        // the prologue only; afterwards a scratch register
-const Reg64 kWide = util::rdi;        // 64-bit immediates and displacements
+const Reg64 kWide = util::rdi;        // 64-bit immediates and displacements, opmask bits
 const Reg64 kSrcRow = util::rsi;      // input row of the current output row, first kernel row
 const Reg64 kDstRow = util::rdx;      // output row
 const Reg64 kWeights = util::rcx;     // packed weights of the current channel tile
@@ -33,6 +33,8 @@ const Reg64 kIcCount = util::r12;     // input-channel steps left (looped reduct
 const Reg64 kTapSrc = util::r13;      // input of the current kernel row (looped reduction)
 const Reg64 kTapWei = util::r14;      // weights of the current kernel row (looped reduction)
 const Reg64 kTmp = util::r15;
+
+const Xbyak::Opmask kMask = util::k1;  // avx512: the current lane mask (set_mask)
 
 const Reg64 kSaved[] = {util::rbx, util::rbp, util::r12, util::r13, util::r14, util::r15};
 
@@ -59,7 +61,8 @@ XbyakEmitter::XbyakEmitter(const KernelPlan& plan, std::size_t max_code_bytes)
       plan_(plan),
       shape_(plan.shape),
       geo_(make_tile_geometry(plan)) {
-  VectorRegisters regs;
+  VectorRegisters regs(plan.lanes, plan.vector_registers);
+  const bool vector_mask = !plan.uses_opmasks();
   for (int i = 0; i < plan.ur_w * plan.oc_tile; ++i) acc_.push_back(regs.take("accumulator"));
   switch (plan.strategy) {
     case Strategy::oc_vectors:
@@ -69,14 +72,14 @@ XbyakEmitter::XbyakEmitter(const KernelPlan& plan, std::size_t max_code_bytes)
       break;
     case Strategy::depthwise:
       for (int b = 0; b < plan.oc_tile; ++b) weights_.push_back(regs.take("weights"));
-      mask_ = regs.take("tail mask");
+      if (vector_mask) mask_ = regs.take("tail mask");
       masked_input_ = regs.take("masked input");
       break;
     case Strategy::width_vectors:
       for (int v = 0; v < plan.ur_w; ++v) inputs_.push_back(regs.take("input vector"));
       broadcast_ = regs.take("broadcast weight");
-      mask_ = regs.take("lane mask");
-      gather_index_ = regs.take("gather offsets");
+      if (vector_mask) mask_ = regs.take("lane mask");
+      if (shape_.sw > 1) gather_index_ = regs.take("gather offsets");
       break;
   }
   emit_prologue();
@@ -107,12 +110,36 @@ Xbyak::Address XbyakEmitter::slot(int index) const {
   return util::qword[util::rsp + index * 8 + call_depth_];
 }
 
-Ymm XbyakEmitter::acc(int column, int block) const { return acc_[column * plan_.oc_tile + block]; }
+Xmm XbyakEmitter::acc(int column, int block) const { return acc_[column * plan_.oc_tile + block]; }
 
-const Xbyak::Label& XbyakEmitter::mask_label(std::uint32_t lanes) { return masks_[lanes]; }
+void XbyakEmitter::set_mask(std::uint32_t lanes) {
+  if (plan_.uses_opmasks()) {
+    mov(kWide.cvt32(), lanes);
+    kmovw(kMask, kWide.cvt32());
+  } else {
+    vmovups(mask_, util::ptr[util::rip + masks_[lanes]]);
+  }
+}
 
-void XbyakEmitter::load_mask(const Ymm& reg, std::uint32_t lanes) {
-  vmovups(reg, util::ptr[util::rip + mask_label(lanes)]);
+void XbyakEmitter::masked_load(const Xmm& dst, const Xbyak::Address& src) {
+  if (plan_.uses_opmasks()) vmovups(dst | kMask | T_z, src);
+  else vmaskmovps(dst, mask_, src);
+}
+
+void XbyakEmitter::masked_store(const Xbyak::Address& dst, const Xmm& src) {
+  if (plan_.uses_opmasks()) vmovups(dst | kMask, src);
+  else vmaskmovps(dst, mask_, src);
+}
+
+void XbyakEmitter::gather(const Xmm& dst, const Xbyak::Address& src) {
+  if (plan_.uses_opmasks()) vgatherdps(dst | kMask, src);
+  else vgatherdps(dst, src, mask_);
+}
+
+// vxorps on zmm (or ymm16-31) would need AVX-512DQ; vpxord needs only AVX-512F/VL.
+void XbyakEmitter::zero(const Xmm& reg) {
+  if (plan_.uses_opmasks()) vpxord(reg, reg, reg);
+  else vxorps(reg, reg, reg);
 }
 
 void XbyakEmitter::emit_prologue() {
@@ -308,11 +335,12 @@ int XbyakEmitter::tile_columns(const TilePlace& place) const {
 }
 
 std::uint32_t XbyakEmitter::lane_mask(const TilePlace& place, int vector, std::int64_t kw) const {
-  return place.steady ? 0xFFu : width_lane_mask(shape_, place.ow_first, place.width, vector, kw);
+  return place.steady ? plan_.all_lanes()
+                      : width_lane_mask(plan_, place.ow_first, place.width, vector, kw);
 }
 
 std::uint32_t XbyakEmitter::store_mask(const TilePlace& place, int vector) const {
-  return place.steady ? 0xFFu : width_store_mask(place.width, vector);
+  return place.steady ? plan_.all_lanes() : width_store_mask(plan_, place.width, vector);
 }
 
 void XbyakEmitter::emit_tile(const TilePlace& place, const RowSegment& segment,
@@ -326,9 +354,9 @@ void XbyakEmitter::emit_tile_init(const TilePlace& place, const ChannelTileRun& 
   const int columns = tile_columns(place);
   for (int col = 0; col < columns; ++col)
     for (int b = 0; b < run.blocks; ++b) {
-      const Ymm a = acc(col, b);
+      const Xmm a = acc(col, b);
       if (!shape_.bias) {
-        vxorps(a, a, a);
+        zero(a);
       } else if (plan_.strategy == Strategy::width_vectors) {
         vbroadcastss(a, at(kBias, b * geo_.bias_block));
       } else {
@@ -336,7 +364,7 @@ void XbyakEmitter::emit_tile_init(const TilePlace& place, const ChannelTileRun& 
       }
     }
   if (plan_.strategy == Strategy::depthwise && run.has_tail)
-    load_mask(mask_, first_lanes(plan_.oc_tail_lanes));
+    set_mask(first_lanes(plan_.oc_tail_lanes, plan_.lanes));
 }
 
 void XbyakEmitter::emit_reduction(const TilePlace& place, const RowSegment& segment,
@@ -407,21 +435,20 @@ void XbyakEmitter::emit_tap(const TilePlace& place, const ChannelTileRun& run, s
       const std::uint32_t lanes = lane_mask(place, v, kw);
       if (lanes == 0) continue;
       present[v] = true;
-      const Xbyak::Address address = at(src, src_disp + column_disp(v * kLanes));
+      const Xbyak::Address address = at(src, src_disp + column_disp(v * plan_.lanes));
       if (shape_.sw == 1) {
-        if (lanes == 0xFFu) {
+        if (lanes == plan_.all_lanes()) {
           vmovups(inputs_[v], address);
         } else {
-          load_mask(mask_, lanes);
-          vmaskmovps(inputs_[v], mask_, address);
+          set_mask(lanes);
+          masked_load(inputs_[v], address);
         }
       } else {
-        load_mask(mask_, lanes);
-        vxorps(inputs_[v], inputs_[v], inputs_[v]);
-        const std::int64_t disp = src_disp + column_disp(v * kLanes);
+        set_mask(lanes);
+        zero(inputs_[v]);
+        const std::int64_t disp = src_disp + column_disp(v * plan_.lanes);
         if (!fits_int32(disp)) throw Error("shape", "too large for the x86-64 generator");
-        vgatherdps(inputs_[v], util::ptr[src + gather_index_ * 4 + static_cast<std::int32_t>(disp)],
-                   mask_);
+        gather(inputs_[v], util::ptr[src + gather_index_ * 4 + static_cast<std::int32_t>(disp)]);
       }
     }
     for (int o = 0; o < run.blocks; ++o) {
@@ -446,7 +473,7 @@ void XbyakEmitter::emit_tap(const TilePlace& place, const ChannelTileRun& run, s
       for (int b = 0; b < run.blocks; ++b) {
         const Xbyak::Address input = at(src, disp + b * geo_.src_block);
         if (run.has_tail && b == run.blocks - 1) {
-          vmaskmovps(masked_input_, mask_, input);
+          masked_load(masked_input_, input);
           vfmadd231ps(acc(j, b), weights_[b], masked_input_);
         } else {
           vfmadd231ps(acc(j, b), weights_[b], input);
@@ -456,7 +483,7 @@ void XbyakEmitter::emit_tap(const TilePlace& place, const ChannelTileRun& run, s
   }
 }
 
-void XbyakEmitter::emit_activation(const Ymm& a) {
+void XbyakEmitter::emit_activation(const Xmm& a) {
   switch (shape_.act.kind) {
     case ActivationKind::none: break;
     case ActivationKind::relu: vmaxps(a, a, util::ptr[util::rip + relu_zero_]); break;
@@ -473,48 +500,49 @@ void XbyakEmitter::emit_tile_store(const TilePlace& place, const ChannelTileRun&
   if (plan_.strategy == Strategy::width_vectors) {
     for (int o = 0; o < run.blocks; ++o)
       for (int v = 0; v < columns; ++v) {
-        const Ymm a = acc(v, o);
+        const Xmm a = acc(v, o);
         emit_activation(a);
         const std::uint32_t lanes = store_mask(place, v);
         const Xbyak::Address out =
-            at(place.dst, (origin + v * kLanes) * geo_.dst_column + o * geo_.dst_block);
-        if (lanes == 0xFFu) {
+            at(place.dst, (origin + v * plan_.lanes) * geo_.dst_column + o * geo_.dst_block);
+        if (lanes == plan_.all_lanes()) {
           vmovups(out, a);
         } else {
-          load_mask(mask_, lanes);
-          vmaskmovps(out, mask_, a);
+          set_mask(lanes);
+          masked_store(out, a);
         }
       }
     return;
   }
-  if (run.has_tail) load_mask(mask_, first_lanes(plan_.oc_tail_lanes));
+  if (run.has_tail) set_mask(first_lanes(plan_.oc_tail_lanes, plan_.lanes));
   for (int j = 0; j < columns; ++j)
     for (int b = 0; b < run.blocks; ++b) {
-      const Ymm a = acc(j, b);
+      const Xmm a = acc(j, b);
       emit_activation(a);
       const Xbyak::Address out = at(place.dst, (origin + j) * geo_.dst_column + b * geo_.dst_block);
-      if (run.has_tail && b == run.blocks - 1) vmaskmovps(out, mask_, a);
+      if (run.has_tail && b == run.blocks - 1) masked_store(out, a);
       else vmovups(out, a);
     }
 }
 
 void XbyakEmitter::emit_constants() {
-  align(32);
+  align(64);
+  const int lanes_per_vector = plan_.lanes;
   for (auto& [lanes, label] : masks_) {
     L(label);
-    for (int lane = 0; lane < kLanes; ++lane) dd((lanes >> lane) & 1u ? 0xFFFFFFFFu : 0u);
+    for (int lane = 0; lane < lanes_per_vector; ++lane) dd((lanes >> lane) & 1u ? 0xFFFFFFFFu : 0u);
   }
   auto floats = [&](Xbyak::Label& label, float value) {
     L(label);
     std::uint32_t bits;
     std::memcpy(&bits, &value, sizeof bits);
-    for (int lane = 0; lane < kLanes; ++lane) dd(bits);
+    for (int lane = 0; lane < lanes_per_vector; ++lane) dd(bits);
   };
   floats(relu_zero_, 0.0f);
   floats(clamp_lo_, shape_.act.lo);
   floats(clamp_hi_, shape_.act.hi);
   L(gather_offsets_);
-  for (int lane = 0; lane < kLanes; ++lane) dd(static_cast<std::uint32_t>(lane * shape_.sw));
+  for (int lane = 0; lane < lanes_per_vector; ++lane) dd(static_cast<std::uint32_t>(lane * shape_.sw));
 }
 
 }  // namespace convjit

@@ -1,5 +1,5 @@
 #pragma once
-// XbyakEmitter: translates a KernelPlan into AVX2+FMA machine code. It decides nothing the
+// XbyakEmitter: translates a KernelPlan into AVX2+FMA or AVX-512 machine code. It decides nothing the
 // plan has not decided; it only walks the plan's loops and tiles and names registers.
 #include "generator/plan.hpp"
 #include "generator/tile_geometry.hpp"
@@ -50,33 +50,39 @@ class XbyakEmitter : public Xbyak::CodeGenerator {
                 const Xbyak::Reg64& src, std::int64_t src_disp, const Xbyak::Reg64& wei,
                 std::int64_t wei_disp);
   void emit_tile_store(const TilePlace& place, const ChannelTileRun& run);
-  void emit_activation(const Xbyak::Ymm& acc);
+  void emit_activation(const Xbyak::Xmm& acc);
   void emit_constants();
 
   // Columns of the tile (oc/depthwise: pixels; width: vectors) and lane validity.
   int tile_columns(const TilePlace& place) const;
   std::uint32_t lane_mask(const TilePlace& place, int vector, std::int64_t kw) const;
   std::uint32_t store_mask(const TilePlace& place, int vector) const;
-  const Xbyak::Label& mask_label(std::uint32_t lanes);
-  void load_mask(const Xbyak::Ymm& reg, std::uint32_t lanes);
+  // Lane masks: a vector register and vmaskmovps (avx2) or an opmask register (avx512).
+  // set_mask makes `lanes` the current mask; the masked operations use the current mask.
+  void set_mask(std::uint32_t lanes);
+  void masked_load(const Xbyak::Xmm& dst, const Xbyak::Address& src);  // other lanes zero
+  void masked_store(const Xbyak::Address& dst, const Xbyak::Xmm& src);
+  // Gathers the current mask's lanes from a VSIB address; the mask is used up.
+  void gather(const Xbyak::Xmm& dst, const Xbyak::Address& src);
+  void zero(const Xbyak::Xmm& reg);
   // Immediates and displacements wider than 32 bits take a detour through a register.
   void add_imm(const Xbyak::Reg64& reg, std::int64_t value);
   Xbyak::Address at(const Xbyak::Reg64& base, std::int64_t disp);
-  Xbyak::Ymm acc(int column, int block) const;
+  Xbyak::Xmm acc(int column, int block) const;
 
   const KernelPlan& plan_;
   const ConvShape& shape_;
   TileGeometry geo_;
   int call_depth_ = 0;  // bytes pushed on top of the frame by a call into a shared body
 
-  // Vector registers by role (see the constructor for the allocation).
-  std::vector<Xbyak::Ymm> acc_;      // [column * oc_tile + block]
-  std::vector<Xbyak::Ymm> weights_;  // oc/depthwise: one per block
-  std::vector<Xbyak::Ymm> inputs_;   // width: one per vector
-  Xbyak::Ymm broadcast_, mask_, gather_index_, masked_input_;
+  // Vector registers by role (see the constructor for the allocation), ymm or zmm.
+  std::vector<Xbyak::Xmm> acc_;      // [column * oc_tile + block]
+  std::vector<Xbyak::Xmm> weights_;  // oc/depthwise: one per block
+  std::vector<Xbyak::Xmm> inputs_;   // width: one per vector
+  Xbyak::Xmm broadcast_, mask_, gather_index_, masked_input_;
 
   // Constant pool, emitted after the code.
-  std::map<std::uint32_t, Xbyak::Label> masks_;  // lane bitmask -> 8 x int32 mask
+  std::map<std::uint32_t, Xbyak::Label> masks_;  // avx2: lane bitmask -> lanes x int32 mask
   Xbyak::Label relu_zero_, clamp_lo_, clamp_hi_, gather_offsets_;
 };
 

@@ -21,8 +21,23 @@ Backend resolve_backend(Backend requested);
 // Backends this build and this CPU can run.
 std::vector<Backend> available_backends();
 
+// The x86 vector instructions the xbyak and llvm backends generate. automatic: the widest
+// this CPU runs (avx512 needs AVX-512F and AVX-512VL), CONVJIT_ISA overriding it. The
+// generic and reference backends always run their own (AVX2, scalar) code.
+enum class Isa : std::uint8_t { automatic, avx2, avx512 };
+
+std::string_view to_string(Isa isa);
+// "auto", "avx2", "avx512"; throws convjit::Error("isa", ...).
+Isa parse_isa(std::string_view name);
+// What `requested` means for this backend on this CPU; throws convjit::Error("isa", ...)
+// for avx512 on a CPU without it.
+Isa resolve_isa(Isa requested, Backend backend);
+// Instruction sets this CPU runs, narrowest first.
+std::vector<Isa> available_isas();
+
 struct JitOptions {
   Backend backend = Backend::automatic;
+  Isa isa = Isa::automatic;
   int threads = 0;                  // 0: OMP_NUM_THREADS, else 1
   std::size_t cache_capacity = 0;   // 0: CONVJIT_CACHE_CAPACITY, else 1024
 };
@@ -56,10 +71,12 @@ class Jit {
 
   CacheStats stats() const;
   Backend backend() const noexcept { return backend_; }
+  Isa isa() const noexcept { return isa_; }
   int threads() const noexcept { return threads_; }
 
  private:
   Backend backend_;
+  Isa isa_;
   int threads_;
   std::unique_ptr<KernelCache> cache_;
 };

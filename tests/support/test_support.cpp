@@ -359,9 +359,30 @@ std::vector<std::pair<std::string, ConvShape>> load_shapes_file(const std::strin
 
 // ------------------------------------------------------------------ differential check
 
-Comparison compare_backend_with_reference(const ConvShape& shape, Backend backend,
+std::string JitTarget::name() const {
+  std::string out(to_string(backend));
+  if (isa != Isa::automatic) out += "/" + std::string(to_string(isa));
+  return out;
+}
+
+std::vector<JitTarget> jit_targets() {
+  std::vector<JitTarget> out;
+  for (Backend b : available_backends())
+    if (b == Backend::xbyak || b == Backend::llvm)
+      for (Isa isa : available_isas()) out.emplace_back(b, isa);
+  return out;
+}
+
+std::vector<JitTarget> all_targets() {
+  std::vector<JitTarget> out = jit_targets();
+  for (Backend b : available_backends())
+    if (b != Backend::xbyak && b != Backend::llvm) out.emplace_back(b);
+  return out;
+}
+
+Comparison compare_backend_with_reference(const ConvShape& shape, const JitTarget& target,
                                           std::uint64_t seed) {
-  Jit jit(JitOptions{.backend = backend, .threads = 1});
+  Jit jit(target.options());
   const std::shared_ptr<const Kernel> kernel = jit.compile(shape);
 
   const auto src = random_floats(static_cast<std::size_t>(shape.src_elems()), seed);
@@ -405,20 +426,21 @@ Comparison compare_backend_with_reference(const ConvShape& shape, Backend backen
   return result;
 }
 
-void check_backend_matches_reference(const ConvShape& shape, Backend backend,
+void check_backend_matches_reference(const ConvShape& shape, const JitTarget& target,
                                      std::uint64_t seed) {
+  const std::string backend = target.name();
   Comparison r;
   try {
-    r = compare_backend_with_reference(shape, backend, seed);
+    r = compare_backend_with_reference(shape, target, seed);
   } catch (const std::exception& e) {
-    BOOST_FAIL(shape.to_string() << " backend=" << to_string(backend) << " seed=" << seed
+    BOOST_FAIL(shape.to_string() << " backend=" << backend << " seed=" << seed
                                  << ": threw " << e.what());
   }
-  BOOST_TEST(r.guards_intact, shape.to_string() << " backend=" << to_string(backend)
+  BOOST_TEST(r.guards_intact, shape.to_string() << " backend=" << backend
                                                 << " seed=" << seed
                                                 << ": wrote outside dst");
   BOOST_TEST(r.max_error <= r.tolerance,
-             shape.to_string() << " backend=" << to_string(backend) << " seed=" << seed
+             shape.to_string() << " backend=" << backend << " seed=" << seed
                                << ": max |error| " << r.max_error << " > tolerance "
                                << r.tolerance << " at dst[" << r.worst_index << "]: expected "
                                << r.expected << ", got " << r.actual);

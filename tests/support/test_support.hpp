@@ -146,15 +146,30 @@ struct Comparison {
   bool ok() const { return guards_intact && max_error <= tolerance; }
 };
 
+// A code generator under test: a backend and the instruction set it generates for.
+struct JitTarget {
+  JitTarget(Backend b, Isa i = Isa::automatic) : backend(b), isa(i) {}  // NOLINT: implicit
+  Backend backend;
+  Isa isa;
+  std::string name() const;  // "xbyak/avx2", or "xbyak" for the automatic choice
+  JitOptions options(int threads = 1) const {
+    return JitOptions{.backend = backend, .isa = isa, .threads = threads};
+  }
+};
+// xbyak and llvm at every instruction set this CPU runs (avx2, and avx512 where present).
+std::vector<JitTarget> jit_targets();
+// jit_targets() plus the generic and reference backends this CPU runs.
+std::vector<JitTarget> all_targets();
+
 // Compiles the shape with the backend (threads = 1), runs random data (from seed) through
 // it and through reference_conv, and compares. Does not use Boost.Test (throws whatever the
 // library throws, e.g. for an unimplemented backend).
-Comparison compare_backend_with_reference(const ConvShape& shape, Backend backend,
+Comparison compare_backend_with_reference(const ConvShape& shape, const JitTarget& target,
                                           std::uint64_t seed);
 
 // The same, with BOOST_TEST: fails the current test case with the shape's to_string(), the
 // backend, the seed and the worst element in the message.
-void check_backend_matches_reference(const ConvShape& shape, Backend backend,
+void check_backend_matches_reference(const ConvShape& shape, const JitTarget& target,
                                      std::uint64_t seed);
 
 }  // namespace convjit::testing
