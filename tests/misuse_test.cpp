@@ -347,6 +347,25 @@ BOOST_AUTO_TEST_CASE(bad_backend_names_and_environment_are_errors) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(bad_instruction_set_names_and_unsupported_ones_are_errors) {
+  BOOST_TEST(error_field([] { (void)parse_isa("sse2"); }) == "isa");
+  BOOST_TEST(error_field([] { (void)parse_isa("AVX2"); }) == "isa");
+  BOOST_TEST(outcome_in_child([] {
+               ::setenv("CONVJIT_ISA", "avx1024", 1);
+               Jit jit(JitOptions{.backend = Backend::xbyak});
+             }) == "error:isa");
+  const auto isas = available_isas();
+  if (std::find(isas.begin(), isas.end(), Isa::avx512) == isas.end()) {
+    BOOST_TEST_MESSAGE("no AVX-512 on this CPU: asking for it must be an error");
+    BOOST_TEST(error_field([] { Jit jit(JitOptions{.backend = Backend::xbyak, .isa = Isa::avx512}); }) == "isa");
+  } else {
+    Jit jit(JitOptions{.backend = Backend::xbyak, .isa = Isa::avx512});
+    BOOST_TEST((jit.isa() == Isa::avx512));
+  }
+  // The ahead-of-time backends run their own code whatever is asked.
+  BOOST_TEST((Jit(JitOptions{.backend = Backend::reference, .isa = Isa::avx512}).isa() == Isa::avx2));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(hand_made_shapes)
