@@ -48,11 +48,17 @@ std::vector<Isa> available_isas() {
 
 Isa resolve_isa(Isa requested, Backend backend) {
   backend = resolve_backend(backend);
-  // The generic and reference kernels are compiled ahead of time for AVX2 (or scalar).
-  if (backend != Backend::xbyak && backend != Backend::llvm) return Isa::avx2;
-  if (requested == Isa::automatic) {
-    if (const char* env = std::getenv("CONVJIT_ISA"); env && *env) requested = parse_isa(env);
+  const char* env = std::getenv("CONVJIT_ISA");
+  const Isa from_env = env && *env ? parse_isa(env) : Isa::automatic;  // checked for every backend
+  // The generic and reference kernels are compiled ahead of time (AVX2, scalar).
+  if (backend != Backend::xbyak && backend != Backend::llvm) {
+    if (requested == Isa::avx512)
+      throw Error("isa", "the " + std::string(to_string(backend)) +
+                             " backend runs code compiled ahead of time; only xbyak and llvm "
+                             "generate avx512");
+    return Isa::avx2;
   }
+  if (requested == Isa::automatic) requested = from_env;
   if (requested == Isa::automatic) return cpu_has_avx512() ? Isa::avx512 : Isa::avx2;
   if (requested == Isa::avx512 && !cpu_has_avx512())
     throw Error("isa", "avx512 needs a CPU with AVX-512F and AVX-512VL; this one has neither "

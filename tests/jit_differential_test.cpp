@@ -3,11 +3,15 @@
 #define BOOST_TEST_MODULE jit_differential
 #include <boost/test/unit_test.hpp>
 
+#include "runtime/disassembler.hpp"
+#include "runtime/kernel_code.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <convjit/convjit.hpp>
 
+#include <algorithm>
 #include <random>
+#include <regex>
 
 using namespace convjit;
 using namespace convjit::testing;
@@ -141,6 +145,52 @@ BOOST_AUTO_TEST_CASE(three_by_three_ramp_with_two_by_two_kernel_gives_19_25_37_4
     const std::vector<float> want = {19, 25, 37, 43};
     BOOST_TEST(out == want, boost::test_tools::per_element());
   }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(instruction_sets)
+
+// Instructions of the kernel that only AVX-512 has: zmm, ymm16-31, opmask operands.
+int avx512_instructions(const Kernel& kernel) {
+  static const std::regex avx512(R"(zmm|[xy]mm(1[6-9]|2[0-9]|3[01])\b|\{k[1-7]\})");
+  int count = 0;
+  for (const auto& insn : disassemble_x86_64_instructions(kernel.code().machine_code(), 0))
+    if (!insn.data && std::regex_search(insn.text, avx512)) ++count;
+  return count;
+}
+
+BOOST_AUTO_TEST_CASE(avx2_kernels_contain_no_avx512_instruction_on_any_cpu) {
+  // An 8-lane plan on an AVX-512 host: LLVM must not pick EVEX encodings on its own.
+  for (const char* spec : {"c=20,h=9,w=9,oc=20,k=3,p=1", "c=12,h=9,w=9,oc=12,g=12,k=3,p=1",
+                           "c=2,h=20,w=20,oc=3,k=3,s=2,p=1,layout=nchw"})
+    for (Backend backend : {Backend::xbyak, Backend::llvm}) {
+      const auto backends = available_backends();
+      if (std::find(backends.begin(), backends.end(), backend) == backends.end()) continue;
+      Jit jit(JitOptions{.backend = backend, .isa = Isa::avx2, .threads = 1});
+      BOOST_TEST(avx512_instructions(*jit.compile(ConvSpec::parse(spec).resolve())) == 0,
+                 spec << " " << to_string(backend));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(avx512_kernels_use_zmm_and_opmask_tails_where_the_cpu_has_them) {
+  const auto isas = available_isas();
+  if (std::find(isas.begin(), isas.end(), Isa::avx512) == isas.end()) {
+    BOOST_TEST_MESSAGE("no AVX-512 on this CPU: its kernels are not generated here");
+    return;
+  }
+  // 20 channels: one full zmm block and a 4-lane tail under an opmask.
+  const ConvShape shape = ConvSpec::parse("c=20,h=9,w=9,oc=20,k=3,p=1").resolve();
+  Jit jit(JitOptions{.backend = Backend::xbyak, .isa = Isa::avx512, .threads = 1});
+  const auto kernel = jit.compile(shape);
+  BOOST_TEST(kernel->name().find("avx512_zmm") != std::string::npos, kernel->name());
+  int zmm_fmas = 0, masked_stores = 0;
+  for (const auto& insn : disassemble_x86_64_instructions(kernel->code().machine_code(), 0)) {
+    if (insn.text.starts_with("vfmadd231ps zmm")) ++zmm_fmas;
+    if (insn.text.starts_with("vmovups") && insn.text.find("{k1}") != std::string::npos) ++masked_stores;
+  }
+  BOOST_TEST(zmm_fmas > 0);
+  BOOST_TEST(masked_stores > 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -362,8 +362,14 @@ BOOST_AUTO_TEST_CASE(bad_instruction_set_names_and_unsupported_ones_are_errors) 
     Jit jit(JitOptions{.backend = Backend::xbyak, .isa = Isa::avx512});
     BOOST_TEST((jit.isa() == Isa::avx512));
   }
-  // The ahead-of-time backends run their own code whatever is asked.
-  BOOST_TEST((Jit(JitOptions{.backend = Backend::reference, .isa = Isa::avx512}).isa() == Isa::avx2));
+  // The ahead-of-time backends run their own code: asking them for avx512 is an error, and a
+  // bad CONVJIT_ISA is one for them too.
+  BOOST_TEST((Jit(JitOptions{.backend = Backend::reference}).isa() == Isa::avx2));
+  BOOST_TEST(error_field([] { Jit jit(JitOptions{.backend = Backend::reference, .isa = Isa::avx512}); }) == "isa");
+  BOOST_TEST(outcome_in_child([] {
+               ::setenv("CONVJIT_ISA", "avx1024", 1);
+               Jit jit(JitOptions{.backend = Backend::reference});
+             }) == "error:isa");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

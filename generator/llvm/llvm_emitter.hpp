@@ -1,7 +1,7 @@
 #pragma once
 // LlvmEmitter: translates a KernelPlan into target-independent LLVM IR — the same walk as
 // XbyakEmitter (groups, channel tiles, row segments, column tiles, reduction, taps, stores),
-// written with generic vector types (<8 x float>) and generic intrinsics (llvm.fmuladd,
+// written with generic vector types (<lanes x float>, the plan's width) and generic intrinsics (llvm.fmuladd,
 // llvm.masked.load/store/gather, llvm.maxnum/minnum). No x86 intrinsics and no inline
 // assembly, so the same IR compiles for x86-64 and AArch64.
 //
@@ -83,7 +83,7 @@ class LlvmEmitter {
   void emit_tile_store(const TilePlace& place, const ChannelTileRun& run, const Values& acc);
   llvm::Value* emit_activation(llvm::Value* value);
 
-  // Tile columns (oc/depthwise: pixels; width: vectors of 8 columns) and lane validity.
+  // Tile columns (oc/depthwise: pixels; width: vectors of `lanes` columns) and lane validity.
   int tile_columns(const TilePlace& place) const;
   std::uint32_t lane_mask(const TilePlace& place, int vector, std::int64_t kw) const;
   std::uint32_t store_mask(const TilePlace& place, int vector) const;

@@ -12,6 +12,26 @@
 #include <llvm/Transforms/Scalar/SimplifyCFG.h>
 
 namespace convjit {
+namespace {
+
+// An avx2 plan compiled for an AVX-512 host must still be AVX2 code (JitOptions::isa, the
+// benchmark's same-ISA mode): the function gets the host's features with AVX-512 switched
+// off, which also rules out EVEX encodings, ymm16-31 and opmasks.
+void keep_to_the_plans_instruction_set(llvm::Function& function, const KernelPlan& plan,
+                                       const llvm::TargetMachine& target) {
+  if (plan.isa != Isa::avx2 || !target.getTargetTriple().isX86()) return;
+  std::string features;
+  for (llvm::StringRef feature : llvm::split(target.getTargetFeatureString(), ',')) {
+    if (feature.empty()) continue;
+    if (feature.drop_front().startswith("avx512")) continue;
+    features.append(features.empty() ? "" : ",").append(feature.str());
+  }
+  features.append(features.empty() ? "" : ",").append("-avx512f");
+  function.addFnAttr("target-cpu", target.getTargetCPU());
+  function.addFnAttr("target-features", features);
+}
+
+}  // namespace
 
 std::unique_ptr<llvm::Module> build_kernel_module(const KernelPlan& plan, const std::string& symbol,
                                                   llvm::LLVMContext& context,
@@ -19,7 +39,8 @@ std::unique_ptr<llvm::Module> build_kernel_module(const KernelPlan& plan, const 
   auto module = std::make_unique<llvm::Module>(symbol, context);
   module->setTargetTriple(target.getTargetTriple().str());
   module->setDataLayout(target.createDataLayout());
-  LlvmEmitter(plan, *module).emit(symbol);
+  llvm::Function* function = LlvmEmitter(plan, *module).emit(symbol);
+  keep_to_the_plans_instruction_set(*function, plan, target);
   std::string problems;
   llvm::raw_string_ostream out(problems);
   if (llvm::verifyModule(*module, &out))

@@ -21,18 +21,22 @@ Backend resolve_backend(Backend requested);
 // Backends this build and this CPU can run.
 std::vector<Backend> available_backends();
 
-// The x86 vector instructions the xbyak and llvm backends generate. automatic: the widest
-// this CPU runs (avx512 needs AVX-512F and AVX-512VL), CONVJIT_ISA overriding it. The
-// generic and reference backends always run their own (AVX2, scalar) code.
+// The vector instructions the xbyak and llvm backends generate: avx2 (8-lane ymm, 16
+// registers) or avx512 (zmm or ymm, 32 registers, opmask tails; needs AVX-512F and VL).
+// automatic: CONVJIT_ISA if set, else the widest this CPU runs. On CPUs without AVX2 the llvm
+// backend compiles avx2 plans (8-lane vectors) for what the CPU has. The generic (AVX2) and
+// reference (scalar) backends run code compiled ahead of time: for them Jit::isa() is avx2
+// and asking for avx512 is an error.
 enum class Isa : std::uint8_t { automatic, avx2, avx512 };
 
 std::string_view to_string(Isa isa);
 // "auto", "avx2", "avx512"; throws convjit::Error("isa", ...).
 Isa parse_isa(std::string_view name);
 // What `requested` means for this backend on this CPU; throws convjit::Error("isa", ...)
-// for avx512 on a CPU without it.
+// for avx512 on a CPU without it or with an ahead-of-time backend, and for a bad CONVJIT_ISA.
 Isa resolve_isa(Isa requested, Backend backend);
-// Instruction sets this CPU runs, narrowest first.
+// Instruction sets the xbyak and llvm backends can generate here, narrowest first (avx2
+// always, for llvm's sake; avx512 where the CPU has it).
 std::vector<Isa> available_isas();
 
 struct JitOptions {

@@ -43,7 +43,7 @@ int cmd_bench(const std::vector<std::string>& args) {
   if (parsed.has("--isa")) {
     const std::string isa = parsed.value("--isa");
     if (isa != "avx2" && isa != "native")
-      throw Error("--isa", "expected avx2 (baselines capped like convjit) or native, got '" + isa + "'");
+      throw Error("--isa", "expected avx2 (convjit and the baselines at AVX2) or native, got '" + isa + "'");
     options.same_isa = isa == "avx2";
   }
   return bench::run_bench(options, std::cout);

@@ -58,8 +58,9 @@ const Command kCommands[] = {
      "  --json-env       --json, with the environment as a first line\n"
      "  --min-seconds S  measuring time per (shape, backend) (default 0.2)\n"
      "  --no-verify      skip the comparison with the reference\n"
-     "  --isa avx2|native  avx2 (default): cap oneDNN and OpenBLAS to AVX2 like convjit;\n"
-     "                   native: let them use AVX-512 where the CPU has it\n"},
+     "  --isa avx2|native  avx2 (default): convjit generates AVX2 and oneDNN and OpenBLAS\n"
+     "                   are capped to it; native: convjit and the baselines use AVX-512\n"
+     "                   where the CPU has it\n"},
 };
 
 void print_usage(std::ostream& out) {
