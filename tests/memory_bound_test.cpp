@@ -39,18 +39,6 @@ double test_scale() {
   return v > 0 ? v : 1.0;
 }
 
-// The field of the convjit::Error that f() throws; "" when it throws nothing.
-template <typename F>
-std::string error_field(F&& f) {
-  try {
-    f();
-  } catch (const convjit::Error& e) {
-    BOOST_TEST_MESSAGE("  threw: " << e.what());
-    return e.field();
-  }
-  return "";
-}
-
 std::string resolve_error(const std::string& spec) {
   return error_field([&] { (void)ConvSpec::parse(spec).resolve(); });
 }

@@ -27,20 +27,6 @@ using namespace convjit::testing;
 
 namespace {
 
-// The field of the convjit::Error that f() throws; "" when it throws nothing.
-template <typename F>
-std::string error_field(F&& f) {
-  try {
-    f();
-  } catch (const convjit::Error& e) {
-    BOOST_TEST_MESSAGE("  threw: " << e.what());
-    BOOST_TEST(std::string(e.what()).find(e.field()) != std::string::npos);
-    BOOST_TEST(!e.reason().empty());
-    return e.field();
-  }
-  return "";
-}
-
 // Runs f() in a forked child and says how it ended: "error:FIELD" (a convjit::Error),
 // "returned", "exception:WHAT" (anything else), or "crashed:..." (a signal — SIGALRM after
 // 10 s for a hang — or a sanitizer's non-zero exit).

@@ -359,6 +359,18 @@ std::vector<std::pair<std::string, ConvShape>> load_shapes_file(const std::strin
 
 // ------------------------------------------------------------------ differential check
 
+std::string error_field(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const convjit::Error& e) {
+    BOOST_TEST_MESSAGE("  threw: " << e.what());
+    BOOST_TEST(std::string(e.what()).find(e.field()) != std::string::npos);
+    BOOST_TEST(!e.reason().empty());
+    return e.field();
+  }
+  return "";
+}
+
 std::string JitTarget::name() const {
   std::string out(to_string(backend));
   if (isa != Isa::automatic) out += "/" + std::string(to_string(isa));

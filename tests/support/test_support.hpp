@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <random>
 #include <string>
@@ -133,6 +134,10 @@ std::vector<std::pair<std::string, ConvShape>> load_shapes_file(const std::strin
 #ifdef CONVJIT_SHAPES_FILE
 inline const char* shapes_file_path() { return CONVJIT_SHAPES_FILE; }
 #endif
+
+// The field of the convjit::Error that f() throws; "" when it throws nothing. A thrown error
+// must name its field in what() and give a reason (BOOST_TEST).
+std::string error_field(const std::function<void()>& f);
 
 // ------------------------------------------------------------------ differential check
 
