@@ -193,19 +193,6 @@ void LlvmEmitter::emit_row_body(const Bases& tile, const RowSegment& segment,
 
 // ------------------------------------------------------------------ one register tile
 
-int LlvmEmitter::tile_columns(const TilePlace& place) const {
-  return convjit::tile_columns(plan_, place.width);
-}
-
-std::uint32_t LlvmEmitter::lane_mask(const TilePlace& place, int vector, std::int64_t kw) const {
-  return place.steady ? plan_.all_lanes()
-                      : width_lane_mask(plan_, place.ow_first, place.width, vector, kw);
-}
-
-std::uint32_t LlvmEmitter::store_mask(const TilePlace& place, int vector) const {
-  return place.steady ? plan_.all_lanes() : width_store_mask(plan_, place.width, vector);
-}
-
 void LlvmEmitter::emit_tile(const Bases& tile, const TilePlace& place, const RowSegment& segment,
                             const ChannelTileRun& run) {
   Values acc = emit_tile_init(tile, place, run);
@@ -216,7 +203,7 @@ void LlvmEmitter::emit_tile(const Bases& tile, const TilePlace& place, const Row
 
 LlvmEmitter::Values LlvmEmitter::emit_tile_init(const Bases& tile, const TilePlace& place,
                                                 const ChannelTileRun& run) {
-  const int columns = tile_columns(place);
+  const int columns = convjit::tile_columns(plan_, place.width);
   Values bias(run.blocks);
   for (int b = 0; b < run.blocks; ++b) {
     const Address at{tile.bias, b * geo_.bias_block};
@@ -277,7 +264,7 @@ LlvmEmitter::Values LlvmEmitter::emit_reduction(const Bases& tile, const TilePla
 
 void LlvmEmitter::emit_tap(const TilePlace& place, const ChannelTileRun& run, std::int64_t kw,
                            const Address& src, const Address& weights, Values& acc) {
-  const int columns = tile_columns(place);
+  const int columns = convjit::tile_columns(plan_, place.width);
   auto at_column = [&](std::int64_t column) {
     return src.plus(
         geo_.input_column_offset(shape_, place.ow_first - place.ow_origin + column, kw));
@@ -293,7 +280,7 @@ void LlvmEmitter::emit_tap(const TilePlace& place, const ChannelTileRun& run, st
   if (plan_.strategy == Strategy::width_vectors) {
     Values inputs(columns, nullptr);
     for (int v = 0; v < columns; ++v) {
-      const std::uint32_t lanes = lane_mask(place, v, kw);
+      const std::uint32_t lanes = width_lane_mask(plan_, place.ow_first, place.width, v, kw);
       if (lanes == 0) continue;  // every lane's tap lies in padding
       const Address at = at_column(v * plan_.lanes);
       if (shape_.sw > 1) inputs[v] = gather_vector(at, geo_.src_column, lanes);
@@ -351,14 +338,14 @@ llvm::Value* LlvmEmitter::emit_activation(llvm::Value* value) {
 
 void LlvmEmitter::emit_tile_store(const TilePlace& place, const ChannelTileRun& run,
                                   const Values& acc) {
-  const int columns = tile_columns(place);
+  const int columns = convjit::tile_columns(plan_, place.width);
   const std::int64_t origin = place.ow_first - place.ow_origin;
   if (plan_.strategy == Strategy::width_vectors) {
     for (int o = 0; o < run.blocks; ++o)
       for (int v = 0; v < columns; ++v)
         store_vector(emit_activation(acc[v * run.blocks + o]),
                      {place.dst, (origin + v * plan_.lanes) * geo_.dst_column + o * geo_.dst_block},
-                     store_mask(place, v));
+                     width_store_mask(plan_, place.width, v));
     return;
   }
   for (int j = 0; j < columns; ++j)

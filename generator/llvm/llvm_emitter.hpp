@@ -83,11 +83,6 @@ class LlvmEmitter {
   void emit_tile_store(const TilePlace& place, const ChannelTileRun& run, const Values& acc);
   llvm::Value* emit_activation(llvm::Value* value);
 
-  // Tile columns (oc/depthwise: pixels; width: vectors of `lanes` columns) and lane validity.
-  int tile_columns(const TilePlace& place) const;
-  std::uint32_t lane_mask(const TilePlace& place, int vector, std::int64_t kw) const;
-  std::uint32_t store_mask(const TilePlace& place, int vector) const;
-
   // IR helpers.
   llvm::Value* i64(std::int64_t value);
   llvm::Value* pointer(const Address& address);

@@ -330,19 +330,6 @@ void XbyakEmitter::emit_row_body(const RowSegment& segment, const ChannelTileRun
   }
 }
 
-int XbyakEmitter::tile_columns(const TilePlace& place) const {
-  return convjit::tile_columns(plan_, place.width);
-}
-
-std::uint32_t XbyakEmitter::lane_mask(const TilePlace& place, int vector, std::int64_t kw) const {
-  return place.steady ? plan_.all_lanes()
-                      : width_lane_mask(plan_, place.ow_first, place.width, vector, kw);
-}
-
-std::uint32_t XbyakEmitter::store_mask(const TilePlace& place, int vector) const {
-  return place.steady ? plan_.all_lanes() : width_store_mask(plan_, place.width, vector);
-}
-
 void XbyakEmitter::emit_tile(const TilePlace& place, const RowSegment& segment,
                              const ChannelTileRun& run) {
   emit_tile_init(place, run);
@@ -351,7 +338,7 @@ void XbyakEmitter::emit_tile(const TilePlace& place, const RowSegment& segment,
 }
 
 void XbyakEmitter::emit_tile_init(const TilePlace& place, const ChannelTileRun& run) {
-  const int columns = tile_columns(place);
+  const int columns = convjit::tile_columns(plan_, place.width);
   for (int col = 0; col < columns; ++col)
     for (int b = 0; b < run.blocks; ++b) {
       const Xmm a = acc(col, b);
@@ -421,7 +408,7 @@ bool XbyakEmitter::has_rows_without_taps() const {
 void XbyakEmitter::emit_tap(const TilePlace& place, const ChannelTileRun& run, std::int64_t kw,
                             const Reg64& src, std::int64_t src_disp, const Reg64& wei,
                             std::int64_t wei_disp) {
-  const int columns = tile_columns(place);
+  const int columns = convjit::tile_columns(plan_, place.width);
   auto column_disp = [&](std::int64_t column) {
     return geo_.input_column_offset(shape_, place.ow_first - place.ow_origin + column, kw);
   };
@@ -432,7 +419,7 @@ void XbyakEmitter::emit_tap(const TilePlace& place, const ChannelTileRun& run, s
   if (plan_.strategy == Strategy::width_vectors) {
     std::vector<bool> present(columns, false);
     for (int v = 0; v < columns; ++v) {
-      const std::uint32_t lanes = lane_mask(place, v, kw);
+      const std::uint32_t lanes = width_lane_mask(plan_, place.ow_first, place.width, v, kw);
       if (lanes == 0) continue;
       present[v] = true;
       const Xbyak::Address address = at(src, src_disp + column_disp(v * plan_.lanes));
@@ -495,14 +482,14 @@ void XbyakEmitter::emit_activation(const Xmm& a) {
 }
 
 void XbyakEmitter::emit_tile_store(const TilePlace& place, const ChannelTileRun& run) {
-  const int columns = tile_columns(place);
+  const int columns = convjit::tile_columns(plan_, place.width);
   const std::int64_t origin = place.ow_first - place.ow_origin;
   if (plan_.strategy == Strategy::width_vectors) {
     for (int o = 0; o < run.blocks; ++o)
       for (int v = 0; v < columns; ++v) {
         const Xmm a = acc(v, o);
         emit_activation(a);
-        const std::uint32_t lanes = store_mask(place, v);
+        const std::uint32_t lanes = width_store_mask(plan_, place.width, v);
         const Xbyak::Address out =
             at(place.dst, (origin + v * plan_.lanes) * geo_.dst_column + o * geo_.dst_block);
         if (lanes == plan_.all_lanes()) {

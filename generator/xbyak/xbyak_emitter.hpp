@@ -53,10 +53,6 @@ class XbyakEmitter : public Xbyak::CodeGenerator {
   void emit_activation(const Xbyak::Xmm& acc);
   void emit_constants();
 
-  // Columns of the tile (oc/depthwise: pixels; width: vectors) and lane validity.
-  int tile_columns(const TilePlace& place) const;
-  std::uint32_t lane_mask(const TilePlace& place, int vector, std::int64_t kw) const;
-  std::uint32_t store_mask(const TilePlace& place, int vector) const;
   // Lane masks: a vector register and vmaskmovps (avx2) or an opmask register (avx512).
   // set_mask makes `lanes` the current mask; the masked operations use the current mask.
   void set_mask(std::uint32_t lanes);
