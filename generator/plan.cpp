@@ -89,7 +89,7 @@ double step_cycles(int fmas, int loads) {
   return std::max(fmas / 2.0, loads / 2.0) + 0.25;
 }
 
-// Vector registers a tile of u columns × t blocks takes besides nothing else.
+// Vector registers the emitter allocates for a tile of u columns × t blocks.
 int tile_registers(Strategy strategy, int u, int t, bool opmasks) {
   switch (strategy) {
     // Accumulators + weight vectors + one broadcast (the store's tail mask reuses it).
