@@ -5,7 +5,7 @@
 //
 // Contract, the same for every baseline:
 //   - activations NHWC (the user's layout), weights HWIO with I = c / groups, bias oc floats
-//     or nullptr (zeros) — exactly what runtime/reference.hpp's reference_conv takes;
+//     or nullptr (zeros) — exactly what core/reference.hpp's reference_conv takes;
 //   - prepare() does all one-off work (primitive creation, weight reorder/pack, scratch
 //     allocation) outside the timed loop and copies what it needs, so the caller's weight and
 //     bias buffers may be freed afterwards;

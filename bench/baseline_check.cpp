@@ -2,7 +2,7 @@
 // mistakes. A baseline either refuses a shape (unsupported_reason) or computes it right.
 // Exit 0: all good; 1: some baseline was wrong.
 #include "bench/baseline.hpp"
-#include "runtime/reference.hpp"
+#include "core/reference.hpp"
 
 #include <convjit/convjit.hpp>
 

@@ -3,7 +3,8 @@
 
 #include "bench/baseline.hpp"
 #include "bench/fma_peak.hpp"
-#include "runtime/reference.hpp"
+#include "core/reference.hpp"
+#include "core/tolerance.hpp"
 
 #include <convjit/convjit.hpp>
 
@@ -166,7 +167,6 @@ struct Case {
 
 struct ShapeData {
   std::vector<float> src, weights, bias, expected;
-  double expected_scale = 1;
 };
 
 ShapeData make_data(const ConvShape& s, std::uint32_t seed, bool with_expected) {
@@ -182,25 +182,10 @@ ShapeData make_data(const ConvShape& s, std::uint32_t seed, bool with_expected) 
   if (with_expected) {
     d.expected.resize(static_cast<std::size_t>(s.dst_elems()));
     reference_conv(s, d.src.data(), d.weights.data(), d.bias.data(), d.expected.data());
-    double scale = 1;
-    for (float v : d.expected) scale = std::max(scale, static_cast<double>(std::fabs(v)));
-    d.expected_scale = scale;
   }
   return d;
 }
 
-// Error of `got` against the reference, relative to the output's magnitude (at least 1).
-// NaN (an unwritten or poisoned output) counts as infinitely wrong.
-double max_abs_error(const std::vector<float>& got, const std::vector<float>& expected) {
-  double worst = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const double e = std::fabs(static_cast<double>(got[i]) - static_cast<double>(expected[i]));
-    if (!(e <= worst)) worst = std::isnan(e) ? std::numeric_limits<double>::infinity() : e;
-  }
-  return worst;
-}
-
-constexpr double relative_tolerance = 1e-3;  // of max(1, max |expected|)
 
 // ------------------------------------------------------------------ environment
 
@@ -291,8 +276,8 @@ void print_environment_text(const Environment& env, const BenchOptions& o,
       << (!o.same_isa && env.peak_avx512 > 0 ? "AVX-512" : "AVX2") << " peak above\n";
   out << "  backends   : " << join(backends, ", ") << "\n";
   out << "  method     : NHWC activations, HWIO weights packed outside the timed loop; outputs"
-         " checked against the reference first (tolerance "
-      << relative_tolerance << " x max(1,|out|));\n"
+         " checked against the reference first (the tests'"
+         " bound);\n"
       << "               backends timed round-robin, each repetition a batch of back-to-back"
          " calls >= "
       << fixed(o.min_batch_seconds * 1e3, 1) << " ms, " << o.repetitions << ".."
@@ -757,11 +742,11 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
       }
       if (o.verify) {
         c.max_abs_err = max_abs_error(c.dst, data.expected);
-        if (!(c.max_abs_err <= relative_tolerance * data.expected_scale)) {
+        if (!(c.max_abs_err <= tolerance(shape))) {
           c.status = "mismatch";
           c.reason = "output differs from the reference: max abs error " +
                      json_number(c.max_abs_err, 6) + " (tolerance " +
-                     json_number(relative_tolerance * data.expected_scale, 6) + ")";
+                     json_number(tolerance(shape), 6) + ")";
           c.call = nullptr;
           any_mismatch = true;
         }

@@ -10,7 +10,7 @@
 
 #include "bench/bench_suite.hpp"
 #include "generator/plan.hpp"
-#include "runtime/kernel_code.hpp"
+#include "generator/kernel_code.hpp"
 
 #include <vector>
 

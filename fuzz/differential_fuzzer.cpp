@@ -21,7 +21,8 @@
 // CONVJIT_FUZZ_BACKENDS=xbyak,llvm,... restricts the backends (default: every compiled one).
 #include <convjit/convjit.hpp>
 
-#include "runtime/reference.hpp"
+#include "core/reference.hpp"
+#include "core/tolerance.hpp"
 #include "tests/support/guarded_buffer.hpp"
 
 #include <algorithm>
@@ -110,16 +111,6 @@ ConvSpec spec_from(const Bytes& b) {
   return s;
 }
 
-// The test suite's bound (tests/support/test_support.cpp, tolerance()): data in [-1, 1],
-// accumulation length L = kh·kw·c/g, n = L + 1 terms.
-double tolerance(const ConvShape& s) {
-  const double u = std::ldexp(1.0, -24);
-  const double n = static_cast<double>(s.kh * s.kw * s.ic_per_group()) + 1.0;
-  const double magnitude = std::min(n, n / 4.0 + 2.0 * std::sqrt(n));
-  const double growth = std::min(n, 6.0 * std::sqrt(n));
-  return (growth + 1.0) * u * magnitude;
-}
-
 void fill_random(GuardedBuffer& buffer, std::mt19937_64& rng) {
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   for (float& v : buffer.span()) v = dist(rng);
@@ -197,8 +188,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     kernel->run(src.data(), packed, dst.data(), threads);
     for (std::size_t i = 0; i < expected.size(); ++i) {
       const float got = dst.data()[i], want = expected[i];
-      const double err = std::isnan(got) ? std::numeric_limits<double>::infinity()
-                                         : std::abs(static_cast<double>(got) - want);
+      const double err = max_abs_error(&got, &want, 1);
       if (err > bound) {
         std::fprintf(stderr,
                      "differential_fuzzer: %s differs from the reference\n  shape: %s\n"

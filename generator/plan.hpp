@@ -2,7 +2,7 @@
 // KernelPlan: everything about a kernel decided before a single instruction is emitted.
 // Pure data: both emitters (Xbyak, LLVM) and the generic AOT kernel consume it, so the
 // backends cannot drift apart, and planner tests run no machine code.
-#include <convjit/jit.hpp>
+#include <convjit/backend.hpp>
 #include <convjit/shape.hpp>
 
 #include <cstdint>

@@ -1,44 +1,17 @@
 #include "runtime/backends.hpp"
 
+#include "core/cpu_features.hpp"
+#include "generator/generic/generic_code.hpp"
+#include "generator/llvm/llvm_code.hpp"
+#include "generator/reference/reference_code.hpp"
+#include "generator/xbyak/xbyak_code.hpp"
+
 #include <convjit/error.hpp>
 
 #include <cstdlib>
 #include <string>
 
 namespace convjit {
-
-bool cpu_has_avx2_fma() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }();
-  return has;
-}
-
-bool cpu_has_avx512() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return cpu_has_avx2_fma() && __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512vl");
-  }();
-  return has;
-}
-
-std::string_view to_string(Isa isa) {
-  switch (isa) {
-    case Isa::automatic: return "auto";
-    case Isa::avx2: return "avx2";
-    case Isa::avx512: return "avx512";
-  }
-  return "?";
-}
-
-Isa parse_isa(std::string_view name) {
-  for (Isa isa : {Isa::automatic, Isa::avx2, Isa::avx512})
-    if (name == to_string(isa)) return isa;
-  throw Error("isa", "unknown instruction set '" + std::string(name) +
-                         "' (expected auto, avx2 or avx512)");
-}
 
 std::vector<Isa> available_isas() {
   std::vector<Isa> out{Isa::avx2};
@@ -64,25 +37,6 @@ Isa resolve_isa(Isa requested, Backend backend) {
     throw Error("isa", "avx512 needs a CPU with AVX-512F and AVX-512VL; this one has neither "
                        "or not both");
   return requested;
-}
-
-std::string_view to_string(Backend backend) {
-  switch (backend) {
-    case Backend::automatic: return "auto";
-    case Backend::xbyak: return "xbyak";
-    case Backend::llvm: return "llvm";
-    case Backend::generic: return "generic";
-    case Backend::reference: return "reference";
-  }
-  return "?";
-}
-
-Backend parse_backend(std::string_view name) {
-  for (Backend b : {Backend::automatic, Backend::xbyak, Backend::llvm, Backend::generic,
-                    Backend::reference})
-    if (name == to_string(b)) return b;
-  throw Error("backend", "unknown backend '" + std::string(name) +
-                             "' (expected auto, xbyak, llvm, generic or reference)");
 }
 
 std::vector<Backend> available_backends() {

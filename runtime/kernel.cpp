@@ -4,7 +4,7 @@
 
 #include "generator/plan.hpp"
 #include "generator/tile_geometry.hpp"
-#include "runtime/kernel_code.hpp"
+#include "generator/kernel_code.hpp"
 #include "runtime/observability.hpp"
 #include "runtime/pack.hpp"
 #include "runtime/thread_count.hpp"

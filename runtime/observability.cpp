@@ -1,7 +1,8 @@
 #include "runtime/observability.hpp"
 
+#include "core/environment.hpp"
 #include "runtime/disassembler.hpp"
-#include "runtime/kernel_code.hpp"
+#include "generator/kernel_code.hpp"
 
 #include <unistd.h>
 
@@ -14,11 +15,6 @@
 
 namespace convjit {
 namespace {
-
-bool env_flag(const char* name) {
-  const char* v = std::getenv(name);
-  return v && *v && std::string_view(v) != "0";
-}
 
 std::mutex& output_mutex() {
   static std::mutex m;
@@ -62,11 +58,6 @@ void append_perf_map(const Kernel& kernel) {
 }
 
 }  // namespace
-
-bool verbose_enabled() {
-  static const bool enabled = env_flag("CONVJIT_VERBOSE");
-  return enabled;
-}
 
 void log_cache_lookup(const Kernel& kernel, bool hit, double lookup_us) {
   std::lock_guard lock(output_mutex());

@@ -5,9 +5,9 @@
 //   CONVJIT_PERF_MAP=1     /tmp/perf-PID.map entries, so `perf report` names JIT kernels
 #include <convjit/kernel.hpp>
 
-namespace convjit {
+#include "core/environment.hpp"
 
-bool verbose_enabled();
+namespace convjit {
 
 // "hit" or "miss"; generation time is the kernel's own.
 void log_cache_lookup(const Kernel& kernel, bool hit, double lookup_us);

@@ -1,6 +1,6 @@
 #include "runtime/pack.hpp"
 
-#include "runtime/reference.hpp"
+#include "core/reference.hpp"
 
 #include <algorithm>
 

@@ -7,7 +7,7 @@
 #include <convjit/convjit.hpp>
 
 #include "generator/plan.hpp"
-#include "runtime/reference.hpp"
+#include "core/reference.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>

@@ -17,7 +17,7 @@
 #define BOOST_TEST_MODULE guard_page
 #include <boost/test/unit_test.hpp>
 
-#include "runtime/reference.hpp"
+#include "core/reference.hpp"
 #include "tests/support/guarded_buffer.hpp"
 #include "tests/support/test_support.hpp"
 

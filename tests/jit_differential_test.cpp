@@ -4,7 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "runtime/disassembler.hpp"
-#include "runtime/kernel_code.hpp"
+#include "generator/kernel_code.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <convjit/convjit.hpp>

@@ -5,8 +5,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "generator/plan.hpp"
-#include "runtime/kernel_code.hpp"
-#include "runtime/reference.hpp"
+#include "generator/kernel_code.hpp"
+#include "core/reference.hpp"
 #include "tests/support/guarded_buffer.hpp"
 #include "tests/support/test_support.hpp"
 

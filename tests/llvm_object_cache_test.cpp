@@ -8,8 +8,8 @@
 
 #include "generator/llvm/object_cache.hpp"
 #include "generator/plan.hpp"
-#include "runtime/kernel_code.hpp"
-#include "runtime/reference.hpp"
+#include "generator/kernel_code.hpp"
+#include "core/reference.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <convjit/convjit.hpp>

@@ -7,7 +7,7 @@
 #define BOOST_TEST_MODULE misuse
 #include <boost/test/unit_test.hpp>
 
-#include "runtime/reference.hpp"
+#include "core/reference.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <convjit/convjit.hpp>

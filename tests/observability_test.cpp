@@ -5,7 +5,7 @@
 
 #include <convjit/convjit.hpp>
 
-#include "runtime/kernel_code.hpp"
+#include "generator/kernel_code.hpp"
 
 #include <unistd.h>
 

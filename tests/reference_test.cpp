@@ -1,9 +1,9 @@
-// The reference convolution (runtime/reference.hpp), the oracle of every differential test:
+// The reference convolution (core/reference.hpp), the oracle of every differential test:
 // the courses' worked feature maps, layouts, bias and activation, groups, padding, batches.
 #define BOOST_TEST_MODULE reference
 #include <boost/test/unit_test.hpp>
 
-#include "runtime/reference.hpp"
+#include "core/reference.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <algorithm>

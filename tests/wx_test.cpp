@@ -15,7 +15,7 @@
 #define BOOST_TEST_MODULE wx
 #include <boost/test/unit_test.hpp>
 
-#include "runtime/kernel_code.hpp"
+#include "generator/kernel_code.hpp"
 #include "tests/support/guarded_buffer.hpp"
 #include "tests/support/test_support.hpp"
 

@@ -7,7 +7,7 @@
 #include "generator/llvm/llvm_jit.hpp"
 #include "generator/llvm/llvm_pipeline.hpp"
 #include "generator/llvm/object_cache.hpp"
-#include "runtime/backends.hpp"
+#include "generator/llvm/llvm_code.hpp"
 
 #include <convjit/error.hpp>
 

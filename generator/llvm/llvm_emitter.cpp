@@ -1,6 +1,6 @@
 #include "generator/llvm/llvm_emitter.hpp"
 
-#include "runtime/kernel_code.hpp"
+#include "generator/kernel_code.hpp"
 
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/Intrinsics.h>

@@ -1,6 +1,6 @@
 #include "generator/llvm/object_cache.hpp"
 
-#include "runtime/observability.hpp"
+#include "core/environment.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

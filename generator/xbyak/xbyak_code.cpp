@@ -1,6 +1,6 @@
 // XbyakCode: the KernelCode of the Xbyak backend; owns the emitter's executable memory.
 #include "generator/xbyak/xbyak_emitter.hpp"
-#include "runtime/backends.hpp"
+#include "generator/xbyak/xbyak_code.hpp"
 
 #include <convjit/error.hpp>
 

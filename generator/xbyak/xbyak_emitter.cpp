@@ -1,7 +1,7 @@
 #include "generator/xbyak/xbyak_emitter.hpp"
 
 #include "generator/xbyak/vector_registers.hpp"
-#include "runtime/kernel_code.hpp"
+#include "generator/kernel_code.hpp"
 
 #include <convjit/error.hpp>
 

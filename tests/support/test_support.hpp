@@ -5,6 +5,8 @@
 // every differential test uses.
 #include <convjit/convjit.hpp>
 
+#include "core/tolerance.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -71,17 +73,7 @@ ConvShape random_shape(std::mt19937_64& rng, const RandomShapeLimits& limits = {
 
 // ------------------------------------------------------------------ comparison
 
-// Accumulation length L = kh * kw * c / g (terms summed into one output, bias excluded).
-std::int64_t accumulation_length(const ConvShape& s);
-
-// Bound on |kernel − reference| for one output element of a shape fed with random_floats
-// (inputs, weights and bias in [-1, 1]); see the derivation in test_support.cpp.
-double tolerance(const ConvShape& s);
-
-// max_i |a_i − b_i|; +infinity when sizes differ or an element is NaN/inf in one and not
-// identical in the other (so unwritten NaN-filled outputs always fail).
-double max_abs_error(const std::vector<float>& a, const std::vector<float>& b);
-double max_abs_error(const float* a, const float* b, std::size_t n);
+// accumulation_length, tolerance and max_abs_error: core/tolerance.hpp.
 
 // ------------------------------------------------------------------ fluent builder
 

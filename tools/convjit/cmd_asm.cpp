@@ -2,7 +2,7 @@
 #include "tools/convjit/cli.hpp"
 
 #include "runtime/disassembler.hpp"
-#include "runtime/kernel_code.hpp"
+#include "generator/kernel_code.hpp"
 
 #include <iostream>
 

@@ -2,7 +2,7 @@
 // Keras-style summary, and a short specialised-vs-generic-vs-reference timing table.
 #include "tools/convjit/cli.hpp"
 
-#include "runtime/reference.hpp"
+#include "core/reference.hpp"
 #include "tools/convjit/summary.hpp"
 
 #include <algorithm>

@@ -13,7 +13,8 @@
 // unwritten (outputs start as NaN) is always a mismatch.
 #include "tools/convjit/cli.hpp"
 
-#include "runtime/reference.hpp"
+#include "core/reference.hpp"
+#include "core/tolerance.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -22,11 +23,6 @@
 
 namespace convjit::cli {
 namespace {
-
-double tolerance_for(const ConvShape& s) {
-  const double length = static_cast<double>(s.kh * s.kw * s.ic_per_group());
-  return 4e-6 * (length + 8.0);
-}
 
 struct Outcome {
   std::string status;  // "ok", "MISMATCH", "unavailable"
@@ -55,9 +51,7 @@ Outcome check_backend(const ConvShape& shape, Backend backend, int threads,
   double worst = 0;
   std::size_t worst_at = 0;
   for (std::size_t i = 0; i < dst.size(); ++i) {
-    const double err = std::isfinite(dst[i])
-                           ? std::fabs(static_cast<double>(dst[i]) - expected[i])
-                           : std::numeric_limits<double>::infinity();
+    const double err = max_abs_error(&dst[i], &expected[i], 1);
     if (err > worst) {
       worst = err;
       worst_at = i;
@@ -112,7 +106,7 @@ int cmd_verify(const std::vector<std::string>& args) {
     const auto bias = random_floats(static_cast<std::size_t>(s.oc), base + 2);
     std::vector<float> expected(static_cast<std::size_t>(s.dst_elems()));
     reference_conv(s, src.data(), weights.data(), bias.data(), expected.data());
-    const double tolerance = tolerance_for(s);
+    const double tolerance = convjit::tolerance(s);
     for (Backend b : backends) {
       const Outcome o = check_backend(s, b, threads, src, weights, bias, expected, tolerance,
                                       explicit_backends);

@@ -1,26 +1,14 @@
 #pragma once
-// KernelCode: the executable half of a Kernel, one implementation per backend.
+// KernelCode: the executable half of a Kernel, one implementation per backend (each backend
+// under generator/ has a factory header that makes its own).
+#include "generator/kernel_call_args.hpp"
+
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
 
 namespace convjit {
-
-// What a generated entry point receives: one image, output rows [row_begin, row_end) of the
-// channel tiles [tile_begin, tile_end) (numbered over groups × channel tiles, see
-// channel_tile_count()). Passed by pointer in the first argument register; emitters address
-// fields by offsetof.
-struct KernelCallArgs {
-  const float* src;      // this image
-  const float* weights;  // packed
-  const float* bias;     // packed, padded to whole vectors
-  float* dst;            // this image
-  std::int64_t row_begin;
-  std::int64_t row_end;
-  std::int64_t tile_begin = 0;
-  std::int64_t tile_end = INT64_MAX;
-};
 
 class KernelCode {
  public:

@@ -1,4 +1,4 @@
-// The generic backend: the "what you would write without a JIT" baseline.
+// GenericCode: the "what you would write without a JIT" baseline.
 //
 // It follows the same plan as the JIT kernels (strategy, register tile ur_w × oc_tile, the
 // packed weight layout of runtime/pack.cpp) but is compiled ahead of time (-O3 -mavx2 -mfma,
@@ -10,7 +10,7 @@
 #include <convjit/error.hpp>
 
 #include "generator/tile_geometry.hpp"
-#include "runtime/backends.hpp"
+#include "generator/generic/generic_code.hpp"
 
 #include <immintrin.h>
 

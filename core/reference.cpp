@@ -1,4 +1,4 @@
-#include "runtime/reference.hpp"
+#include "core/reference.hpp"
 
 #include <algorithm>
 

@@ -1,6 +1,6 @@
 // The reference backend: KernelCode over the plain loops, weights in the user's layout.
-#include "runtime/backends.hpp"
-#include "runtime/reference.hpp"
+#include "generator/reference/reference_code.hpp"
+#include "core/reference.hpp"
 
 namespace convjit {
 namespace {

@@ -1,0 +1,44 @@
+// The names of backends and instruction sets, as spec strings, options and the tool spell them.
+#include <convjit/backend.hpp>
+#include <convjit/error.hpp>
+
+#include <string>
+
+namespace convjit {
+
+std::string_view to_string(Isa isa) {
+  switch (isa) {
+    case Isa::automatic: return "auto";
+    case Isa::avx2: return "avx2";
+    case Isa::avx512: return "avx512";
+  }
+  return "?";
+}
+
+Isa parse_isa(std::string_view name) {
+  for (Isa isa : {Isa::automatic, Isa::avx2, Isa::avx512})
+    if (name == to_string(isa)) return isa;
+  throw Error("isa", "unknown instruction set '" + std::string(name) +
+                         "' (expected auto, avx2 or avx512)");
+}
+
+std::string_view to_string(Backend backend) {
+  switch (backend) {
+    case Backend::automatic: return "auto";
+    case Backend::xbyak: return "xbyak";
+    case Backend::llvm: return "llvm";
+    case Backend::generic: return "generic";
+    case Backend::reference: return "reference";
+  }
+  return "?";
+}
+
+Backend parse_backend(std::string_view name) {
+  for (Backend b : {Backend::automatic, Backend::xbyak, Backend::llvm, Backend::generic,
+                    Backend::reference})
+    if (name == to_string(b)) return b;
+  throw Error("backend", "unknown backend '" + std::string(name) +
+                             "' (expected auto, xbyak, llvm, generic or reference)");
+}
+
+}  // namespace convjit

@@ -1,0 +1,55 @@
+#include "core/tolerance.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace convjit {
+
+std::int64_t accumulation_length(const ConvShape& s) { return s.kh * s.kw * s.ic_per_group(); }
+
+// Error bound for one output y = b + Σ_{j<L} x_j·w_j computed in float32 (any summation
+// order, FMA or not) against the reference (exact in double, rounded once to float).
+//
+//   u = 2^-24 (unit roundoff of float32), n = L + 1 terms (the bias counted as one).
+//   Higham's classic bound for any order: |fl(y) − y| ≤ γ_n · Σ|t_j| ≈ n·u·Σ|t_j|.
+//   Higham & Mary's probabilistic bound (rounding errors as independent mean-zero random
+//   variables): |fl(y) − y| ≤ λ·√n·u·Σ|t_j| with probability ≥ 1 − 2·exp(−λ²/2); λ = 6
+//   gives a failure probability around 3e-8 per output. Both hold, so we take min(n, 6√n).
+//
+//   Σ|t_j|: |x|, |w|, |b| ≤ 1 (the data every check feeds: U(−1, 1)), so Σ|t_j| ≤ n. For independent uniform
+//   [-1, 1] factors E|x·w| = 1/4 and sd(|x·w|) = √(1/9 − 1/16) ≈ 0.22, so for large n the
+//   sum concentrates at n/4; n/4 + 2√n is about 9 standard deviations above the mean.
+//   M = min(n, n/4 + 2√n).
+//
+//   The reference's own rounding to float adds ≤ u·|y| ≤ u·M. Activations (relu, clamp)
+//   are 1-Lipschitz and add nothing.
+//
+//   tolerance = (min(n, 6√n) + 1) · u · M
+//
+// Examples: 3×3, c=1 (n=10): ~4e-6. 3×3×64 (n=577): ~1.6e-3 (a single wrong or missing tap
+// is ~0.25 on average, far above).
+double tolerance(const ConvShape& s) {
+  const double u = std::ldexp(1.0, -24);
+  const double n = static_cast<double>(accumulation_length(s)) + 1.0;
+  const double magnitude = std::min(n, n / 4.0 + 2.0 * std::sqrt(n));
+  const double growth = std::min(n, 6.0 * std::sqrt(n));
+  return (growth + 1.0) * u * magnitude;
+}
+
+double max_abs_error(const float* a, const float* b, std::size_t n) {
+  double worst = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (a[i] == b[i]) continue;  // also equal infinities
+    if (std::isnan(a[i]) || std::isnan(b[i])) return std::numeric_limits<double>::infinity();
+    worst = std::max(worst, std::abs(static_cast<double>(a[i]) - static_cast<double>(b[i])));
+  }
+  return worst;
+}
+
+double max_abs_error(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return std::numeric_limits<double>::infinity();
+  return max_abs_error(a.data(), b.data(), a.size());
+}
+
+}  // namespace convjit

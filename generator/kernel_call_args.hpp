@@ -1,0 +1,22 @@
+#pragma once
+// KernelCallArgs: the calling format of every generated entry point, the one ABI between the
+// emitters (which address its fields by offsetof) and the runtime (which fills it per call).
+#include <cstdint>
+
+namespace convjit {
+
+// One image, output rows [row_begin, row_end) of the channel tiles [tile_begin, tile_end)
+// (numbered over groups × channel tiles, as KernelSchedule numbers them). Passed by pointer in
+// the first argument register.
+struct KernelCallArgs {
+  const float* src;      // this image
+  const float* weights;  // packed
+  const float* bias;     // packed, padded to whole vectors
+  float* dst;            // this image
+  std::int64_t row_begin;
+  std::int64_t row_end;
+  std::int64_t tile_begin = 0;
+  std::int64_t tile_end = INT64_MAX;
+};
+
+}  // namespace convjit
