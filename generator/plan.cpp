@@ -1,5 +1,7 @@
 #include "generator/plan.hpp"
 
+#include "generator/register_budget.hpp"
+
 #include <convjit/error.hpp>
 
 #include <algorithm>
@@ -89,19 +91,6 @@ double step_cycles(int fmas, int loads) {
   return std::max(fmas / 2.0, loads / 2.0) + 0.25;
 }
 
-// Vector registers the emitter allocates for a tile of u columns × t blocks.
-int tile_registers(Strategy strategy, int u, int t, bool opmasks) {
-  switch (strategy) {
-    // Accumulators + weight vectors + one broadcast (the store's tail mask reuses it).
-    case Strategy::oc_vectors: return u * t + t + 1;
-    // Accumulators + weight vectors + a masked input (+ a vector tail mask without opmasks).
-    case Strategy::depthwise: return u * t + t + (opmasks ? 1 : 2);
-    // Accumulators + input vectors + a broadcast weight, gather indices (+ a lane mask).
-    case Strategy::width_vectors: return u * t + u + (opmasks ? 2 : 3);
-  }
-  return 0;
-}
-
 // Cost model over the whole output row, in cycles per reduction step: partial oc tiles and
 // partial column tiles included. Comparable across vector widths (one FMA is one FMA).
 TileChoice choose_tile(const ConvShape& s, Strategy strategy, std::int64_t blocks,
@@ -111,7 +100,8 @@ TileChoice choose_tile(const ConvShape& s, Strategy strategy, std::int64_t block
   const int lanes = vectors.lanes;
   for (int t = 1; t <= std::min<std::int64_t>(blocks, 8); ++t) {
     for (int u = 1; u <= 28; ++u) {
-      if (tile_registers(strategy, u, t, opmasks) > vectors.registers) continue;
+      if (register_budget(strategy, u, t, opmasks, s.sw > 1).total() > vectors.registers)
+        continue;
       const std::int64_t col_unit = strategy == Strategy::width_vectors ? u * lanes : u;
       const std::int64_t full_col_tiles = columns / col_unit;
       const std::int64_t rest_cols = columns % col_unit;

@@ -74,25 +74,6 @@ TileGeometry make_tile_geometry(const KernelPlan& p) {
   return g;
 }
 
-std::vector<ChannelTileRun> channel_tile_runs(const KernelPlan& p) {
-  const std::int64_t blocks = p.oc_blocks;
-  const int t = p.oc_tile;
-  const bool partial = p.strategy != Strategy::width_vectors && p.oc_tail_lanes < p.lanes;
-  const std::int64_t whole = blocks / t;
-  const int rest = static_cast<int>(blocks % t);
-  std::vector<ChannelTileRun> runs;
-  if (rest > 0) {
-    if (whole > 0) runs.push_back({whole, t, false});
-    runs.push_back({1, rest, partial});
-  } else if (partial) {
-    if (whole > 1) runs.push_back({whole - 1, t, false});
-    runs.push_back({1, t, true});
-  } else {
-    runs.push_back({whole, t, false});
-  }
-  return runs;
-}
-
 int tile_columns(const KernelPlan& p, std::int64_t width) {
   return static_cast<int>(p.strategy == Strategy::width_vectors ? (width + p.lanes - 1) / p.lanes
                                                                  : width);

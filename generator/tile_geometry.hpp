@@ -37,15 +37,6 @@ struct TileGeometry {
 
 TileGeometry make_tile_geometry(const KernelPlan& plan);
 
-// The channel tiles of one group, in emission order: `count` tiles of `blocks` blocks each;
-// a tile holding the last, partial channel block has `has_tail` (masked loads/stores).
-struct ChannelTileRun {
-  std::int64_t count = 0;
-  int blocks = 0;
-  bool has_tail = false;
-};
-std::vector<ChannelTileRun> channel_tile_runs(const KernelPlan& plan);
-
 // What a tile of `width` output columns holds: output pixels (oc vectors, depthwise) or
 // vectors of `lanes` output columns (width vectors).
 int tile_columns(const KernelPlan& plan, std::int64_t width);
@@ -67,7 +58,7 @@ inline std::uint32_t width_store_mask(const KernelPlan& plan, std::int64_t width
 }
 
 // Channel tiles per looped group, and over all groups: the units KernelCallArgs'
-// tile_begin/tile_end count, in emission order (group-major).
+// tile_begin/tile_end count (KernelSchedule numbers them).
 std::int64_t channel_tiles_per_group(const KernelPlan& plan);
 std::int64_t channel_tile_count(const KernelPlan& plan);
 

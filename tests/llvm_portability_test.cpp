@@ -31,6 +31,15 @@ const char* const kShapes[] = {
     "c=8,h=10,w=10,oc=12,g=4,k=3,p=1,bias=0",
 };
 
+// Calls to anything but the kernel's own shared row bodies (`NAME.rowK`): fmaf and friends.
+std::size_t outside_calls(const std::string& assembly, const std::regex& call) {
+  std::size_t calls = 0;
+  for (auto it = std::sregex_iterator(assembly.begin(), assembly.end(), call);
+       it != std::sregex_iterator(); ++it)
+    if (!std::regex_search((*it)[2].str(), std::regex(R"(\.row\d+$)"))) ++calls;
+  return calls;
+}
+
 std::size_t count(const std::string& text, const std::regex& pattern) {
   return static_cast<std::size_t>(
       std::distance(std::sregex_iterator(text.begin(), text.end(), pattern), std::sregex_iterator()));
@@ -50,7 +59,7 @@ constexpr std::uint16_t kElfX86_64 = 62;
 BOOST_AUTO_TEST_CASE(every_strategy_compiles_to_neon_fmla_for_aarch64) {
   const std::regex vector_fmla(R"(\bfmla\s+v\d+\.4s)");
   const std::regex fmuladd(R"(call <8 x float> @llvm\.fmuladd\.v8f32)");
-  const std::regex call(R"(\n\s*(bl|blr)\s)");
+  const std::regex call(R"(\n\s*(bl|blr)\s+(\S+))");
   for (const char* spec : kShapes) {
     BOOST_TEST_CONTEXT(spec) {
       const KernelPlan plan = make_plan(ConvSpec::parse(spec).resolve());
@@ -61,7 +70,7 @@ BOOST_AUTO_TEST_CASE(every_strategy_compiles_to_neon_fmla_for_aarch64) {
       const std::size_t fmlas = count(k.assembly, vector_fmla);
       BOOST_TEST(fmlas > 0u);
       BOOST_TEST(fmlas >= count(k.ir, fmuladd));
-      BOOST_TEST(count(k.assembly, call) == 0u, "the kernel calls a function");
+      BOOST_TEST(outside_calls(k.assembly, call) == 0u, "the kernel calls a function");
       BOOST_TEST(k.ir.find("llvm.x86") == std::string::npos);
       BOOST_TEST(k.ir.find("llvm.aarch64") == std::string::npos);
       BOOST_TEST(k.ir.find(" asm ") == std::string::npos);
@@ -71,7 +80,7 @@ BOOST_AUTO_TEST_CASE(every_strategy_compiles_to_neon_fmla_for_aarch64) {
 
 BOOST_AUTO_TEST_CASE(the_same_ir_serves_x86_64_with_and_without_fma) {
   const std::regex vfmadd(R"(\bvfmadd\d+ps\s)");
-  const std::regex call(R"(\n\s*call)");
+  const std::regex call(R"(\n\s*(call)\s+(\S+))");
   for (const char* spec : kShapes) {
     BOOST_TEST_CONTEXT(spec) {
       const KernelPlan plan = make_plan(ConvSpec::parse(spec).resolve());
@@ -82,7 +91,7 @@ BOOST_AUTO_TEST_CASE(the_same_ir_serves_x86_64_with_and_without_fma) {
       const CrossCompiledKernel baseline = cross_compile_kernel(plan, "x86_64-linux-gnu", "x86-64");
       BOOST_TEST(count(baseline.assembly, vfmadd) == 0u);
       BOOST_TEST(baseline.assembly.find("mulps") != std::string::npos);
-      BOOST_TEST(count(baseline.assembly, call) == 0u, "the kernel calls a function");
+      BOOST_TEST(outside_calls(baseline.assembly, call) == 0u, "the kernel calls a function");
     }
   }
 }

@@ -9,7 +9,7 @@
 // packed weights is ever read or written.
 #include <convjit/error.hpp>
 
-#include "generator/tile_geometry.hpp"
+#include "generator/kernel_schedule.hpp"
 #include "generator/generic/generic_code.hpp"
 
 #include <immintrin.h>
@@ -65,7 +65,7 @@ void store_channel_tile(const __m256* acc, int nu, int nt, bool tail, __m256i ta
 class GenericCode final : public KernelCode {
  public:
   explicit GenericCode(const KernelPlan& plan)
-      : plan_(plan), tiles_per_group_(channel_tiles_per_group(plan)) {
+      : plan_(plan), schedule_(make_schedule(plan)) {
     if (plan_.ur_w < 1 || plan_.oc_tile < 1 || plan_.ur_w > kMaxUrW ||
         plan_.oc_tile > kMaxOcTile || plan_.ur_w * plan_.oc_tile > kMaxAccumulators)
       throw Error("plan", "register tile " + std::to_string(plan_.ur_w) + "x" +
@@ -88,18 +88,23 @@ class GenericCode final : public KernelCode {
   }
 
  private:
-  // Whether the channel tile starting at block `first_block` of group g is in the call's
-  // [tile_begin, tile_end): tiles are numbered group-major, as channel_tile_count() does.
-  bool tile_requested(const KernelCallArgs& a, std::int64_t g, std::int64_t first_block) const {
-    const std::int64_t index = g * tiles_per_group_ + first_block / plan_.oc_tile;
-    return index >= a.tile_begin && index < a.tile_end;
+  // The schedule's channel tiles of group g that the call asked for, in its numbering:
+  // visit(first_block, blocks, has_tail).
+  template <class Visit>
+  void for_each_requested_tile(const KernelCallArgs& a, std::int64_t g, Visit visit) const {
+    for (const ChannelTileRun& run : schedule_.channel_runs)
+      for (std::int64_t t = 0; t < run.count; ++t) {
+        const std::int64_t index = schedule_.tile_index(g, run, t);
+        if (index >= a.tile_begin && index < a.tile_end)
+          visit(run.first_block + t * run.blocks, run.blocks, run.has_tail);
+      }
   }
   void run_oc_vectors(const KernelCallArgs& a) const;
   void run_depthwise(const KernelCallArgs& a) const;
   void run_width_vectors(const KernelCallArgs& a) const;
 
   KernelPlan plan_;
-  std::int64_t tiles_per_group_;
+  KernelSchedule schedule_;
 };
 
 // NHWC. Packed weights [g][oc_block][kh][kw][icg][8], bias [g][oc_block][8]. The tile is
@@ -111,17 +116,13 @@ void GenericCode::run_oc_vectors(const KernelCallArgs& a) const {
   const std::int64_t blocks = plan_.oc_blocks;
   const std::int64_t block_floats = s.kh * s.kw * icg * kLanes;  // one oc block's weights
   const std::int64_t src_row = s.w * s.c, dst_row = s.out_w * s.oc;
-  const int ur_w = plan_.ur_w, oc_tile = plan_.oc_tile;
+  const int ur_w = plan_.ur_w;
   const int tail_lanes = plan_.oc_tail_lanes;
   const __m256i tail_mask = first_lanes_mask(tail_lanes);
   const Epilogue epilogue(s.act);
 
   for (std::int64_t g = 0; g < s.groups; ++g) {
-    for (std::int64_t ob0 = 0; ob0 < blocks; ob0 += oc_tile) {
-      if (!tile_requested(a, g, ob0)) continue;
-      const int nt = static_cast<int>(std::min<std::int64_t>(oc_tile, blocks - ob0));
-      // The tile's last block is the group's tail block: store only its valid lanes.
-      const bool tail = ob0 + nt == blocks && tail_lanes < kLanes;
+    for_each_requested_tile(a, g, [&](std::int64_t ob0, int nt, bool tail) {
       const float* w_tile = a.weights + (g * blocks + ob0) * block_floats;
       const float* b_tile = a.bias + (g * blocks + ob0) * kLanes;
       const float* src_group = a.src + g * icg;
@@ -167,7 +168,7 @@ void GenericCode::run_oc_vectors(const KernelCallArgs& a) const {
           store_channel_tile(acc, nu, nt, tail, tail_mask, epilogue, dst_row_ptr + ow0 * s.oc, s.oc);
         }
       }
-    }
+    });
   }
 }
 
@@ -177,18 +178,14 @@ void GenericCode::run_oc_vectors(const KernelCallArgs& a) const {
 void GenericCode::run_depthwise(const KernelCallArgs& a) const {
   const ConvShape& s = plan_.shape;
   const std::int64_t channels = s.c;
-  const std::int64_t blocks = plan_.oc_blocks;
   const std::int64_t src_row = s.w * channels, dst_row = s.out_w * channels;
-  const int ur_w = plan_.ur_w, oc_tile = plan_.oc_tile;
+  const int ur_w = plan_.ur_w;
   const int tail_lanes = plan_.oc_tail_lanes;
   const __m256i tail_mask = first_lanes_mask(tail_lanes);
   const Epilogue epilogue(s.act);
   const std::int64_t taps = s.kh * s.kw;
 
-  for (std::int64_t cb0 = 0; cb0 < blocks; cb0 += oc_tile) {
-    if (!tile_requested(a, 0, cb0)) continue;
-    const int nt = static_cast<int>(std::min<std::int64_t>(oc_tile, blocks - cb0));
-    const bool tail = cb0 + nt == blocks && tail_lanes < kLanes;
+  for_each_requested_tile(a, 0, [&](std::int64_t cb0, int nt, bool tail) {
     const int full_t = tail ? nt - 1 : nt;
     const float* w_tile = a.weights + cb0 * taps * kLanes;
     const float* b_tile = a.bias + cb0 * kLanes;
@@ -227,7 +224,7 @@ void GenericCode::run_depthwise(const KernelCallArgs& a) const {
                            channels);
       }
     }
-  }
+  });
 }
 
 // NCHW (and NHWC with c = oc = 1, the same memory). Packed weights OIHW [oc][icg][kh][kw],
@@ -238,7 +235,7 @@ void GenericCode::run_width_vectors(const KernelCallArgs& a) const {
   const std::int64_t icg = s.ic_per_group(), ocg = s.oc_per_group();
   const std::int64_t in_plane = s.h * s.w, out_plane = s.out_h * s.out_w;
   const std::int64_t oc_weights = icg * s.kh * s.kw;  // one output channel's weights
-  const int ur_w = plan_.ur_w, oc_tile = plan_.oc_tile;
+  const int ur_w = plan_.ur_w;
   const std::int64_t tile_columns = static_cast<std::int64_t>(ur_w) * kLanes;
   const Epilogue epilogue(s.act);
   // Lane offsets of a full, in-bounds vector with stride > 1 (gathered).
@@ -246,9 +243,7 @@ void GenericCode::run_width_vectors(const KernelCallArgs& a) const {
       _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(s.sw)));
 
   for (std::int64_t g = 0; g < s.groups; ++g) {
-    for (std::int64_t o0 = 0; o0 < ocg; o0 += oc_tile) {
-      if (!tile_requested(a, g, o0)) continue;
-      const int nt = static_cast<int>(std::min<std::int64_t>(oc_tile, ocg - o0));
+    for_each_requested_tile(a, g, [&](std::int64_t o0, int nt, bool) {
       const std::int64_t oc_first = g * ocg + o0;
       const float* w_tile = a.weights + oc_first * oc_weights;
       for (std::int64_t oh = a.row_begin; oh < a.row_end; ++oh) {
@@ -322,7 +317,7 @@ void GenericCode::run_width_vectors(const KernelCallArgs& a) const {
           }
         }
       }
-    }
+    });
   }
 }
 

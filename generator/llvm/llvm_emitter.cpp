@@ -13,7 +13,8 @@ namespace convjit {
 LlvmEmitter::LlvmEmitter(const KernelPlan& plan, llvm::Module& module)
     : plan_(plan),
       shape_(plan.shape),
-      geo_(make_tile_geometry(plan)),
+      schedule_(make_schedule(plan)),
+      geo_(schedule_.geometry),
       module_(module),
       context_(module.getContext()),
       builder_(module.getContext()) {
@@ -71,11 +72,11 @@ llvm::Function* LlvmEmitter::emit(const std::string& name) {
 // ------------------------------------------------------------------ loops over the output
 
 void LlvmEmitter::emit_groups(const Bases& bases) {
-  if (geo_.groups_looped <= 1) {
+  if (schedule_.groups <= 1) {
     emit_channel_tiles(bases, i64(0));
     return;
   }
-  emit_counted_loop(geo_.groups_looped, {}, [&](llvm::Value* g, const Values&) {
+  emit_counted_loop(schedule_.groups, {}, [&](llvm::Value* g, const Values&) {
     emit_channel_tiles({offset_pointer(bases.src, g, geo_.src_group),
                         offset_pointer(bases.dst, g, geo_.dst_group),
                         offset_pointer(bases.weights, g, geo_.wei_group),
@@ -86,14 +87,8 @@ void LlvmEmitter::emit_groups(const Bases& bases) {
 }
 
 void LlvmEmitter::emit_channel_tiles(const Bases& group, llvm::Value* g) {
-  std::int64_t blocks_before = 0;
-  std::int64_t tiles_before = 0;
-  // Tiles outside the caller's [tile_begin, tile_end) are skipped (another thread has them);
-  // tiles are numbered group-major, as channel_tile_count() counts them.
-  auto emit_if_requested = [&](llvm::Value* t, const std::function<void()>& emit) {
-    llvm::Value* index = builder_.CreateAdd(
-        builder_.CreateMul(g, i64(channel_tiles_per_group(plan_))),
-        builder_.CreateAdd(t, i64(tiles_before)), "tile_index");
+  // Tiles outside the caller's [tile_begin, tile_end) are skipped (another thread has them).
+  auto emit_if_requested = [&](llvm::Value* index, const std::function<void()>& emit) {
     llvm::Value* wanted = builder_.CreateAnd(builder_.CreateICmpSGE(index, tile_begin_),
                                              builder_.CreateICmpSLT(index, tile_end_));
     llvm::BasicBlock* run_tile = llvm::BasicBlock::Create(context_, "tile", function_);
@@ -104,217 +99,230 @@ void LlvmEmitter::emit_channel_tiles(const Bases& group, llvm::Value* g) {
     builder_.CreateBr(after);
     builder_.SetInsertPoint(after);
   };
-  for (const ChannelTileRun& run : channel_tile_runs(plan_)) {
+  for (const ChannelTileRun& run : schedule_.channel_runs) {
     auto tile_bases = [&](llvm::Value* t) {
-      const std::int64_t step = run.blocks;
       auto at = [&](llvm::Value* base, std::int64_t block_bytes) {
-        return offset_pointer(base, t, step * block_bytes, blocks_before * block_bytes);
+        return offset_pointer(base, t, run.blocks * block_bytes, run.first_block * block_bytes);
       };
       return Bases{at(group.src, geo_.src_block), at(group.dst, geo_.dst_block),
                    at(group.weights, geo_.wei_block), at(group.bias, geo_.bias_block)};
     };
     emit_counted_loop(run.count, {}, [&](llvm::Value* t, const Values&) {
-      emit_if_requested(t, [&] { emit_rows(tile_bases(t), run); });
+      // tile_index(g, run, t), with g and t run-time values.
+      llvm::Value* index = builder_.CreateAdd(
+          builder_.CreateMul(g, i64(schedule_.tiles_per_group)),
+          builder_.CreateAdd(t, i64(run.first_tile)), "tile_index");
+      emit_if_requested(index, [&] { emit_rows(tile_bases(t), run); });
       return Values{};
     });
-    blocks_before += run.count * run.blocks;
-    tiles_before += run.count;
   }
 }
 
 void LlvmEmitter::emit_rows(const Bases& tile, const ChannelTileRun& run) {
-  for (const RowSegment& segment : plan_.rows) {
-    // A one-row segment needs no loop either: its row index is a constant.
-    if (plan_.unroll_rows || segment.oh_end - segment.oh_begin == 1) {
-      for (std::int64_t oh = segment.oh_begin; oh < segment.oh_end; ++oh)
-        emit_single_row(tile, {oh, oh + 1, segment.kh_begin, segment.kh_end}, run);
-    } else {
-      emit_row_segment(tile, segment, run);
-    }
-  }
+  llvm::Function* shared_body = schedule_.shared_row_body ? emit_shared_row_body(run) : nullptr;
+  for (const RowPass& pass : schedule_.row_passes) emit_row_pass(tile, pass, run, shared_body);
 }
 
-// The caller's row range [row_begin, row_end) clipped to this segment, as a loop.
-void LlvmEmitter::emit_row_segment(const Bases& tile, const RowSegment& segment,
-                                   const ChannelTileRun& run) {
+llvm::Function* LlvmEmitter::emit_shared_row_body(const ChannelTileRun& run) {
+  // (src row, dst row, reduction weights, bias, kernel rows)
+  auto* type = llvm::FunctionType::get(builder_.getVoidTy(), {ptr_, ptr_, ptr_, ptr_, i64_}, false);
+  auto* body = llvm::Function::Create(type, llvm::Function::InternalLinkage,
+                                      function_->getName() + ".row" + std::to_string(run.first_tile), module_);
+  for (llvm::Attribute::AttrKind kind : {llvm::Attribute::NoInline, llvm::Attribute::NoUnwind,
+                                         llvm::Attribute::NoFree, llvm::Attribute::NoSync,
+                                         llvm::Attribute::WillReturn})
+    body->addFnAttr(kind);
+  for (const char* key : {"min-legal-vector-width", "prefer-vector-width"})
+    body->addFnAttr(key, function_->getFnAttribute(key).getValueAsString());
+
+  llvm::Function* caller = function_;
+  const llvm::IRBuilderBase::InsertPoint resume = builder_.saveIP();
+  function_ = body;
+  builder_.SetInsertPoint(llvm::BasicBlock::Create(context_, "entry", body));
+  const Row row{body->getArg(0), body->getArg(1), body->getArg(2), body->getArg(3),
+                body->getArg(4)};
+  emit_row_body(row, RowPass{}, run);
+  builder_.CreateRetVoid();
+  function_ = caller;
+  builder_.restoreIP(resume);
+  return body;
+}
+
+void LlvmEmitter::emit_row_pass(const Bases& tile, const RowPass& pass, const ChannelTileRun& run,
+                                llvm::Function* shared_body) {
+  if (pass.constant_row) {
+    // One output row with a constant index: every address inside is a constant offset.
+    llvm::Value* oh = i64(pass.rows.oh_begin);
+    llvm::Value* wanted = builder_.CreateAnd(builder_.CreateICmpSLE(row_begin_, oh),
+                                             builder_.CreateICmpSLT(oh, row_end_));
+    auto* row = llvm::BasicBlock::Create(context_, "row", function_);
+    auto* after = llvm::BasicBlock::Create(context_, "row.next");
+    builder_.CreateCondBr(wanted, row, after);
+    builder_.SetInsertPoint(row);
+    emit_row(tile, pass, run, oh, shared_body);
+    builder_.CreateBr(after);
+    after->insertInto(function_);
+    builder_.SetInsertPoint(after);
+    return;
+  }
+  // The caller's row range [row_begin, row_end) clipped to the pass, as a loop.
   llvm::Value* first = builder_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, row_begin_,
-                                                      i64(segment.oh_begin));
+                                                      i64(pass.rows.oh_begin));
   llvm::Value* last = builder_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, row_end_,
-                                                     i64(segment.oh_end));
+                                                     i64(pass.rows.oh_end));
   emit_loop(first, last, true, {}, [&](llvm::Value* oh, const Values&) {
-    emit_row_body(tile, segment, run, oh);
+    emit_row(tile, pass, run, oh, shared_body);
     return Values{};
   });
 }
 
-// One output row with a constant index: every address inside is a constant offset.
-void LlvmEmitter::emit_single_row(const Bases& tile, const RowSegment& segment,
-                                  const ChannelTileRun& run) {
-  llvm::Value* oh = i64(segment.oh_begin);
-  llvm::Value* wanted = builder_.CreateAnd(builder_.CreateICmpSLE(row_begin_, oh),
-                                           builder_.CreateICmpSLT(oh, row_end_));
-  auto* body = llvm::BasicBlock::Create(context_, "row", function_);
-  auto* after = llvm::BasicBlock::Create(context_, "row.next");
-  builder_.CreateCondBr(wanted, body, after);
-  builder_.SetInsertPoint(body);
-  emit_row_body(tile, segment, run, oh);
-  builder_.CreateBr(after);
-  after->insertInto(function_);
-  builder_.SetInsertPoint(after);
+void LlvmEmitter::emit_row(const Bases& tile, const RowPass& pass, const ChannelTileRun& run,
+                           llvm::Value* oh, llvm::Function* shared_body) {
+  Row row;
+  row.src = offset_pointer(tile.src, oh, schedule_.src_row_step, schedule_.pass_src_offset(pass, 0));
+  row.dst = offset_pointer(tile.dst, oh, geo_.dst_row);
+  // Unrolled steps address the weights from the channel tile's start; a looped reduction
+  // starts at the pass's first kernel row.
+  row.weights = schedule_.reduction_unrolled
+                    ? tile.weights
+                    : pointer({tile.weights, schedule_.pass_weight_offset(pass)});
+  row.bias = tile.bias;
+  if (!shared_body) {
+    emit_row_body(row, pass, run);
+    return;
+  }
+  builder_.CreateCall(shared_body, {row.src, row.dst, row.weights, row.bias,
+                                    i64(pass.kernel_rows())});
 }
 
-void LlvmEmitter::emit_row_body(const Bases& tile, const RowSegment& segment,
-                                const ChannelTileRun& run, llvm::Value* oh) {
-  // Input row of kernel row kh_begin, and the output row.
-  llvm::Value* src_row =
-      offset_pointer(tile.src, oh, shape_.sh * geo_.src_row,
-                     (segment.kh_begin * shape_.dh - shape_.pad_top) * geo_.src_row);
-  llvm::Value* dst_row = offset_pointer(tile.dst, oh, geo_.dst_row);
-  for (const ColumnTile& column : plan_.columns) {
-    if (column.repeat > 1) {
-      emit_counted_loop(column.repeat, {}, [&](llvm::Value* i, const Values&) {
-        TilePlace place;
-        place.src = offset_pointer(src_row, i, column.width * geo_.src_column,
-                                   column.ow_begin * geo_.src_column);
-        place.dst = offset_pointer(dst_row, i, column.width * geo_.dst_column,
-                                   column.ow_begin * geo_.dst_column);
-        place.ow_origin = column.ow_begin;
-        place.ow_first = column.ow_begin;
-        place.width = column.width;
-        place.steady = true;
-        emit_tile(tile, place, segment, run);
-        return Values{};
-      });
-    } else {
-      emit_tile(tile, {src_row, dst_row, 0, column.ow_begin, column.width, false}, segment, run);
+void LlvmEmitter::emit_row_body(const Row& row, const RowPass& pass, const ChannelTileRun& run) {
+  const std::vector<ReductionStep> steps =
+      schedule_.reduction_unrolled ? schedule_.unrolled_steps(pass) : std::vector<ReductionStep>{};
+  for (const TileWalk& walk : schedule_.tiles) {
+    if (!walk.looped()) {
+      emit_tile(row, walk, {row.src, 0}, {row.dst, 0}, pass, steps, run);
+      continue;
     }
+    emit_counted_loop(walk.tile.repeat, {}, [&](llvm::Value* i, const Values&) {
+      const Address src{offset_pointer(row.src, i, walk.src_step, walk.src_offset), 0};
+      const Address dst{offset_pointer(row.dst, i, walk.dst_step, walk.dst_offset), 0};
+      emit_tile(row, walk, src, dst, pass, steps, run);
+      return Values{};
+    });
   }
 }
 
 // ------------------------------------------------------------------ one register tile
 
-void LlvmEmitter::emit_tile(const Bases& tile, const TilePlace& place, const RowSegment& segment,
-                            const ChannelTileRun& run) {
-  Values acc = emit_tile_init(tile, place, run);
-  if (segment.kh_end > segment.kh_begin)
-    acc = emit_reduction(tile, place, segment, run, std::move(acc));
-  emit_tile_store(place, run, acc);
+void LlvmEmitter::emit_tile(const Row& row, const TileWalk& walk, const Address& src,
+                            const Address& dst, const RowPass& pass,
+                            const std::vector<ReductionStep>& steps, const ChannelTileRun& run) {
+  Values acc = emit_tile_init(row, walk, run);
+  if (schedule_.reduction_unrolled) {
+    for (const ReductionStep& step : steps) emit_taps(walk, run, step, src, {row.weights, 0}, acc);
+  } else if (row.kernel_rows || pass.kernel_rows() > 0) {
+    acc = emit_looped_reduction(row, walk, src, pass, run, std::move(acc));
+  }
+  emit_tile_store(walk, dst, run, acc);
 }
 
-LlvmEmitter::Values LlvmEmitter::emit_tile_init(const Bases& tile, const TilePlace& place,
+LlvmEmitter::Values LlvmEmitter::emit_tile_init(const Row& row, const TileWalk& walk,
                                                 const ChannelTileRun& run) {
-  const int columns = convjit::tile_columns(plan_, place.width);
   Values bias(run.blocks);
   for (int b = 0; b < run.blocks; ++b) {
-    const Address at{tile.bias, b * geo_.bias_block};
-    if (!shape_.bias) bias[b] = llvm::ConstantAggregateZero::get(vector_);
-    else if (plan_.strategy == Strategy::width_vectors) bias[b] = broadcast(at);
-    else bias[b] = load_vector(at);
+    const Address at{row.bias, b * geo_.bias_block};
+    switch (schedule_.bias) {
+      case BiasLoad::zero: bias[b] = llvm::ConstantAggregateZero::get(vector_); break;
+      case BiasLoad::broadcast: bias[b] = broadcast(at); break;
+      case BiasLoad::vector: bias[b] = load_vector(at); break;
+    }
   }
   Values acc;
-  for (int col = 0; col < columns; ++col)
+  for (int col = 0; col < walk.columns; ++col)
     for (int b = 0; b < run.blocks; ++b) acc.push_back(bias[b]);
   return acc;
 }
 
-LlvmEmitter::Values LlvmEmitter::emit_reduction(const Bases& tile, const TilePlace& place,
-                                                const RowSegment& segment,
-                                                const ChannelTileRun& run, Values acc) {
-  const std::int64_t kernel_rows = segment.kh_end - segment.kh_begin;
-  const std::int64_t channels = geo_.reduction_ic;
-  if (plan_.unroll_kh) {
-    for (std::int64_t r = 0; r < kernel_rows; ++r)
-      for (std::int64_t kw = 0; kw < shape_.kw; ++kw)
-        for (std::int64_t ic = 0; ic < channels; ++ic)
-          emit_tap(place, run, kw, {place.src, r * geo_.src_kh + ic * geo_.src_ic},
-                   {tile.weights,
-                    (segment.kh_begin + r) * geo_.wei_kh + kw * geo_.wei_kw + ic * geo_.wei_ic},
-                   acc);
-    return acc;
-  }
-  // Kernel rows × input-channel steps as loops; kw and ic_unroll channels unrolled inside.
-  // As in the Xbyak kernel, a source and a weight pointer walk the window (loop-carried
-  // after the accumulators) and every tap is a constant offset from them.
-  const std::int64_t step = plan_.ic_unroll;
+// Kernel rows × input-channel steps as loops; the body's taps unrolled inside. As in the
+// Xbyak kernel, a source and a weight pointer walk the window (loop-carried after the
+// accumulators) and every tap is a constant offset from them.
+LlvmEmitter::Values LlvmEmitter::emit_looped_reduction(const Row& row, const TileWalk& walk,
+                                                       const Address& src, const RowPass& pass,
+                                                       const ChannelTileRun& run, Values acc) {
+  const LoopedReduction& r = schedule_.looped;
   const std::size_t n = acc.size();
   Values state = std::move(acc);
-  state.push_back(place.src);
-  state.push_back(pointer({tile.weights, segment.kh_begin * geo_.wei_kh}));
-  state = emit_counted_loop(kernel_rows, std::move(state), [&](llvm::Value*, const Values& row) {
-    Values inner = emit_counted_loop(channels / step, row, [&](llvm::Value*, const Values& cur) {
+  state.push_back(pointer(src));
+  state.push_back(row.weights);
+  auto kernel_row = [&](llvm::Value*, const Values& at_row) {
+    Values inner = emit_counted_loop(r.ic_steps, at_row, [&](llvm::Value*, const Values& cur) {
       Values next(cur.begin(), cur.begin() + n);
-      llvm::Value* src = cur[n];
-      llvm::Value* wei = cur[n + 1];
-      for (std::int64_t kw = 0; kw < shape_.kw; ++kw)
-        for (std::int64_t ic = 0; ic < step; ++ic)
-          emit_tap(place, run, kw, {src, ic * geo_.src_ic},
-                   {wei, kw * geo_.wei_kw + ic * geo_.wei_ic}, next);
-      next.push_back(pointer({src, step * geo_.src_ic}));
-      next.push_back(pointer({wei, step * geo_.wei_ic}));
+      for (const ReductionStep& step : r.body)
+        emit_taps(walk, run, step, {cur[n], 0}, {cur[n + 1], 0}, next);
+      next.push_back(pointer({cur[n], r.src_advance}));
+      next.push_back(pointer({cur[n + 1], r.wei_advance}));
       return next;
     });
-    // Next kernel row: back to the first channel, one (dilated) row down.
-    inner[n] = pointer({row[n], geo_.src_kh});
-    inner[n + 1] = pointer({row[n + 1], geo_.wei_kh});
+    inner[n] = pointer({at_row[n], r.src_row});
+    inner[n + 1] = pointer({at_row[n + 1], r.wei_row});
     return inner;
-  });
+  };
+  if (row.kernel_rows)
+    state = emit_loop(i64(0), row.kernel_rows, schedule_.has_rows_without_taps, std::move(state),
+                      kernel_row);
+  else
+    state = emit_counted_loop(pass.kernel_rows(), std::move(state), kernel_row);
   state.resize(n);
   return state;
 }
 
-void LlvmEmitter::emit_tap(const TilePlace& place, const ChannelTileRun& run, std::int64_t kw,
-                           const Address& src, const Address& weights, Values& acc) {
-  const int columns = convjit::tile_columns(plan_, place.width);
-  auto at_column = [&](std::int64_t column) {
-    return src.plus(
-        geo_.input_column_offset(shape_, place.ow_first - place.ow_origin + column, kw));
-  };
-  auto in_bounds = [&](std::int64_t column) {
-    return place.steady || column_tap_in_bounds(shape_, place.ow_first + column, kw);
-  };
+void LlvmEmitter::emit_taps(const TileWalk& walk, const ChannelTileRun& run,
+                            const ReductionStep& step, const Address& src,
+                            const Address& weights, Values& acc) {
+  const std::vector<TileTap>& taps = walk.taps[step.kw];
+  if (taps.empty()) return;
   auto accumulate = [&](int column, int block, llvm::Value* a, llvm::Value* b) {
     llvm::Value*& sum = acc[column * run.blocks + block];
     sum = fma(a, b, sum);
   };
+  const Address at = src.plus(step.src_offset);
+  const Address wei = weights.plus(step.wei_offset);
 
   if (plan_.strategy == Strategy::width_vectors) {
-    Values inputs(columns, nullptr);
-    for (int v = 0; v < columns; ++v) {
-      const std::uint32_t lanes = width_lane_mask(plan_, place.ow_first, place.width, v, kw);
-      if (lanes == 0) continue;  // every lane's tap lies in padding
-      const Address at = at_column(v * plan_.lanes);
-      if (shape_.sw > 1) inputs[v] = gather_vector(at, geo_.src_column, lanes);
-      else if (lanes == plan_.all_lanes()) inputs[v] = load_vector(at);
-      else inputs[v] = load_vector_masked(at, lanes);
+    Values inputs;
+    for (const TileTap& tap : taps) {
+      const Address in = at.plus(tap.src_offset);
+      switch (tap.load) {
+        case InputLoad::vector: inputs.push_back(load_vector(in)); break;
+        case InputLoad::masked: inputs.push_back(load_vector_masked(in, tap.lanes)); break;
+        case InputLoad::gather:
+          inputs.push_back(gather_vector(in, geo_.src_column, tap.lanes));
+          break;
+        case InputLoad::broadcast: inputs.push_back(broadcast(in)); break;
+      }
     }
-    if (std::none_of(inputs.begin(), inputs.end(), [](llvm::Value* v) { return v; })) return;
     for (int o = 0; o < run.blocks; ++o) {
-      llvm::Value* weight = broadcast(weights.plus(o * geo_.wei_block));
-      for (int v = 0; v < columns; ++v)
-        if (inputs[v]) accumulate(v, o, inputs[v], weight);
+      llvm::Value* weight = broadcast(wei.plus(o * geo_.wei_block));
+      for (std::size_t i = 0; i < taps.size(); ++i) accumulate(taps[i].column, o, inputs[i], weight);
     }
     return;
   }
 
-  bool any = false;
-  for (int j = 0; j < columns && !any; ++j) any = in_bounds(j);
-  if (!any) return;
   Values weight(run.blocks);
-  for (int b = 0; b < run.blocks; ++b) weight[b] = load_vector(weights.plus(b * geo_.wei_block));
-  for (int j = 0; j < columns; ++j) {
-    if (!in_bounds(j)) continue;
-    const Address input = at_column(j);
-    if (plan_.strategy == Strategy::oc_vectors) {
+  for (int b = 0; b < run.blocks; ++b) weight[b] = load_vector(wei.plus(b * geo_.wei_block));
+  const std::uint32_t tail = first_lanes(plan_.oc_tail_lanes, plan_.lanes);
+  for (const TileTap& tap : taps) {
+    const Address input = at.plus(tap.src_offset);
+    if (tap.load == InputLoad::broadcast) {
       llvm::Value* x = broadcast(input);
-      for (int b = 0; b < run.blocks; ++b) accumulate(j, b, weight[b], x);
-    } else {  // depthwise
-      for (int b = 0; b < run.blocks; ++b) {
-        const Address in = input.plus(b * geo_.src_block);
-        const bool tail = run.has_tail && b == run.blocks - 1;
-        llvm::Value* x = tail ? load_vector_masked(in, first_lanes(plan_.oc_tail_lanes, plan_.lanes))
-                              : load_vector(in);
-        accumulate(j, b, weight[b], x);
-      }
+      for (int b = 0; b < run.blocks; ++b) accumulate(tap.column, b, weight[b], x);
+      continue;
+    }
+    for (int b = 0; b < run.blocks; ++b) {
+      const Address in = input.plus(b * geo_.src_block);
+      const bool last_of_tail = run.has_tail && b == run.blocks - 1;
+      accumulate(tap.column, b, weight[b],
+                 last_of_tail ? load_vector_masked(in, tail) : load_vector(in));
     }
   }
 }
@@ -336,25 +344,22 @@ llvm::Value* LlvmEmitter::emit_activation(llvm::Value* value) {
   return value;
 }
 
-void LlvmEmitter::emit_tile_store(const TilePlace& place, const ChannelTileRun& run,
-                                  const Values& acc) {
-  const int columns = convjit::tile_columns(plan_, place.width);
-  const std::int64_t origin = place.ow_first - place.ow_origin;
+void LlvmEmitter::emit_tile_store(const TileWalk& walk, const Address& dst,
+                                  const ChannelTileRun& run, const Values& acc) {
+  const std::uint32_t tail = first_lanes(plan_.oc_tail_lanes, plan_.lanes);
+  auto store = [&](const TileStore& st, int block) {
+    const bool last_of_tail = plan_.strategy != Strategy::width_vectors && run.has_tail &&
+                              block == run.blocks - 1;
+    store_vector(emit_activation(acc[st.column * run.blocks + block]),
+                 dst.plus(st.dst_offset + block * geo_.dst_block), last_of_tail ? tail : st.lanes);
+  };
   if (plan_.strategy == Strategy::width_vectors) {
     for (int o = 0; o < run.blocks; ++o)
-      for (int v = 0; v < columns; ++v)
-        store_vector(emit_activation(acc[v * run.blocks + o]),
-                     {place.dst, (origin + v * plan_.lanes) * geo_.dst_column + o * geo_.dst_block},
-                     width_store_mask(plan_, place.width, v));
+      for (const TileStore& st : walk.stores) store(st, o);
     return;
   }
-  for (int j = 0; j < columns; ++j)
-    for (int b = 0; b < run.blocks; ++b) {
-      const bool tail = run.has_tail && b == run.blocks - 1;
-      store_vector(emit_activation(acc[j * run.blocks + b]),
-                   {place.dst, (origin + j) * geo_.dst_column + b * geo_.dst_block},
-                   tail ? first_lanes(plan_.oc_tail_lanes, plan_.lanes) : plan_.all_lanes());
-    }
+  for (const TileStore& st : walk.stores)
+    for (int b = 0; b < run.blocks; ++b) store(st, b);
 }
 
 // ------------------------------------------------------------------ IR helpers

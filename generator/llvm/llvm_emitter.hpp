@@ -1,15 +1,15 @@
 #pragma once
-// LlvmEmitter: translates a KernelPlan into target-independent LLVM IR — the same walk as
-// XbyakEmitter (groups, channel tiles, row segments, column tiles, reduction, taps, stores),
-// written with generic vector types (<lanes x float>, the plan's width) and generic intrinsics (llvm.fmuladd,
+// LlvmEmitter: translates a plan's KernelSchedule into target-independent LLVM IR — the same
+// walk XbyakEmitter translates (groups, channel tiles, row passes, column tiles, reduction,
+// taps, stores), written with generic vector types (<lanes x float>, the plan's width) and generic intrinsics (llvm.fmuladd,
 // llvm.masked.load/store/gather, llvm.maxnum/minnum). No x86 intrinsics and no inline
 // assembly, so the same IR compiles for x86-64 and AArch64.
 //
 // The emitted function is `void NAME(const KernelCallArgs*)`. Accumulators are SSA values;
 // the plan's counted loops are IR loops with phi nodes, marked so LLVM neither unrolls nor
 // vectorises them (the plan already decided both).
+#include "generator/kernel_schedule.hpp"
 #include "generator/plan.hpp"
-#include "generator/tile_geometry.hpp"
 
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Module.h>
@@ -47,15 +47,15 @@ class LlvmEmitter {
     llvm::Value* bias = nullptr;
   };
 
-  // Where a tile sits: `src` / `dst` point at output column `ow_origin` of the current row
-  // (input: kernel row kh_begin); `ow_first` is the absolute first column of the tile.
-  struct TilePlace {
+  // What a row body works from: the output row's input (at the pass's first kernel row) and
+  // output, where the reduction's weights start, the bias, and the number of kernel rows
+  // (a run-time value in a shared row body, else the pass's constant).
+  struct Row {
     llvm::Value* src = nullptr;
     llvm::Value* dst = nullptr;
-    std::int64_t ow_origin = 0;
-    std::int64_t ow_first = 0;
-    std::int64_t width = 0;
-    bool steady = false;
+    llvm::Value* weights = nullptr;
+    llvm::Value* bias = nullptr;
+    llvm::Value* kernel_rows = nullptr;  // null: the pass's own count
   };
 
   // A tap's address: a byte pointer computed once per loop step, plus constant bytes.
@@ -68,19 +68,24 @@ class LlvmEmitter {
   void emit_groups(const Bases& bases);
   void emit_channel_tiles(const Bases& group, llvm::Value* group_index);
   void emit_rows(const Bases& tile, const ChannelTileRun& run);
-  void emit_row_segment(const Bases& tile, const RowSegment& segment, const ChannelTileRun& run);
-  void emit_single_row(const Bases& tile, const RowSegment& segment, const ChannelTileRun& run);
-  void emit_row_body(const Bases& tile, const RowSegment& segment, const ChannelTileRun& run,
-                     llvm::Value* oh);
-  void emit_tile(const Bases& tile, const TilePlace& place, const RowSegment& segment,
+  // The shared row body of a channel-tile run, as an internal function of its own.
+  llvm::Function* emit_shared_row_body(const ChannelTileRun& run);
+  void emit_row_pass(const Bases& tile, const RowPass& pass, const ChannelTileRun& run,
+                     llvm::Function* shared_body);
+  void emit_row(const Bases& tile, const RowPass& pass, const ChannelTileRun& run,
+                llvm::Value* oh, llvm::Function* shared_body);
+  void emit_row_body(const Row& row, const RowPass& pass, const ChannelTileRun& run);
+  void emit_tile(const Row& row, const TileWalk& walk, const Address& src, const Address& dst,
+                 const RowPass& pass, const std::vector<ReductionStep>& steps,
                  const ChannelTileRun& run);
-  Values emit_tile_init(const Bases& tile, const TilePlace& place, const ChannelTileRun& run);
-  Values emit_reduction(const Bases& tile, const TilePlace& place, const RowSegment& segment,
-                        const ChannelTileRun& run, Values acc);
-  // One (kh, kw, ic) step of the tile.
-  void emit_tap(const TilePlace& place, const ChannelTileRun& run, std::int64_t kw,
-                const Address& src, const Address& weights, Values& acc);
-  void emit_tile_store(const TilePlace& place, const ChannelTileRun& run, const Values& acc);
+  Values emit_tile_init(const Row& row, const TileWalk& walk, const ChannelTileRun& run);
+  Values emit_looped_reduction(const Row& row, const TileWalk& walk, const Address& src,
+                               const RowPass& pass, const ChannelTileRun& run, Values acc);
+  // The taps of one reduction step.
+  void emit_taps(const TileWalk& walk, const ChannelTileRun& run, const ReductionStep& step,
+                 const Address& src, const Address& weights, Values& acc);
+  void emit_tile_store(const TileWalk& walk, const Address& dst, const ChannelTileRun& run,
+                       const Values& acc);
   llvm::Value* emit_activation(llvm::Value* value);
 
   // IR helpers.
@@ -106,7 +111,8 @@ class LlvmEmitter {
 
   const KernelPlan& plan_;
   const ConvShape& shape_;
-  TileGeometry geo_;
+  const KernelSchedule schedule_;
+  const TileGeometry& geo_;
   llvm::Module& module_;
   llvm::LLVMContext& context_;
   llvm::IRBuilder<> builder_;

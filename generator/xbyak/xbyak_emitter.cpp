@@ -60,33 +60,30 @@ XbyakEmitter::XbyakEmitter(const KernelPlan& plan, std::size_t max_code_bytes)
     : Xbyak::CodeGenerator(max_code_bytes, Xbyak::DontSetProtectRWE),
       plan_(plan),
       shape_(plan.shape),
-      geo_(make_tile_geometry(plan)) {
-  VectorRegisters regs(plan.lanes, plan.vector_registers);
-  const bool vector_mask = !plan.uses_opmasks();
-  for (int i = 0; i < plan.ur_w * plan.oc_tile; ++i) acc_.push_back(regs.take("accumulator"));
-  switch (plan.strategy) {
-    case Strategy::oc_vectors:
-      for (int b = 0; b < plan.oc_tile; ++b) weights_.push_back(regs.take("weights"));
-      broadcast_ = regs.take("broadcast input");
-      mask_ = broadcast_;  // stores happen after the last broadcast
-      break;
-    case Strategy::depthwise:
-      for (int b = 0; b < plan.oc_tile; ++b) weights_.push_back(regs.take("weights"));
-      if (vector_mask) mask_ = regs.take("tail mask");
-      masked_input_ = regs.take("masked input");
-      break;
-    case Strategy::width_vectors:
-      for (int v = 0; v < plan.ur_w; ++v) inputs_.push_back(regs.take("input vector"));
-      broadcast_ = regs.take("broadcast weight");
-      if (vector_mask) mask_ = regs.take("lane mask");
-      if (shape_.sw > 1) gather_index_ = regs.take("gather offsets");
-      break;
-  }
+      schedule_(make_schedule(plan)),
+      geo_(schedule_.geometry) {
+  allocate_vector_registers();
   emit_prologue();
   emit_groups();
   emit_epilogue();
   emit_constants();
   setProtectModeRE();
+}
+
+void XbyakEmitter::allocate_vector_registers() {
+  const RegisterBudget& budget = schedule_.registers;
+  VectorRegisters regs(plan_.lanes, plan_.vector_registers);
+  auto take = [&](std::vector<Xmm>& role, int count, const char* name) {
+    for (int i = 0; i < count; ++i) role.push_back(regs.take(name));
+  };
+  take(acc_, budget.accumulators, "accumulator");
+  take(weights_, budget.weights, "weights");
+  take(inputs_, budget.inputs, "input vector");
+  if (budget.broadcast) broadcast_ = regs.take("broadcast");
+  if (budget.masked_input) masked_input_ = regs.take("masked input");
+  if (budget.lane_mask) mask_ = regs.take("lane mask");
+  if (budget.mask_in_broadcast) mask_ = broadcast_;
+  if (budget.gather_index) gather_index_ = regs.take("gather offsets");
 }
 
 void XbyakEmitter::add_imm(const Reg64& reg, std::int64_t value) {
@@ -159,7 +156,7 @@ void XbyakEmitter::emit_prologue() {
   copy(offsetof(KernelCallArgs, tile_begin), kSlotTileBegin);
   copy(offsetof(KernelCallArgs, tile_end), kSlotTileEnd);
   mov(slot(kSlotTileIndex), 0);
-  if (plan_.strategy == Strategy::width_vectors && shape_.sw > 1)
+  if (schedule_.registers.gather_index)
     vmovups(gather_index_, util::ptr[util::rip + gather_offsets_]);
 }
 
@@ -172,9 +169,9 @@ void XbyakEmitter::emit_epilogue() {
 
 void XbyakEmitter::emit_groups() {
   Xbyak::Label next_group;
-  const bool looped = geo_.groups_looped > 1;
+  const bool looped = schedule_.groups > 1;
   if (looped) {
-    mov(slot(kSlotGroupsLeft), geo_.groups_looped);
+    mov(slot(kSlotGroupsLeft), schedule_.groups);
     L(next_group);
   }
   emit_channel_tiles();
@@ -209,6 +206,7 @@ void XbyakEmitter::emit_channel_tiles() {
     }
   };
   // Tiles outside the caller's [tile_begin, tile_end) are skipped (another thread has them).
+  // The counter numbers tiles in emission order, which is the schedule's tile_index().
   auto emit_tile_if_requested = [&](const ChannelTileRun& run) {
     Xbyak::Label skip;
     mov(kTmp, slot(kSlotTileIndex));
@@ -221,7 +219,7 @@ void XbyakEmitter::emit_channel_tiles() {
     inc(slot(kSlotTileIndex));
     advance_tile(run.blocks);
   };
-  for (const ChannelTileRun& run : channel_tile_runs(plan_)) {
+  for (const ChannelTileRun& run : schedule_.channel_runs) {
     if (run.count > 1) {
       Xbyak::Label next_tile;
       mov(slot(kSlotTilesLeft), static_cast<std::int32_t>(run.count));
@@ -238,70 +236,86 @@ void XbyakEmitter::emit_channel_tiles() {
 void XbyakEmitter::emit_rows(const ChannelTileRun& run) {
   mov(kWeights, slot(kSlotWeiTile));
   mov(kBias, slot(kSlotBiasTile));
-  if (shares_row_body()) {
-    // One row body for every segment: the segments differ only in their kernel-row range,
-    // which the body reads from two stack slots.
-    Xbyak::Label body, after_body;
-    jmp(after_body, T_NEAR);
-    L(body);
-    call_depth_ = 8;  // the return address sits between rsp and the frame
-    emit_row_body(RowSegment{}, run);
-    call_depth_ = 0;
-    ret();
-    L(after_body);
-    for (const RowSegment& segment : plan_.rows) emit_row_segment(segment, run, &body);
+  if (!schedule_.shared_row_body) {
+    for (const RowPass& pass : schedule_.row_passes) emit_row_pass(pass, run, nullptr);
     return;
   }
-  for (const RowSegment& segment : plan_.rows) {
-    if (plan_.unroll_rows) {
-      for (std::int64_t oh = segment.oh_begin; oh < segment.oh_end; ++oh)
-        emit_row_segment({oh, oh + 1, segment.kh_begin, segment.kh_end}, run, nullptr);
-    } else {
-      emit_row_segment(segment, run, nullptr);
-    }
+  // One row body for every pass: the passes differ only in their kernel-row range, which the
+  // body reads from two stack slots.
+  Xbyak::Label body, after_body;
+  jmp(after_body, T_NEAR);
+  L(body);
+  call_depth_ = 8;  // the return address sits between rsp and the frame
+  emit_row_body(RowPass{}, run);
+  call_depth_ = 0;
+  ret();
+  L(after_body);
+  for (const RowPass& pass : schedule_.row_passes) emit_row_pass(pass, run, &body);
+}
+
+void XbyakEmitter::emit_row_pass(const RowPass& pass, const ChannelTileRun& run,
+                                 const Xbyak::Label* shared_body) {
+  if (shared_body) {
+    mov(slot(kSlotKernelRows), static_cast<std::int32_t>(pass.kernel_rows()));
+    mov(kTmp, schedule_.pass_weight_offset(pass));
+    mov(slot(kSlotKernelRowWeights), kTmp);
   }
+  if (pass.constant_row) emit_constant_row(pass, run, shared_body);
+  else emit_row_loop(pass, run, shared_body);
 }
 
-bool XbyakEmitter::shares_row_body() const {
-  return !plan_.unroll_kh && !plan_.unroll_rows && plan_.rows.size() > 1;
+void XbyakEmitter::emit_row_body_or_call(const RowPass& pass, const ChannelTileRun& run,
+                                         const Xbyak::Label* shared_body) {
+  if (shared_body) call(*shared_body);
+  else emit_row_body(pass, run);
 }
 
-void XbyakEmitter::emit_row_segment(const RowSegment& segment, const ChannelTileRun& run,
-                                    const Xbyak::Label* shared_body) {
+// One output row, if the caller asked for it, at constant offsets from the channel tile.
+void XbyakEmitter::emit_constant_row(const RowPass& pass, const ChannelTileRun& run,
+                                     const Xbyak::Label* shared_body) {
+  Xbyak::Label skip;
+  const std::int64_t oh = pass.rows.oh_begin;
+  mov(kTmp, oh);
+  cmp(kTmp, slot(kSlotRowBegin));
+  jl(skip, T_NEAR);
+  cmp(kTmp, slot(kSlotRowEnd));
+  jge(skip, T_NEAR);
+  mov(kSrcRow, slot(kSlotSrcTile));
+  add_imm(kSrcRow, schedule_.pass_src_offset(pass, oh));
+  mov(kDstRow, slot(kSlotDstTile));
+  add_imm(kDstRow, schedule_.pass_dst_offset(oh));
+  emit_row_body_or_call(pass, run, shared_body);
+  L(skip);
+}
+
+// The caller's row range [row_begin, row_end) clipped to the pass, as a loop.
+void XbyakEmitter::emit_row_loop(const RowPass& pass, const ChannelTileRun& run,
+                                 const Xbyak::Label* shared_body) {
   Xbyak::Label skip, next_row;
-  // The caller's row range [row_begin, row_end) clipped to this segment.
   mov(kRow, slot(kSlotRowBegin));
-  mov(kTmp, segment.oh_begin);
+  mov(kTmp, pass.rows.oh_begin);
   cmp(kRow, kTmp);
   cmovl(kRow, kTmp);
   mov(kRowEnd, slot(kSlotRowEnd));
-  mov(kTmp, segment.oh_end);
+  mov(kTmp, pass.rows.oh_end);
   cmp(kRowEnd, kTmp);
   cmovg(kRowEnd, kTmp);
   cmp(kRow, kRowEnd);
   jge(skip, T_NEAR);
 
-  const std::int64_t src_step = shape_.sh * geo_.src_row;
   mov(kSrcRow, kRow);
-  mov(kWide, src_step);
+  mov(kWide, schedule_.src_row_step);
   imul(kSrcRow, kWide);
   add(kSrcRow, slot(kSlotSrcTile));
-  add_imm(kSrcRow, (segment.kh_begin * shape_.dh - shape_.pad_top) * geo_.src_row);
+  add_imm(kSrcRow, schedule_.pass_src_offset(pass, 0));
   mov(kDstRow, kRow);
   mov(kWide, geo_.dst_row);
   imul(kDstRow, kWide);
   add(kDstRow, slot(kSlotDstTile));
 
-  if (shared_body) {
-    mov(slot(kSlotKernelRows), static_cast<std::int32_t>(segment.kh_end - segment.kh_begin));
-    mov(kTmp, segment.kh_begin * geo_.wei_kh);
-    mov(slot(kSlotKernelRowWeights), kTmp);
-  }
-
   L(next_row);
-  if (shared_body) call(*shared_body);
-  else emit_row_body(segment, run);
-  add_imm(kSrcRow, src_step);
+  emit_row_body_or_call(pass, run, shared_body);
+  add_imm(kSrcRow, schedule_.src_row_step);
   add_imm(kDstRow, geo_.dst_row);
   inc(kRow);
   cmp(kRow, kRowEnd);
@@ -309,162 +323,141 @@ void XbyakEmitter::emit_row_segment(const RowSegment& segment, const ChannelTile
   L(skip);
 }
 
-void XbyakEmitter::emit_row_body(const RowSegment& segment, const ChannelTileRun& run) {
-  for (const ColumnTile& tile : plan_.columns) {
-    if (tile.repeat > 1) {
-      Xbyak::Label next_tile;
-      mov(kColSrc, kSrcRow);
-      add_imm(kColSrc, tile.ow_begin * geo_.src_column);
-      mov(kColDst, kDstRow);
-      add_imm(kColDst, tile.ow_begin * geo_.dst_column);
-      mov(kColCount, tile.repeat);
-      L(next_tile);
-      emit_tile({kColSrc, kColDst, tile.ow_begin, tile.ow_begin, tile.width, true}, segment, run);
-      add_imm(kColSrc, tile.width * geo_.src_column);
-      add_imm(kColDst, tile.width * geo_.dst_column);
-      dec(kColCount);
-      jnz(next_tile, T_NEAR);
-    } else {
-      emit_tile({kSrcRow, kDstRow, 0, tile.ow_begin, tile.width, false}, segment, run);
+void XbyakEmitter::emit_row_body(const RowPass& pass, const ChannelTileRun& run) {
+  const std::vector<ReductionStep> steps =
+      schedule_.reduction_unrolled ? schedule_.unrolled_steps(pass) : std::vector<ReductionStep>{};
+  for (const TileWalk& walk : schedule_.tiles) {
+    if (!walk.looped()) {
+      emit_tile(walk, {kSrcRow, kDstRow}, pass, steps, run);
+      continue;
     }
+    Xbyak::Label next_tile;
+    mov(kColSrc, kSrcRow);
+    add_imm(kColSrc, walk.src_offset);
+    mov(kColDst, kDstRow);
+    add_imm(kColDst, walk.dst_offset);
+    mov(kColCount, walk.tile.repeat);
+    L(next_tile);
+    emit_tile(walk, {kColSrc, kColDst}, pass, steps, run);
+    add_imm(kColSrc, walk.src_step);
+    add_imm(kColDst, walk.dst_step);
+    dec(kColCount);
+    jnz(next_tile, T_NEAR);
   }
 }
 
-void XbyakEmitter::emit_tile(const TilePlace& place, const RowSegment& segment,
-                             const ChannelTileRun& run) {
-  emit_tile_init(place, run);
-  if (shares_row_body() || segment.kh_end > segment.kh_begin) emit_reduction(place, segment, run);
-  emit_tile_store(place, run);
+void XbyakEmitter::emit_tile(const TileWalk& walk, const TileBase& base, const RowPass& pass,
+                             const std::vector<ReductionStep>& steps, const ChannelTileRun& run) {
+  emit_tile_init(run, walk.columns);
+  if (!schedule_.reduction_unrolled) {
+    if (schedule_.shared_row_body || pass.kernel_rows() > 0)
+      emit_looped_reduction(walk, base, pass, run);
+  } else {
+    for (const ReductionStep& step : steps) emit_taps(walk, run, step, base.src, kWeights);
+  }
+  emit_tile_store(walk, base, run);
 }
 
-void XbyakEmitter::emit_tile_init(const TilePlace& place, const ChannelTileRun& run) {
-  const int columns = convjit::tile_columns(plan_, place.width);
+void XbyakEmitter::emit_tile_init(const ChannelTileRun& run, int columns) {
   for (int col = 0; col < columns; ++col)
     for (int b = 0; b < run.blocks; ++b) {
       const Xmm a = acc(col, b);
-      if (!shape_.bias) {
-        zero(a);
-      } else if (plan_.strategy == Strategy::width_vectors) {
-        vbroadcastss(a, at(kBias, b * geo_.bias_block));
-      } else {
-        vmovups(a, at(kBias, b * geo_.bias_block));
+      switch (schedule_.bias) {
+        case BiasLoad::zero: zero(a); break;
+        case BiasLoad::broadcast: vbroadcastss(a, at(kBias, b * geo_.bias_block)); break;
+        case BiasLoad::vector: vmovups(a, at(kBias, b * geo_.bias_block)); break;
       }
     }
   if (plan_.strategy == Strategy::depthwise && run.has_tail)
     set_mask(first_lanes(plan_.oc_tail_lanes, plan_.lanes));
 }
 
-void XbyakEmitter::emit_reduction(const TilePlace& place, const RowSegment& segment,
-                                  const ChannelTileRun& run) {
-  const std::int64_t kernel_rows = segment.kh_end - segment.kh_begin;
-  const std::int64_t channels = geo_.reduction_ic;
-  if (plan_.unroll_kh) {
-    for (std::int64_t r = 0; r < kernel_rows; ++r)
-      for (std::int64_t kw = 0; kw < shape_.kw; ++kw)
-        for (std::int64_t ic = 0; ic < channels; ++ic)
-          emit_tap(place, run, kw, place.src, r * geo_.src_kh + ic * geo_.src_ic, kWeights,
-                   (segment.kh_begin + r) * geo_.wei_kh + kw * geo_.wei_kw + ic * geo_.wei_ic);
-    return;
-  }
-  const std::int64_t step = plan_.ic_unroll;
+void XbyakEmitter::emit_looped_reduction(const TileWalk& walk, const TileBase& base,
+                                         const RowPass& pass, const ChannelTileRun& run) {
+  const LoopedReduction& r = schedule_.looped;
   Xbyak::Label next_kernel_row, next_channels, done;
-  mov(kTapSrc, place.src);
+  mov(kTapSrc, base.src);
   mov(kTapWei, kWeights);
-  if (shares_row_body()) {
+  if (schedule_.shared_row_body) {
     add(kTapWei, slot(kSlotKernelRowWeights));
     mov(kKhCount, slot(kSlotKernelRows));
-    if (has_rows_without_taps()) {
+    if (schedule_.has_rows_without_taps) {
       test(kKhCount, kKhCount);
       jz(done, T_NEAR);
     }
   } else {
-    add_imm(kTapWei, segment.kh_begin * geo_.wei_kh);
-    mov(kKhCount, kernel_rows);
+    add_imm(kTapWei, schedule_.pass_weight_offset(pass));
+    mov(kKhCount, pass.kernel_rows());
   }
   L(next_kernel_row);
-  mov(kIcCount, channels / step);
+  mov(kIcCount, r.ic_steps);
   L(next_channels);
-  for (std::int64_t kw = 0; kw < shape_.kw; ++kw)
-    for (std::int64_t ic = 0; ic < step; ++ic)
-      emit_tap(place, run, kw, kTapSrc, ic * geo_.src_ic, kTapWei,
-               kw * geo_.wei_kw + ic * geo_.wei_ic);
-  add_imm(kTapSrc, step * geo_.src_ic);
-  add_imm(kTapWei, step * geo_.wei_ic);
+  for (const ReductionStep& step : r.body) emit_taps(walk, run, step, kTapSrc, kTapWei);
+  add_imm(kTapSrc, r.src_advance);
+  add_imm(kTapWei, r.wei_advance);
   dec(kIcCount);
   jnz(next_channels, T_NEAR);
-  add_imm(kTapSrc, geo_.src_kh - channels * geo_.src_ic);
-  add_imm(kTapWei, geo_.wei_kh - channels * geo_.wei_ic);
+  add_imm(kTapSrc, r.src_next_row);
+  add_imm(kTapWei, r.wei_next_row);
   dec(kKhCount);
   jnz(next_kernel_row, T_NEAR);
   L(done);
 }
 
-bool XbyakEmitter::has_rows_without_taps() const {
-  for (const RowSegment& r : plan_.rows)
-    if (r.kh_end == r.kh_begin) return true;
-  return false;
+void XbyakEmitter::emit_taps(const TileWalk& walk, const ChannelTileRun& run,
+                             const ReductionStep& step, const Reg64& src, const Reg64& wei) {
+  const std::vector<TileTap>& taps = walk.taps[step.kw];
+  if (taps.empty()) return;
+  if (plan_.strategy == Strategy::width_vectors) emit_width_vector_taps(taps, run, step, src, wei);
+  else emit_channel_vector_taps(taps, run, step, src, wei);
 }
 
-void XbyakEmitter::emit_tap(const TilePlace& place, const ChannelTileRun& run, std::int64_t kw,
-                            const Reg64& src, std::int64_t src_disp, const Reg64& wei,
-                            std::int64_t wei_disp) {
-  const int columns = convjit::tile_columns(plan_, place.width);
-  auto column_disp = [&](std::int64_t column) {
-    return geo_.input_column_offset(shape_, place.ow_first - place.ow_origin + column, kw);
-  };
-  auto in_bounds = [&](std::int64_t column) {
-    return place.steady || column_tap_in_bounds(shape_, place.ow_first + column, kw);
-  };
-
-  if (plan_.strategy == Strategy::width_vectors) {
-    std::vector<bool> present(columns, false);
-    for (int v = 0; v < columns; ++v) {
-      const std::uint32_t lanes = width_lane_mask(plan_, place.ow_first, place.width, v, kw);
-      if (lanes == 0) continue;
-      present[v] = true;
-      const Xbyak::Address address = at(src, src_disp + column_disp(v * plan_.lanes));
-      if (shape_.sw == 1) {
-        if (lanes == plan_.all_lanes()) {
-          vmovups(inputs_[v], address);
-        } else {
-          set_mask(lanes);
-          masked_load(inputs_[v], address);
-        }
-      } else {
-        set_mask(lanes);
-        zero(inputs_[v]);
-        const std::int64_t disp = src_disp + column_disp(v * plan_.lanes);
+void XbyakEmitter::emit_width_vector_taps(const std::vector<TileTap>& taps,
+                                          const ChannelTileRun& run, const ReductionStep& step,
+                                          const Reg64& src, const Reg64& wei) {
+  for (const TileTap& tap : taps) {
+    const std::int64_t disp = step.src_offset + tap.src_offset;
+    const Xmm input = inputs_[tap.column];
+    switch (tap.load) {
+      case InputLoad::vector: vmovups(input, at(src, disp)); break;
+      case InputLoad::masked:
+        set_mask(tap.lanes);
+        masked_load(input, at(src, disp));
+        break;
+      case InputLoad::gather:
         if (!fits_int32(disp)) throw Error("shape", "too large for the x86-64 generator");
-        gather(inputs_[v], util::ptr[src + gather_index_ * 4 + static_cast<std::int32_t>(disp)]);
-      }
+        set_mask(tap.lanes);
+        zero(input);
+        gather(input, util::ptr[src + gather_index_ * 4 + static_cast<std::int32_t>(disp)]);
+        break;
+      case InputLoad::broadcast: vbroadcastss(input, at(src, disp)); break;
     }
-    for (int o = 0; o < run.blocks; ++o) {
-      vbroadcastss(broadcast_, at(wei, wei_disp + o * geo_.wei_block));
-      for (int v = 0; v < columns; ++v)
-        if (present[v]) vfmadd231ps(acc(v, o), inputs_[v], broadcast_);
-    }
-    return;
   }
+  for (int o = 0; o < run.blocks; ++o) {
+    vbroadcastss(broadcast_, at(wei, step.wei_offset + o * geo_.wei_block));
+    for (const TileTap& tap : taps) vfmadd231ps(acc(tap.column, o), inputs_[tap.column], broadcast_);
+  }
+}
 
-  bool any = false;
-  for (int j = 0; j < columns && !any; ++j) any = in_bounds(j);
-  if (!any) return;
-  for (int b = 0; b < run.blocks; ++b) vmovups(weights_[b], at(wei, wei_disp + b * geo_.wei_block));
-  for (int j = 0; j < columns; ++j) {
-    if (!in_bounds(j)) continue;
-    const std::int64_t disp = src_disp + column_disp(j);
-    if (plan_.strategy == Strategy::oc_vectors) {
+void XbyakEmitter::emit_channel_vector_taps(const std::vector<TileTap>& taps,
+                                            const ChannelTileRun& run, const ReductionStep& step,
+                                            const Reg64& src, const Reg64& wei) {
+  for (int b = 0; b < run.blocks; ++b)
+    vmovups(weights_[b], at(wei, step.wei_offset + b * geo_.wei_block));
+  for (const TileTap& tap : taps) {
+    const std::int64_t disp = step.src_offset + tap.src_offset;
+    if (tap.load == InputLoad::broadcast) {
       vbroadcastss(broadcast_, at(src, disp));
-      for (int b = 0; b < run.blocks; ++b) vfmadd231ps(acc(j, b), weights_[b], broadcast_);
-    } else {  // depthwise
-      for (int b = 0; b < run.blocks; ++b) {
-        const Xbyak::Address input = at(src, disp + b * geo_.src_block);
-        if (run.has_tail && b == run.blocks - 1) {
-          masked_load(masked_input_, input);
-          vfmadd231ps(acc(j, b), weights_[b], masked_input_);
-        } else {
-          vfmadd231ps(acc(j, b), weights_[b], input);
-        }
+      for (int b = 0; b < run.blocks; ++b) vfmadd231ps(acc(tap.column, b), weights_[b], broadcast_);
+      continue;
+    }
+    for (int b = 0; b < run.blocks; ++b) {
+      const Xbyak::Address input = at(src, disp + b * geo_.src_block);
+      if (run.has_tail && b == run.blocks - 1) {
+        masked_load(masked_input_, input);
+        vfmadd231ps(acc(tap.column, b), weights_[b], masked_input_);
+      } else {
+        vfmadd231ps(acc(tap.column, b), weights_[b], input);
       }
     }
   }
@@ -481,32 +474,30 @@ void XbyakEmitter::emit_activation(const Xmm& a) {
   }
 }
 
-void XbyakEmitter::emit_tile_store(const TilePlace& place, const ChannelTileRun& run) {
-  const int columns = convjit::tile_columns(plan_, place.width);
-  const std::int64_t origin = place.ow_first - place.ow_origin;
+void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,
+                                   const ChannelTileRun& run) {
   if (plan_.strategy == Strategy::width_vectors) {
     for (int o = 0; o < run.blocks; ++o)
-      for (int v = 0; v < columns; ++v) {
-        const Xmm a = acc(v, o);
+      for (const TileStore& st : walk.stores) {
+        const Xmm a = acc(st.column, o);
         emit_activation(a);
-        const std::uint32_t lanes = width_store_mask(plan_, place.width, v);
-        const Xbyak::Address out =
-            at(place.dst, (origin + v * plan_.lanes) * geo_.dst_column + o * geo_.dst_block);
-        if (lanes == plan_.all_lanes()) {
+        const Xbyak::Address out = at(base.dst, st.dst_offset + o * geo_.dst_block);
+        if (st.lanes == plan_.all_lanes()) {
           vmovups(out, a);
         } else {
-          set_mask(lanes);
+          set_mask(st.lanes);
           masked_store(out, a);
         }
       }
     return;
   }
+  // Every column's tail block stores the same lanes: one mask for the whole tile.
   if (run.has_tail) set_mask(first_lanes(plan_.oc_tail_lanes, plan_.lanes));
-  for (int j = 0; j < columns; ++j)
+  for (const TileStore& st : walk.stores)
     for (int b = 0; b < run.blocks; ++b) {
-      const Xmm a = acc(j, b);
+      const Xmm a = acc(st.column, b);
       emit_activation(a);
-      const Xbyak::Address out = at(place.dst, (origin + j) * geo_.dst_column + b * geo_.dst_block);
+      const Xbyak::Address out = at(base.dst, st.dst_offset + b * geo_.dst_block);
       if (run.has_tail && b == run.blocks - 1) masked_store(out, a);
       else vmovups(out, a);
     }

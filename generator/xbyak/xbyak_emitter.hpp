@@ -1,8 +1,9 @@
 #pragma once
-// XbyakEmitter: translates a KernelPlan into AVX2+FMA or AVX-512 machine code. It decides nothing the
-// plan has not decided; it only walks the plan's loops and tiles and names registers.
+// XbyakEmitter: translates a plan's KernelSchedule into AVX2+FMA or AVX-512 machine code. It
+// decides nothing the schedule has not decided; it only turns its loops, taps and stores into
+// instructions and names registers.
+#include "generator/kernel_schedule.hpp"
 #include "generator/plan.hpp"
-#include "generator/tile_geometry.hpp"
 
 #include <xbyak/xbyak.h>
 
@@ -18,38 +19,44 @@ class XbyakEmitter : public Xbyak::CodeGenerator {
   XbyakEmitter(const KernelPlan& plan, std::size_t max_code_bytes);
 
  private:
-  // Where a tile sits: `base_*` registers point at output column `ow_origin` of the current
-  // row; `ow_first` is the absolute first column (known when the tile is not in a loop).
-  struct TilePlace {
+  // The registers a tile addresses from: its own pointers when looped, else the row's.
+  struct TileBase {
     Xbyak::Reg64 src, dst;
-    std::int64_t ow_origin = 0;     // column the base registers correspond to
-    std::int64_t ow_first = 0;      // absolute column of the tile's first output
-    std::int64_t width = 0;         // output columns
-    bool steady = false;            // every tap in bounds (looped tiles)
   };
 
+  void allocate_vector_registers();
   void emit_prologue();
   void emit_epilogue();
   void emit_groups();
   void emit_channel_tiles();
   void emit_rows(const ChannelTileRun& run);
-  // shared_body: the row body to call (segments then only set their kernel-row range).
-  void emit_row_segment(const RowSegment& segment, const ChannelTileRun& run,
-                        const Xbyak::Label* shared_body);
-  bool shares_row_body() const;
-  bool has_rows_without_taps() const;
+  // shared_body: the row body to call (passes then only set their kernel-row range).
+  void emit_row_pass(const RowPass& pass, const ChannelTileRun& run,
+                     const Xbyak::Label* shared_body);
+  void emit_constant_row(const RowPass& pass, const ChannelTileRun& run,
+                         const Xbyak::Label* shared_body);
+  void emit_row_loop(const RowPass& pass, const ChannelTileRun& run,
+                     const Xbyak::Label* shared_body);
+  void emit_row_body_or_call(const RowPass& pass, const ChannelTileRun& run,
+                             const Xbyak::Label* shared_body);
   // A stack slot of the kernel's frame, wherever the current code sits (call depth).
   Xbyak::Address slot(int index) const;
-  void emit_row_body(const RowSegment& segment, const ChannelTileRun& run);
-  void emit_tile(const TilePlace& place, const RowSegment& segment, const ChannelTileRun& run);
-  void emit_tile_init(const TilePlace& place, const ChannelTileRun& run);
-  void emit_reduction(const TilePlace& place, const RowSegment& segment,
-                      const ChannelTileRun& run);
-  // One (kh, kw, ic) step; src/wei registers plus displacements locate the tap.
-  void emit_tap(const TilePlace& place, const ChannelTileRun& run, std::int64_t kw,
-                const Xbyak::Reg64& src, std::int64_t src_disp, const Xbyak::Reg64& wei,
-                std::int64_t wei_disp);
-  void emit_tile_store(const TilePlace& place, const ChannelTileRun& run);
+  void emit_row_body(const RowPass& pass, const ChannelTileRun& run);
+  void emit_tile(const TileWalk& walk, const TileBase& base, const RowPass& pass,
+                 const std::vector<ReductionStep>& steps, const ChannelTileRun& run);
+  void emit_tile_init(const ChannelTileRun& run, int columns);
+  void emit_looped_reduction(const TileWalk& walk, const TileBase& base, const RowPass& pass,
+                             const ChannelTileRun& run);
+  // The taps of one reduction step; src/wei registers plus the step's offsets locate them.
+  void emit_taps(const TileWalk& walk, const ChannelTileRun& run, const ReductionStep& step,
+                 const Xbyak::Reg64& src, const Xbyak::Reg64& wei);
+  void emit_width_vector_taps(const std::vector<TileTap>& taps, const ChannelTileRun& run,
+                              const ReductionStep& step, const Xbyak::Reg64& src,
+                              const Xbyak::Reg64& wei);
+  void emit_channel_vector_taps(const std::vector<TileTap>& taps, const ChannelTileRun& run,
+                                const ReductionStep& step, const Xbyak::Reg64& src,
+                                const Xbyak::Reg64& wei);
+  void emit_tile_store(const TileWalk& walk, const TileBase& base, const ChannelTileRun& run);
   void emit_activation(const Xbyak::Xmm& acc);
   void emit_constants();
 
@@ -68,7 +75,8 @@ class XbyakEmitter : public Xbyak::CodeGenerator {
 
   const KernelPlan& plan_;
   const ConvShape& shape_;
-  TileGeometry geo_;
+  const KernelSchedule schedule_;
+  const TileGeometry& geo_;
   int call_depth_ = 0;  // bytes pushed on top of the frame by a call into a shared body
 
   // Vector registers by role (see the constructor for the allocation), ymm or zmm.

@@ -1,0 +1,167 @@
+#include "generator/kernel_schedule.hpp"
+
+namespace convjit {
+namespace {
+
+std::vector<ChannelTileRun> make_channel_runs(const KernelPlan& p) {
+  const std::int64_t blocks = p.oc_blocks;
+  const int t = p.oc_tile;
+  const bool partial = p.strategy != Strategy::width_vectors && p.oc_tail_lanes < p.lanes;
+  const std::int64_t whole = blocks / t;
+  const int rest = static_cast<int>(blocks % t);
+  std::vector<ChannelTileRun> runs;
+  if (rest > 0) {
+    if (whole > 0) runs.push_back({whole, t, false});
+    runs.push_back({1, rest, partial});
+  } else if (partial) {
+    if (whole > 1) runs.push_back({whole - 1, t, false});
+    runs.push_back({1, t, true});
+  } else {
+    runs.push_back({whole, t, false});
+  }
+  std::int64_t tiles = 0, first_block = 0;
+  for (ChannelTileRun& run : runs) {
+    run.first_tile = tiles;
+    run.first_block = first_block;
+    tiles += run.count;
+    first_block += run.count * run.blocks;
+  }
+  return runs;
+}
+
+// Tiny shapes emit every row on its own; the others a pass per row segment. One-row passes
+// need no loop.
+std::vector<RowPass> make_row_passes(const KernelPlan& p) {
+  std::vector<RowPass> passes;
+  for (const RowSegment& segment : p.rows) {
+    if (p.unroll_rows) {
+      for (std::int64_t oh = segment.oh_begin; oh < segment.oh_end; ++oh)
+        passes.push_back({{oh, oh + 1, segment.kh_begin, segment.kh_end}, true});
+    } else {
+      passes.push_back({segment, segment.oh_end - segment.oh_begin == 1});
+    }
+  }
+  return passes;
+}
+
+std::vector<TileTap> width_vector_taps(const KernelPlan& p, const TileGeometry& g,
+                                       const TileWalk& walk, std::int64_t origin,
+                                       std::int64_t kw) {
+  const ConvShape& s = p.shape;
+  std::vector<TileTap> taps;
+  for (int v = 0; v < walk.columns; ++v) {
+    const std::uint32_t lanes = width_lane_mask(p, walk.tile.ow_begin, walk.tile.width, v, kw);
+    if (lanes == 0) continue;  // every lane's tap lies in padding
+    const InputLoad load = s.sw > 1                ? InputLoad::gather
+                           : lanes == p.all_lanes() ? InputLoad::vector
+                                                    : InputLoad::masked;
+    taps.push_back({v, g.input_column_offset(s, origin + v * p.lanes, kw), lanes, load});
+  }
+  return taps;
+}
+
+std::vector<TileTap> channel_vector_taps(const KernelPlan& p, const TileGeometry& g,
+                                         const TileWalk& walk, std::int64_t origin,
+                                         std::int64_t kw) {
+  const ConvShape& s = p.shape;
+  const InputLoad load = p.strategy == Strategy::oc_vectors ? InputLoad::broadcast
+                                                            : InputLoad::vector;
+  std::vector<TileTap> taps;
+  for (int j = 0; j < walk.columns; ++j) {
+    // Looped tiles have every tap in bounds by construction (plan.cpp's steady runs).
+    if (!walk.looped() && !column_tap_in_bounds(s, walk.tile.ow_begin + j, kw)) continue;
+    taps.push_back({j, g.input_column_offset(s, origin + j, kw), p.all_lanes(), load});
+  }
+  return taps;
+}
+
+std::vector<TileStore> tile_stores(const KernelPlan& p, const TileGeometry& g,
+                                   const TileWalk& walk, std::int64_t origin) {
+  std::vector<TileStore> stores;
+  const bool width = p.strategy == Strategy::width_vectors;
+  for (int j = 0; j < walk.columns; ++j) {
+    const std::int64_t column = origin + (width ? j * p.lanes : j);
+    const std::uint32_t lanes = width ? width_store_mask(p, walk.tile.width, j) : p.all_lanes();
+    stores.push_back({j, column * g.dst_column, lanes});
+  }
+  return stores;
+}
+
+TileWalk make_tile_walk(const KernelPlan& p, const TileGeometry& g, const ColumnTile& tile) {
+  TileWalk walk;
+  walk.tile = tile;
+  walk.columns = tile_columns(p, tile.width);
+  // Offsets inside a looped tile are relative to its own pointers, which start at column
+  // ow_begin; the others are relative to the row.
+  std::int64_t origin = tile.ow_begin;
+  if (walk.looped()) {
+    walk.src_offset = tile.ow_begin * g.src_column;
+    walk.dst_offset = tile.ow_begin * g.dst_column;
+    walk.src_step = tile.width * g.src_column;
+    walk.dst_step = tile.width * g.dst_column;
+    origin = 0;
+  }
+  for (std::int64_t kw = 0; kw < p.shape.kw; ++kw)
+    walk.taps.push_back(p.strategy == Strategy::width_vectors
+                            ? width_vector_taps(p, g, walk, origin, kw)
+                            : channel_vector_taps(p, g, walk, origin, kw));
+  walk.stores = tile_stores(p, g, walk, origin);
+  return walk;
+}
+
+LoopedReduction make_looped_reduction(const KernelPlan& p, const TileGeometry& g) {
+  LoopedReduction r;
+  const std::int64_t step = p.ic_unroll;
+  r.ic_steps = g.reduction_ic / step;
+  for (std::int64_t kw = 0; kw < p.shape.kw; ++kw)
+    for (std::int64_t ic = 0; ic < step; ++ic)
+      r.body.push_back({kw, ic * g.src_ic, kw * g.wei_kw + ic * g.wei_ic});
+  r.src_advance = step * g.src_ic;
+  r.wei_advance = step * g.wei_ic;
+  r.src_row = g.src_kh;
+  r.wei_row = g.wei_kh;
+  r.src_next_row = g.src_kh - g.reduction_ic * g.src_ic;
+  r.wei_next_row = g.wei_kh - g.reduction_ic * g.wei_ic;
+  return r;
+}
+
+BiasLoad bias_load(const KernelPlan& p) {
+  if (!p.shape.bias) return BiasLoad::zero;
+  return p.strategy == Strategy::width_vectors ? BiasLoad::broadcast : BiasLoad::vector;
+}
+
+}  // namespace
+
+std::vector<ReductionStep> KernelSchedule::unrolled_steps(const RowPass& pass) const {
+  const TileGeometry& g = geometry;
+  std::vector<ReductionStep> steps;
+  for (std::int64_t r = 0; r < pass.kernel_rows(); ++r)
+    for (std::int64_t kw = 0; kw < kernel_width; ++kw)
+      for (std::int64_t ic = 0; ic < g.reduction_ic; ++ic)
+        steps.push_back({kw, r * g.src_kh + ic * g.src_ic,
+                         (pass.rows.kh_begin + r) * g.wei_kh + kw * g.wei_kw + ic * g.wei_ic});
+  return steps;
+}
+
+KernelSchedule make_schedule(const KernelPlan& p) {
+  const ConvShape& s = p.shape;
+  KernelSchedule k;
+  k.geometry = make_tile_geometry(p);
+  k.registers = register_budget(p.strategy, p.ur_w, p.oc_tile, p.uses_opmasks(), s.sw > 1);
+  k.groups = k.geometry.groups_looped;
+  k.channel_runs = make_channel_runs(p);
+  k.tiles_per_group = channel_tiles_per_group(p);
+  k.row_passes = make_row_passes(p);
+  k.reduction_unrolled = p.unroll_kh;
+  k.shared_row_body = !p.unroll_kh && !p.unroll_rows && p.rows.size() > 1;
+  for (const RowSegment& r : p.rows) k.has_rows_without_taps |= r.kh_end == r.kh_begin;
+  for (const ColumnTile& tile : p.columns) k.tiles.push_back(make_tile_walk(p, k.geometry, tile));
+  k.bias = bias_load(p);
+  if (!k.reduction_unrolled) k.looped = make_looped_reduction(p, k.geometry);
+  k.kernel_width = s.kw;
+  k.src_row_step = s.sh * k.geometry.src_row;
+  k.src_row_origin = -s.pad_top * k.geometry.src_row;
+  return k;
+}
+
+}  // namespace convjit

@@ -1,0 +1,145 @@
+#pragma once
+// KernelSchedule: the one walk of a plan that every emitter translates. The plan says what
+// the kernel is (strategy, tile, blocking, what is unrolled); the schedule spells out the
+// loop nest that follows from it: channel tiles and their numbering, which row passes exist
+// and whether they share one row body, the column tiles of a row with each tap's input
+// offset, lane mask and load kind and each store's offset and lanes, the reduction's steps,
+// and the register budget. The Xbyak and LLVM emitters turn each piece into instructions and
+// decide nothing; tests check the schedule without running code.
+#include "generator/plan.hpp"
+#include "generator/register_budget.hpp"
+#include "generator/tile_geometry.hpp"
+
+#include <cstdint>
+#include <vector>
+
+namespace convjit {
+
+// The channel tiles of one group, in emission order: `count` tiles of `blocks` channel blocks
+// each; a tile holding the last, partial channel block has `has_tail` (masked loads/stores).
+struct ChannelTileRun {
+  std::int64_t count = 0;
+  int blocks = 0;
+  bool has_tail = false;
+  std::int64_t first_tile = 0;   // index of the run's first tile within its group
+  std::int64_t first_block = 0;  // its first channel block within the group
+};
+
+// How a tap's input reaches a vector register.
+enum class InputLoad : std::uint8_t {
+  broadcast,  // oc vectors: one input value into every lane
+  vector,     // a whole vector (depthwise; width vectors with every lane in bounds)
+  masked,     // width vectors, stride 1: only `lanes`, the others zero
+  gather,     // width vectors, stride > 1: `lanes` gathered `sw` floats apart
+};
+
+// How a tile's accumulators start.
+enum class BiasLoad : std::uint8_t { zero, broadcast, vector };
+
+// One input of a tile at one kernel column: accumulator column `column` reads it.
+struct TileTap {
+  int column = 0;
+  std::int64_t src_offset = 0;  // bytes from the tile's input pointer
+  std::uint32_t lanes = 0;      // lanes read (width vectors); every lane otherwise
+  InputLoad load = InputLoad::vector;
+  bool operator==(const TileTap&) const = default;
+};
+
+// One accumulator column's store. Channel block b adds b × dst_block bytes; the last block of
+// a run with has_tail stores the plan's tail lanes only.
+struct TileStore {
+  int column = 0;
+  std::int64_t dst_offset = 0;  // bytes from the tile's output pointer
+  std::uint32_t lanes = 0;      // lanes stored (width vectors); every lane otherwise
+  bool operator==(const TileStore&) const = default;
+};
+
+// One column tile of an output row. Looped tiles (repeat > 1) get their own input and output
+// pointers, starting `src_offset`/`dst_offset` bytes into the row and moving `src_step` /
+// `dst_step` per repetition; the others address straight from the row pointers.
+struct TileWalk {
+  ColumnTile tile;
+  int columns = 1;  // accumulator columns: output pixels, or vectors of output columns
+  std::int64_t src_offset = 0, dst_offset = 0;
+  std::int64_t src_step = 0, dst_step = 0;
+  std::vector<std::vector<TileTap>> taps;  // [kw]; empty where every tap lies in padding
+  std::vector<TileStore> stores;
+  bool looped() const { return tile.repeat > 1; }
+};
+
+// One (kernel row, kernel column, input channel) step of a tile's reduction: the taps at
+// kernel column kw, `src_offset` bytes past the tile's input pointer, with the weights
+// `wei_offset` bytes past the channel tile's weights (or the looped reduction's pointer).
+struct ReductionStep {
+  std::int64_t kw = 0;
+  std::int64_t src_offset = 0;
+  std::int64_t wei_offset = 0;
+  bool operator==(const ReductionStep&) const = default;
+};
+
+// The reduction when kernel rows and input channels are loops: per kernel row, `ic_steps`
+// iterations of `body`, each moving the input and weight pointers on by `src_advance` /
+// `wei_advance`; then `src_next_row` / `wei_next_row` take them to the next kernel row.
+struct LoopedReduction {
+  std::int64_t ic_steps = 0;
+  std::vector<ReductionStep> body;
+  std::int64_t src_advance = 0, wei_advance = 0;
+  std::int64_t src_next_row = 0, wei_next_row = 0;  // from the end of a kernel row
+  std::int64_t src_row = 0, wei_row = 0;            // from the start of a kernel row
+};
+
+// Output rows emitted together: a loop over the caller's rows clipped to `rows`, or, for a
+// single row, straight-line code with constant addresses.
+struct RowPass {
+  RowSegment rows;
+  bool constant_row = false;
+  std::int64_t kernel_rows() const { return rows.kh_end - rows.kh_begin; }
+  bool operator==(const RowPass&) const = default;
+};
+
+struct KernelSchedule {
+  TileGeometry geometry;
+  RegisterBudget registers;
+
+  // Outer loops: groups (depthwise folds them into channel blocks), then channel tiles.
+  int groups = 1;
+  std::vector<ChannelTileRun> channel_runs;
+  std::int64_t tiles_per_group = 0;
+
+  std::vector<RowPass> row_passes;  // in order, covering [0, out_h)
+  // One row body for every pass: passes differ only in their kernel-row range, which the
+  // body takes at run time (a looped reduction with several row segments).
+  bool shared_row_body = false;
+  bool has_rows_without_taps = false;  // a pass whose kernel rows all lie in padding
+
+  std::vector<TileWalk> tiles;  // the column tiles of every output row, in order
+  BiasLoad bias = BiasLoad::zero;
+
+  bool reduction_unrolled = true;  // else `looped`
+  LoopedReduction looped;
+
+  std::int64_t tile_count() const { return groups * tiles_per_group; }
+  // The number KernelCallArgs' tile_begin/tile_end count: group-major, emission order.
+  std::int64_t tile_index(std::int64_t group, const ChannelTileRun& run, std::int64_t t) const {
+    return group * tiles_per_group + run.first_tile + t;
+  }
+  // Input offset of a pass's first kernel row from the start of its channel tile's image.
+  std::int64_t pass_src_offset(const RowPass& pass, std::int64_t oh) const {
+    return oh * src_row_step + src_row_origin + pass.rows.kh_begin * geometry.src_kh;
+  }
+  std::int64_t pass_dst_offset(std::int64_t oh) const { return oh * geometry.dst_row; }
+  // The unrolled reduction of a pass: every (kernel row, kw, ic) step.
+  std::vector<ReductionStep> unrolled_steps(const RowPass& pass) const;
+  // Where the looped reduction's weight pointer starts for a pass.
+  std::int64_t pass_weight_offset(const RowPass& pass) const {
+    return pass.rows.kh_begin * geometry.wei_kh;
+  }
+
+  std::int64_t kernel_width = 1;  // kw: the kernel columns each tile's taps are listed for
+  std::int64_t src_row_step = 0;  // input bytes from one output row to the next
+  std::int64_t src_row_origin = 0;  // input offset of output row 0 at kernel row 0
+};
+
+KernelSchedule make_schedule(const KernelPlan& plan);
+
+}  // namespace convjit

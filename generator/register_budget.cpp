@@ -1,0 +1,30 @@
+#include "generator/register_budget.hpp"
+
+namespace convjit {
+
+RegisterBudget register_budget(Strategy strategy, int columns, int blocks, bool opmasks,
+                               bool gathers) {
+  RegisterBudget b;
+  b.accumulators = columns * blocks;
+  switch (strategy) {
+    case Strategy::oc_vectors:
+      b.weights = blocks;
+      b.broadcast = 1;
+      b.mask_in_broadcast = !opmasks;
+      break;
+    case Strategy::depthwise:
+      b.weights = blocks;
+      b.masked_input = 1;
+      b.lane_mask = opmasks ? 0 : 1;
+      break;
+    case Strategy::width_vectors:
+      b.inputs = columns;
+      b.broadcast = 1;
+      b.lane_mask = opmasks ? 0 : 1;
+      b.gather_index = gathers ? 1 : 0;
+      break;
+  }
+  return b;
+}
+
+}  // namespace convjit

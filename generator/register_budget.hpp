@@ -1,0 +1,31 @@
+#pragma once
+// RegisterBudget: the vector registers one register tile takes, by role. The planner sizes
+// tiles with it and the Xbyak emitter hands registers out from it, so what is planned is
+// exactly what is allocated.
+#include "generator/strategy.hpp"
+
+namespace convjit {
+
+struct RegisterBudget {
+  int accumulators = 0;   // columns × channel blocks
+  int weights = 0;        // oc vectors, depthwise: one vector per channel block
+  int inputs = 0;         // width vectors: one input vector per accumulator column
+  int broadcast = 0;      // oc vectors: the broadcast input; width vectors: the weight
+  int masked_input = 0;   // depthwise: the tail block's input
+  int lane_mask = 0;      // avx2 (no opmasks): a vector lane mask for tails
+  int gather_index = 0;   // strided width vectors: the gather's lane offsets
+  // oc vectors on avx2: the store's tail mask reuses the broadcast register (stores come
+  // after the last broadcast), so it costs nothing.
+  bool mask_in_broadcast = false;
+
+  int total() const {
+    return accumulators + weights + inputs + broadcast + masked_input + lane_mask + gather_index;
+  }
+};
+
+// The budget of a tile of `columns` accumulator columns × `blocks` channel blocks.
+// opmasks: tails use opmask registers (avx512); gathers: strided width vectors.
+RegisterBudget register_budget(Strategy strategy, int columns, int blocks, bool opmasks,
+                               bool gathers);
+
+}  // namespace convjit
