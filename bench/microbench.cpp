@@ -8,6 +8,7 @@
 
 #include <convjit/convjit.hpp>
 
+#include "runtime/kernel_state.hpp"
 #include "bench/bench_suite.hpp"
 #include "generator/plan.hpp"
 #include "generator/kernel_code.hpp"
@@ -53,9 +54,9 @@ BENCHMARK(run_on_seed);
 
 void bare_entry_call_on_seed(benchmark::State& state) {
   SeedRun s;
-  const KernelCode::Entry entry = s.kernel->code().entry();
+  const KernelCode::Entry entry = kernel_code(*s.kernel).entry();
   const KernelCallArgs args{s.src.data(), s.packed.data(),
-                            s.packed.data() + s.kernel->plan().packed_weight_floats, s.dst.data(),
+                            s.packed.data() + kernel_plan(*s.kernel).packed_weight_floats, s.dst.data(),
                             0, kSeed.out_h};
   for (auto _ : state) {
     entry(&args);

@@ -259,10 +259,21 @@ KernelPlan make_plan(const ConvShape& shape, Isa isa) {
   return p;
 }
 
+// Hashes exactly what pack_for_plan's output depends on, so weights packed once serve the
+// layer at any batch, input size, padding, stride, dilation or activation.
 std::uint64_t KernelPlan::packing_format() const {
-  std::uint64_t h = shape.hash();
-  h ^= (static_cast<std::uint64_t>(strategy) + 1) * 0x9e3779b97f4a7c15ull;
-  h ^= static_cast<std::uint64_t>(lanes) * 0xc2b2ae3d27d4eb4full;
+  const ConvShape& s = shape;
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  auto mix = [&](std::uint64_t v) {
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  };
+  for (std::uint64_t v : {std::uint64_t{1} + static_cast<std::uint64_t>(strategy),
+                          static_cast<std::uint64_t>(lanes), static_cast<std::uint64_t>(s.groups),
+                          static_cast<std::uint64_t>(oc_blocks), static_cast<std::uint64_t>(s.oc),
+                          static_cast<std::uint64_t>(s.kh), static_cast<std::uint64_t>(s.kw),
+                          static_cast<std::uint64_t>(s.ic_per_group()),
+                          static_cast<std::uint64_t>(s.bias)})
+    mix(v);
   return h;
 }
 

@@ -4,6 +4,7 @@
 #include "generator/plan.hpp"
 #include "runtime/backends.hpp"
 #include "runtime/cache.hpp"
+#include "runtime/kernel_state.hpp"
 #include "runtime/observability.hpp"
 #include "runtime/thread_count.hpp"
 
@@ -93,7 +94,7 @@ std::shared_ptr<const Kernel> Jit::compile(const ConvShape& shape) const {
   auto code = make_code(*plan, backend_, session.get());
   const double us =
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
-  auto kernel = std::make_shared<Kernel>(std::move(plan), std::move(code), us, threads_);
+  auto kernel = make_kernel(std::move(plan), std::move(code), us, threads_);
   publish_generated_kernel(*kernel);
   return kernel;
 }

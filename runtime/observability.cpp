@@ -1,3 +1,4 @@
+#include "runtime/kernel_state.hpp"
 #include "runtime/observability.hpp"
 
 #include "core/environment.hpp"
@@ -34,19 +35,19 @@ void dump_kernel(const Kernel& kernel, const std::filesystem::path& dir) {
   const auto base = dir / stem.str();
   const std::string plan = kernel.describe();
   write_file(base.string() + ".plan.txt", plan.data(), plan.size());
-  const auto code = kernel.code().machine_code();
+  const auto code = kernel_code(kernel).machine_code();
   if (!code.empty()) {
     write_file(base.string() + ".bin", code.data(), code.size());
     const std::string text =
         disassemble_x86_64(code, reinterpret_cast<std::uintptr_t>(code.data()));
     write_file(base.string() + ".s", text.data(), text.size());
   }
-  if (const std::string ir = kernel.code().ir(); !ir.empty())
+  if (const std::string ir = kernel_code(kernel).ir(); !ir.empty())
     write_file(base.string() + ".ll", ir.data(), ir.size());
 }
 
 void append_perf_map(const Kernel& kernel) {
-  const auto code = kernel.code().machine_code();
+  const auto code = kernel_code(kernel).machine_code();
   if (code.empty()) return;
   const std::string path = "/tmp/perf-" + std::to_string(::getpid()) + ".map";
   if (FILE* f = std::fopen(path.c_str(), "a")) {

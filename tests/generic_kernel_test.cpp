@@ -6,6 +6,7 @@
 
 #include <convjit/convjit.hpp>
 
+#include "runtime/kernel_state.hpp"
 #include "generator/plan.hpp"
 #include "core/reference.hpp"
 
@@ -133,7 +134,7 @@ std::string check_shape(const ConvShape& shape, std::mt19937& rng, bool both_pla
                      << (first_bad >= 0 ? out.data()[first_bad] : 0.0f) << ", expected "
                      << (first_bad >= 0 ? expected[first_bad] : 0.0f) << "), worst error "
                      << o.worst << ", tolerance " << tol << ", strategy "
-                     << convjit::to_string(kernel->plan().strategy));
+                     << convjit::to_string(kernel_plan(*kernel).strategy));
 
       // Two threads split the (image, row) work; each output is computed identically.
       kernel->run(in.data(), packed, out2.data(), 2);
@@ -148,7 +149,7 @@ std::string check_shape(const ConvShape& shape, std::mt19937& rng, bool both_pla
                    "results depend on buffer placement");
       }
     }
-    return std::string(convjit::to_string(kernel->plan().strategy));
+    return std::string(convjit::to_string(kernel_plan(*kernel).strategy));
   }
   return {};
 }

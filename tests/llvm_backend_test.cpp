@@ -4,6 +4,7 @@
 #define BOOST_TEST_MODULE llvm_backend
 #include <boost/test/unit_test.hpp>
 
+#include "runtime/kernel_state.hpp"
 #include "generator/plan.hpp"
 #include "generator/kernel_code.hpp"
 #include "core/reference.hpp"
@@ -199,7 +200,7 @@ BOOST_AUTO_TEST_CASE(any_row_range_writes_exactly_its_rows) {
         for (std::int64_t end = begin; end <= shape.out_h + 1; ++end) {
           std::vector<float> dst(static_cast<std::size_t>(shape.oc * plane),
                                  std::numeric_limits<float>::quiet_NaN());
-          kernel->code().call({d.src.data(), weights, bias, dst.data(), begin, end});
+          kernel_code(*kernel).call({d.src.data(), weights, bias, dst.data(), begin, end});
           ++ranges;
           for (std::int64_t i = 0; i < shape.oc * plane; ++i) {
             const std::int64_t row = shape.layout == Layout::nhwc ? i / (shape.out_w * shape.oc)
@@ -290,8 +291,8 @@ BOOST_AUTO_TEST_CASE(the_backend_is_available_and_named_llvm) {
   BOOST_TEST((std::find(backends.begin(), backends.end(), Backend::llvm) != backends.end()));
   auto kernel = llvm_jit().compile(ConvSpec::parse("c=3,h=8,w=8,oc=4,k=3").resolve());
   BOOST_TEST(kernel->backend() == "llvm");
-  BOOST_TEST(!kernel->code().machine_code().empty());
-  BOOST_TEST(kernel->code().entry() != nullptr);
+  BOOST_TEST(!kernel_code(*kernel).machine_code().empty());
+  BOOST_TEST(kernel_code(*kernel).entry() != nullptr);
 }
 
 BOOST_AUTO_TEST_CASE(the_ir_uses_only_generic_vector_operations) {
@@ -300,7 +301,7 @@ BOOST_AUTO_TEST_CASE(the_ir_uses_only_generic_vector_operations) {
     for (Isa isa : available_isas()) {
       const ConvShape shape = ConvSpec::parse(spec).resolve();
       Jit jit(JitOptions{.backend = Backend::llvm, .isa = isa, .threads = 1});
-      const std::string ir = jit.compile(shape)->code().ir();
+      const std::string ir = kernel_code(*jit.compile(shape)).ir();
       const std::string lanes = std::to_string(make_plan(shape, isa).lanes);
       BOOST_TEST_CONTEXT(spec << " " << to_string(isa)) {
         BOOST_TEST(ir.find("define void @") != std::string::npos);
@@ -313,17 +314,15 @@ BOOST_AUTO_TEST_CASE(the_ir_uses_only_generic_vector_operations) {
       }
     }
   }
-  const std::string depthwise =
-      llvm_jit().compile(ConvSpec::parse("c=12,h=9,w=9,oc=12,g=12,k=3,p=1").resolve())->code().ir();
+  auto ir_of = [](const char* spec) {
+    return kernel_code(*llvm_jit().compile(ConvSpec::parse(spec).resolve())).ir();
+  };
+  const std::string depthwise = ir_of("c=12,h=9,w=9,oc=12,g=12,k=3,p=1");
   BOOST_TEST(depthwise.find("@llvm.masked.load") != std::string::npos);   // the 4-lane tail
   BOOST_TEST(depthwise.find("@llvm.masked.store") != std::string::npos);
-  const std::string strided = llvm_jit()
-                                  .compile(ConvSpec::parse("c=1,h=20,w=20,oc=1,k=3,s=2,p=1,layout=nchw").resolve())
-                                  ->code()
-                                  .ir();
+  const std::string strided = ir_of("c=1,h=20,w=20,oc=1,k=3,s=2,p=1,layout=nchw");
   BOOST_TEST(strided.find("@llvm.masked.gather") != std::string::npos);
-  const std::string relu =
-      llvm_jit().compile(ConvSpec::parse("c=3,h=8,w=8,oc=8,k=3,act=relu").resolve())->code().ir();
+  const std::string relu = ir_of("c=3,h=8,w=8,oc=8,k=3,act=relu");
   BOOST_TEST(relu.find("@llvm.maxnum.v8f32") != std::string::npos);
 }
 

@@ -15,6 +15,7 @@
 #define BOOST_TEST_MODULE wx
 #include <boost/test/unit_test.hpp>
 
+#include "runtime/kernel_state.hpp"
 #include "generator/kernel_code.hpp"
 #include "tests/support/guarded_buffer.hpp"
 #include "tests/support/test_support.hpp"
@@ -181,7 +182,7 @@ BOOST_AUTO_TEST_CASE(none_while_kernels_are_generated_and_none_after) {
   BOOST_TEST(wx_mappings().empty(), "writable and executable mappings after generation:\n"
                                         << wx_mappings());
   for (const auto& kernel : kept) {
-    const auto code = kernel->code().machine_code();
+    const auto code = kernel_code(*kernel).machine_code();
     if (code.empty()) continue;
     const std::string perms = memory_permissions(code.data());
     BOOST_TEST(perms.substr(0, 3) == "r-x", kernel->backend() << " kernel " << kernel->name()

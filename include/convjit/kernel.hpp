@@ -11,22 +11,28 @@
 
 namespace convjit {
 
-struct KernelPlan;
-class KernelCode;
-struct KernelCallArgs;
+class KernelState;
 
 // Weights and bias reordered once into the layout a kernel's plan wants. Cheap to copy
-// (shared, immutable storage); usable with every kernel of the same packing format.
+// (shared, immutable storage); usable with every kernel of the same packing format, which
+// depends only on the packed layout: the same weights serve a layer at any batch size, input
+// size or activation.
 class PackedWeights {
  public:
   PackedWeights() = default;
+  // What Kernel::pack_weights makes: `floats` floats at `storage`, the bias from
+  // `bias_offset` on, in the layout `format` names.
+  PackedWeights(std::shared_ptr<const float> storage, std::size_t floats, std::size_t bias_offset,
+                std::uint64_t format) noexcept
+      : storage_(std::move(storage)), floats_(floats), bias_offset_(bias_offset), format_(format) {}
+
   bool empty() const noexcept { return !storage_; }
   const float* data() const noexcept { return storage_.get(); }
   std::size_t size() const noexcept { return floats_; }
+  std::size_t bias_offset() const noexcept { return bias_offset_; }
   std::uint64_t format() const noexcept { return format_; }
 
  private:
-  friend class Kernel;
   std::shared_ptr<const float> storage_;  // weights, then bias
   std::size_t floats_ = 0;
   std::size_t bias_offset_ = 0;
@@ -35,9 +41,8 @@ class PackedWeights {
 
 class Kernel {
  public:
-  // threads: the default team size of run(); 0 = OMP_NUM_THREADS, else 1.
-  Kernel(std::shared_ptr<const KernelPlan> plan, std::shared_ptr<const KernelCode> code,
-         double generation_us, int threads = 0);
+  // Made by Jit; the state is the library's own (runtime/kernel_state.hpp).
+  explicit Kernel(std::unique_ptr<const KernelState> state) noexcept;
   ~Kernel();
   Kernel(const Kernel&) = delete;
   Kernel& operator=(const Kernel&) = delete;
@@ -45,13 +50,11 @@ class Kernel {
   const ConvShape& shape() const noexcept;
   // "xbyak", "llvm", "generic" or "reference".
   std::string_view backend() const noexcept;
-  // A name that says what the kernel is, e.g. conv_k3x3_s1_d1_oc8x2_ur6_nhwc_avx2.
+  // A name that says what the kernel is, e.g. conv_k3x3_s1x1_d1x1_oc_vectors_ur6x2_nhwc_avx2.
   const std::string& name() const noexcept;
   // The plan and the backend, human-readable (what `convjit plan` prints).
   std::string describe() const;
-  double generation_us() const noexcept { return generation_us_; }
-  const KernelPlan& plan() const noexcept { return *plan_; }
-  const KernelCode& code() const noexcept { return *code_; }
+  double generation_us() const noexcept;
 
   // weights: HWIO (nhwc) or OIHW (nchw) with I = c / groups; bias: oc floats, or nullptr
   // (zeros). Throws convjit::Error on a null weights pointer.
@@ -59,31 +62,15 @@ class Kernel {
 
   // src: the whole input batch in the shape's layout; dst: the whole output batch.
   // threads: 0 = the kernel's default (the Jit's option, else OMP_NUM_THREADS, else 1).
-  // Throws convjit::Error on null pointers, packed weights of another format, or overlap
-  // between src and dst.
+  // Throws convjit::Error on null pointers, packed weights of another format or size, or
+  // overlap between src and dst.
   void run(const float* src, const PackedWeights& weights, float* dst, int threads = 0) const;
 
- private:
-  void execute(const float* src, const float* weights, const float* bias, float* dst,
-               int threads) const;
-  // False when there is too little work to share; the caller then runs on one thread.
-  bool execute_in_parallel(const float* src, const float* weights, const float* bias, float* dst,
-                           int threads) const;
-  void call(const KernelCallArgs& args) const;
+  // The library's view of the kernel (plan, code); opaque outside it.
+  const KernelState& state() const noexcept { return *state_; }
 
-  std::shared_ptr<const KernelPlan> plan_;
-  std::shared_ptr<const KernelCode> code_;
-  void (*entry_)(const KernelCallArgs*) = nullptr;  // the JIT entry point, if any
-  std::uint64_t packing_format_ = 0;                 // what pack_weights() stamps
-  double generation_us_ = 0;
-  int default_threads_ = 1;
-  // Copied out of the plan so run() touches one cache line of the kernel.
-  bool verbose_ = false;
-  std::int64_t images_ = 1;
-  std::int64_t channel_tiles_ = 1;
-  std::int64_t out_rows_ = 1;
-  std::size_t image_src_floats_ = 0;
-  std::size_t image_dst_floats_ = 0;
+ private:
+  std::unique_ptr<const KernelState> state_;
 };
 
 }  // namespace convjit

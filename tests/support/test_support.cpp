@@ -333,6 +333,14 @@ std::string JitTarget::name() const {
   return out;
 }
 
+boost::test_tools::assertion_result cpu_runs_avx512(boost::unit_test::test_unit_id) {
+  const auto isas = available_isas();
+  boost::test_tools::assertion_result has(std::find(isas.begin(), isas.end(), Isa::avx512) !=
+                                          isas.end());
+  if (!has) has.message() << "this CPU has no AVX-512F+VL: its kernels are not generated here";
+  return has;
+}
+
 std::vector<JitTarget> jit_targets() {
   std::vector<JitTarget> out;
   for (Backend b : available_backends())

@@ -5,6 +5,8 @@
 // every differential test uses.
 #include <convjit/convjit.hpp>
 
+#include <boost/test/unit_test.hpp>
+
 #include "core/tolerance.hpp"
 
 #include <cstddef>
@@ -153,6 +155,9 @@ struct JitTarget {
     return JitOptions{.backend = backend, .isa = isa, .threads = threads};
   }
 };
+// A Boost.Test precondition: cases that need AVX-512 are reported as skipped on other CPUs.
+boost::test_tools::assertion_result cpu_runs_avx512(boost::unit_test::test_unit_id);
+
 // xbyak and llvm at every instruction set this CPU runs (avx2, and avx512 where present).
 std::vector<JitTarget> jit_targets();
 // jit_targets() plus the generic and reference backends this CPU runs.

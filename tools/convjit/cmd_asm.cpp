@@ -1,4 +1,5 @@
 // convjit asm SPEC [--backend B]: the disassembly of the generated kernel.
+#include "runtime/kernel_state.hpp"
 #include "tools/convjit/cli.hpp"
 
 #include "runtime/disassembler.hpp"
@@ -17,7 +18,7 @@ int cmd_asm(const std::vector<std::string>& args) {
   const ConvShape shape = parse_shape(parsed.positional[0]);
   Jit jit(JitOptions{.backend = requested});
   const std::shared_ptr<const Kernel> kernel = jit.compile(shape);  // Error if unavailable
-  const std::span<const std::uint8_t> code = kernel->code().machine_code();
+  const std::span<const std::uint8_t> code = kernel_code(*kernel).machine_code();
   if (code.empty()) {
     const std::string_view backend = kernel->backend();
     if (backend == "generic" || backend == "reference")

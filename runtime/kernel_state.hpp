@@ -1,0 +1,47 @@
+#pragma once
+// KernelState: what a Kernel is inside the library — its plan, its code and the few numbers
+// run() needs, laid out so that a call touches one cache line. Behind a pointer in the public
+// Kernel, so none of this is part of the ABI a host application compiles against.
+#include <convjit/kernel.hpp>
+
+#include "generator/kernel_code.hpp"
+#include "generator/plan.hpp"
+
+#include <cstdint>
+#include <memory>
+
+namespace convjit {
+
+class KernelState {
+ public:
+  // threads: the default team size of run(); 0 = OMP_NUM_THREADS, else 1.
+  KernelState(std::shared_ptr<const KernelPlan> plan, std::shared_ptr<const KernelCode> code,
+              double generation_us, int threads);
+
+  // Read on every run().
+  KernelCode::Entry entry = nullptr;  // the JIT entry point, if any
+  std::uint64_t packing_format = 0;   // what pack_weights() stamps
+  std::size_t packed_floats = 0;      // weights + bias
+  std::size_t image_src_floats = 0;
+  std::size_t image_dst_floats = 0;
+  std::int64_t images = 1;
+  std::int64_t channel_tiles = 1;
+  std::int64_t out_rows = 1;
+  int default_threads = 1;
+  bool verbose = false;
+  bool splits_channel_tiles = false;
+
+  std::shared_ptr<const KernelPlan> plan;
+  std::shared_ptr<const KernelCode> code;
+  double generation_us = 0;
+};
+
+// A kernel of the runtime's making.
+std::shared_ptr<const Kernel> make_kernel(std::shared_ptr<const KernelPlan> plan,
+                                          std::shared_ptr<const KernelCode> code,
+                                          double generation_us, int threads = 0);
+
+inline const KernelPlan& kernel_plan(const Kernel& kernel) { return *kernel.state().plan; }
+inline const KernelCode& kernel_code(const Kernel& kernel) { return *kernel.state().code; }
+
+}  // namespace convjit
