@@ -1,4 +1,4 @@
-// ConvShape and the shape arithmetic of DESIGN.md ("Shape arithmetic").
+// ConvShape and the shape arithmetic of docs/ARCHITECTURE.md ("Shape arithmetic").
 #include <convjit/error.hpp>
 #include <convjit/shape.hpp>
 

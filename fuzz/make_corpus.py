@@ -11,7 +11,7 @@ import struct
 HERE = pathlib.Path(__file__).resolve().parent
 
 # ---------------------------------------------------------------- spec strings
-# Valid specs from DESIGN.md and the tests, every key and spelling, and near misses the
+# Valid specs from docs/ARCHITECTURE.md and the tests, every key and spelling, and near misses the
 # parser must reject with a convjit::Error.
 SPECS = [
     "n=1,c=64,h=56,w=56,oc=64,k=3,p=same",

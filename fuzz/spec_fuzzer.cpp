@@ -4,7 +4,7 @@
 // and a reason (any other exception escapes and libFuzzer reports it). Accepted specs must
 // also keep the documented invariants:
 //  - ConvSpec::to_string() parses back to an equal spec;
-//  - resolve() gives output sizes >= 1, non-negative padding, the DESIGN.md formula, and
+//  - resolve() gives output sizes >= 1, non-negative padding, the formula of docs/ARCHITECTURE.md, and
 //    tensors of at most 2^34 elements;
 //  - ConvShape::to_string() parses and resolves back to an equal shape;
 //  - the planner accepts every resolved shape of moderate size (it is a pure function; the

@@ -69,7 +69,7 @@ struct KernelPlan {
   std::int64_t packed_bias_floats = 0;
 
   std::int64_t estimated_code_bytes = 0;
-  std::string name;  // e.g. conv_k3x3_s1_d1_oc_vectors_ur4x3_nhwc
+  std::string name;  // e.g. conv_k3x3_s1x1_d1x1_oc_vectors_ur6x2_nhwc_avx2
 
   // Lane mask with every lane of a vector set.
   std::uint32_t all_lanes() const { return lanes >= 32 ? ~0u : (1u << lanes) - 1u; }

@@ -1,4 +1,4 @@
-// Shape arithmetic (DESIGN.md, "Shape arithmetic"): output sizes, 'same' / 'same_lower' /
+// Shape arithmetic (docs/ARCHITECTURE.md, "Shape arithmetic"): output sizes, 'same' / 'same_lower' /
 // explicit padding, the courses' worked examples, parameter counts and flops. Every formula
 // is cross-checked against a brute-force count of window positions over the padded input.
 #define BOOST_TEST_MODULE shape_arithmetic

@@ -1,4 +1,4 @@
-// The spec string (DESIGN.md, "Spec string"): every key and spelling, defaults, order and
+// The spec string (docs/ARCHITECTURE.md, "Spec string"): every key and spelling, defaults, order and
 // whitespace, to_string() round trips, and the errors: each invalid spec throws
 // convjit::Error naming the field and the reason.
 #define BOOST_TEST_MODULE spec_parse

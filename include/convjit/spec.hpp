@@ -42,7 +42,7 @@ struct ConvSpec {
   bool bias = true;
   Activation act;
 
-  // Parses "n=1,c=64,h=56,w=56,oc=64,k=3,p=same" (see DESIGN.md, "Spec string").
+  // Parses "n=1,c=64,h=56,w=56,oc=64,k=3,p=same" (see docs/ARCHITECTURE.md, "Spec string").
   // Throws convjit::Error naming the key and the reason.
   static ConvSpec parse(std::string_view text);
 

@@ -1,4 +1,4 @@
-// convjit: the command-line tool (DESIGN.md, "Command-line contract").
+// convjit: the command-line tool (docs/ARCHITECTURE.md, "Command-line contract").
 // main() only dispatches; each command lives in its own cmd_*.cpp.
 #include "tools/convjit/cli.hpp"
 
