@@ -2,6 +2,7 @@
 #include "bench/bench_suite.hpp"
 
 #include "bench/baseline.hpp"
+#include "bench/bench_case.hpp"
 #include "bench/fma_peak.hpp"
 #include "core/reference.hpp"
 #include "core/tolerance.hpp"
@@ -30,31 +31,6 @@
 namespace convjit::bench {
 using namespace std::string_literals;
 namespace {
-
-using Clock = std::chrono::steady_clock;
-constexpr double nan_value = std::numeric_limits<double>::quiet_NaN();
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-// Wall and thread-CPU time of one stretch of work.
-struct Stopwatch {
-  Clock::time_point wall0 = Clock::now();
-  double cpu0 = thread_cpu_seconds();
-  double wall() const { return seconds_since(wall0); }
-  double cpu() const { return thread_cpu_seconds() - cpu0; }
-};
-
-bool use_cpu_timer(const BenchOptions& o) {
-  return o.timer == Timer::cpu || (o.timer == Timer::automatic && o.threads == 1);
-}
 
 std::string load_average() {
   std::ifstream in("/proc/loadavg");
@@ -109,61 +85,6 @@ std::string cpu_model() {
 }
 
 // ------------------------------------------------------------------ one (shape, backend) case
-
-struct Stats {
-  double median_us = nan_value, min_us = nan_value, max_us = nan_value;
-  double p25_us = nan_value, p75_us = nan_value;
-};
-
-double quantile(const std::vector<double>& sorted, double q) {
-  if (sorted.empty()) return nan_value;
-  const double pos = q * static_cast<double>(sorted.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  const auto hi = std::min(lo + 1, sorted.size() - 1);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - static_cast<double>(lo));
-}
-
-Stats summarize(std::vector<double> samples) {
-  Stats st;
-  if (samples.empty()) return st;
-  std::sort(samples.begin(), samples.end());
-  st.min_us = samples.front();
-  st.max_us = samples.back();
-  st.median_us = quantile(samples, 0.5);
-  st.p25_us = quantile(samples, 0.25);
-  st.p75_us = quantile(samples, 0.75);
-  return st;
-}
-
-struct Case {
-  std::string backend;
-  std::string status = "ok";  // ok | skipped | mismatch
-  std::string reason;
-  std::string impl;  // what ran, when known (kernel name, oneDNN implementation)
-  double compile_us = nan_value;
-  double pack_us = nan_value;
-  double max_abs_err = nan_value;
-  std::function<void()> call;
-  std::vector<float> dst;
-  // Keep-alives for `call`.
-  std::shared_ptr<const Kernel> kernel;
-  PackedWeights packed;
-  std::unique_ptr<PreparedConv> prepared;
-  // Timing: per-call wall and thread-CPU time of each repetition.
-  int calls_per_rep = 1;
-  int target_reps = 0;
-  std::vector<double> wall_us, cpu_us;
-  Stats stats;  // over the chosen timer
-  double median_wall_us = nan_value, median_cpu_us = nan_value;
-  double undisturbed = nan_value;  // fraction of repetitions with cpu >= 95% of wall
-
-  bool ok() const { return status == "ok"; }
-  void skip(std::string why) {
-    status = "skipped";
-    reason = std::move(why);
-    call = nullptr;
-  }
-};
 
 struct ShapeData {
   std::vector<float> src, weights, bias, expected;
@@ -350,75 +271,7 @@ void prepare_baseline(Case& c, const Baseline& b, const ConvShape& shape, const 
   c.call = [p, src, dst] { p->run(src, dst); };
 }
 
-// ------------------------------------------------------------------ timing
-
-void time_cases(std::vector<Case>& cases, const BenchOptions& o) {
-  const bool cpu_timer = use_cpu_timer(o);
-  // Warm-up and calibration: at least one call and ~5 ms per case.
-  for (Case& c : cases) {
-    if (!c.ok()) continue;
-    try {
-      int calls = 0;
-      const Stopwatch sw;
-      double elapsed = 0;
-      do {
-        c.call();
-        ++calls;
-        elapsed = cpu_timer ? sw.cpu() : sw.wall();
-      } while (elapsed < 0.005);
-      const double per_call = std::max(elapsed / calls, 1e-9);
-      c.calls_per_rep = static_cast<int>(
-          std::clamp(std::ceil(o.min_batch_seconds / per_call), 1.0, 1e7));
-      const double batch = per_call * c.calls_per_rep;
-      c.target_reps = static_cast<int>(
-          std::clamp(std::ceil(o.min_seconds_per_case / batch),
-                     static_cast<double>(o.repetitions), static_cast<double>(o.max_repetitions)));
-    } catch (const std::exception& e) {
-      c.skip(std::string("failed while running: ") + e.what());
-    }
-  }
-  // Interleaved repetitions: one batch of each backend per round, so slow drifts (clock,
-  // other load) hit every backend alike.
-  for (bool more = true; more;) {
-    more = false;
-    for (Case& c : cases) {
-      if (!c.ok() || static_cast<int>(c.wall_us.size()) >= c.target_reps) continue;
-      try {
-        const Stopwatch sw;
-        for (int i = 0; i < c.calls_per_rep; ++i) c.call();
-        const double cpu = sw.cpu(), wall = sw.wall();
-        c.wall_us.push_back(wall * 1e6 / c.calls_per_rep);
-        c.cpu_us.push_back(cpu * 1e6 / c.calls_per_rep);
-      } catch (const std::exception& e) {
-        c.skip(std::string("failed while running: ") + e.what());
-        continue;
-      }
-      more = more || static_cast<int>(c.wall_us.size()) < c.target_reps;
-    }
-  }
-  for (Case& c : cases) {
-    if (!c.ok() || c.wall_us.empty()) continue;
-    c.stats = summarize(cpu_timer ? c.cpu_us : c.wall_us);
-    c.median_wall_us = summarize(c.wall_us).median_us;
-    c.median_cpu_us = summarize(c.cpu_us).median_us;
-    int quiet = 0;
-    for (std::size_t i = 0; i < c.wall_us.size(); ++i) quiet += c.cpu_us[i] >= 0.95 * c.wall_us[i];
-    c.undisturbed = static_cast<double>(quiet) / static_cast<double>(c.wall_us.size());
-  }
-}
-
 // ------------------------------------------------------------------ reporting
-
-struct ShapeResult {
-  std::string name;
-  ConvShape shape;
-  std::vector<Case> cases;
-  const Case* find(const std::string& backend) const {
-    for (const Case& c : cases)
-      if (c.backend == backend && c.ok()) return &c;
-    return nullptr;
-  }
-};
 
 double gflops_of(const ConvShape& s, double median_us) {
   return std::isfinite(median_us) && median_us > 0 ? s.flops() / (median_us * 1e3) : nan_value;
@@ -737,7 +590,7 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
       try {
         c.call();
       } catch (const std::exception& e) {
-        c.skip(std::string("failed while running: ") + e.what());
+        c.skip_failed_run(e);
         continue;
       }
       if (o.verify) {
