@@ -3,7 +3,7 @@
 
 #include "bench/baseline.hpp"
 #include "bench/bench_case.hpp"
-#include "bench/fma_peak.hpp"
+#include "bench/bench_environment.hpp"
 #include "core/reference.hpp"
 #include "core/tolerance.hpp"
 
@@ -26,18 +26,10 @@
 #include <ostream>
 #include <random>
 #include <sstream>
-#include <thread>
 
 namespace convjit::bench {
 using namespace std::string_literals;
 namespace {
-
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string one;
-  in >> one;
-  return one;
-}
 
 bool is_convjit_backend(const std::string& name) {
   return name == "xbyak" || name == "llvm" || name == "generic" || name == "reference";
@@ -68,22 +60,6 @@ std::string time_us(double us) {
   return fixed(us, us < 10 ? 3 : us < 1000 ? 2 : 1);
 }
 
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      if (colon != std::string::npos) {
-        std::string v = line.substr(colon + 1);
-        v.erase(0, v.find_first_not_of(" \t"));
-        return v;
-      }
-    }
-  }
-  return "unknown CPU";
-}
-
 // ------------------------------------------------------------------ one (shape, backend) case
 
 struct ShapeData {
@@ -107,38 +83,6 @@ ShapeData make_data(const ConvShape& s, std::uint32_t seed, bool with_expected) 
   return d;
 }
 
-
-// ------------------------------------------------------------------ environment
-
-struct Environment {
-  std::string cpu;
-  unsigned logical_cpus = 0;
-  double peak_avx2 = 0;
-  double peak_avx512 = 0;
-  std::string load_average;
-  std::vector<std::string> convjit_available;
-  std::vector<std::pair<std::string, std::string>> baselines;  // name, version
-};
-
-Environment probe_environment(const std::vector<std::unique_ptr<Baseline>>& baselines) {
-  Environment env;
-  env.cpu = cpu_model();
-  env.logical_cpus = std::thread::hardware_concurrency();
-  env.load_average = load_average();
-  env.peak_avx2 = measure_fma_peak_gflops(0.1);
-  env.peak_avx512 = measure_avx512_fma_peak_gflops(0.05);
-  for (Backend b : available_backends()) env.convjit_available.emplace_back(to_string(b));
-  for (const auto& b : baselines) {
-    std::string version;
-    try {
-      version = b->version();
-    } catch (const std::exception& e) {
-      version = std::string("version unavailable: ") + e.what();
-    }
-    env.baselines.emplace_back(b->name(), version);
-  }
-  return env;
-}
 
 std::string join(const std::vector<std::string>& v, const std::string& sep) {
   std::string out;
@@ -194,7 +138,7 @@ void print_environment_text(const Environment& env, const BenchOptions& o,
                            ") and every baseline use the widest vectors this CPU has")
       << "\n"
       << "  %peak      : of the "
-      << (!o.same_isa && env.peak_avx512 > 0 ? "AVX-512" : "AVX2") << " peak above\n";
+      << (peak_is_avx512(env, o) ? "AVX-512" : "AVX2") << " peak above\n";
   out << "  backends   : " << join(backends, ", ") << "\n";
   out << "  method     : NHWC activations, HWIO weights packed outside the timed loop; outputs"
          " checked against the reference first (the tests'"
@@ -544,8 +488,7 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
   for (const auto& b : baselines) baseline_by_name[b->name()] = b.get();
 
   const Environment env = probe_environment(baselines);
-  // The peak of the widest vectors the measured code may use.
-  const double peak = (!o.same_isa && env.peak_avx512 > 0 ? env.peak_avx512 : env.peak_avx2) * o.threads;
+  const double peak = peak_gflops(env, o);
   if (!o.json)
     print_environment_text(env, o, backends, out);
   else if (o.json_environment)
