@@ -123,13 +123,6 @@ void check_options(const BenchOptions& o) {
     throw Error("max_repetitions", "must be at least repetitions");
 }
 
-bool parse_int(const std::string& text, std::int64_t& value) {
-  const char* first = text.data();
-  const char* last = first + text.size();
-  auto [ptr, ec] = std::from_chars(first, last, value);
-  return ec == std::errc() && ptr == last;
-}
-
 }  // namespace
 
 // ==================================================================== public API
@@ -181,51 +174,6 @@ std::vector<std::string> parse_backend_list(const std::string& text) {
     start = comma + 1;
   }
   return out;
-}
-
-std::vector<std::pair<std::string, ConvShape>> parse_shapes(std::istream& in,
-                                                            const std::string& source) {
-  static const char* const fields[] = {"N",  "C",  "H",  "W",  "OC", "KH", "KW",
-                                       "SH", "SW", "PH", "PW", "DH", "DW"};
-  std::vector<std::pair<std::string, ConvShape>> out;
-  std::string line;
-  int line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    const std::string where = source + ":" + std::to_string(line_no) + ": ";
-    if (const auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
-    std::istringstream tokens(line);
-    std::vector<std::string> t;
-    for (std::string tok; tokens >> tok;) t.push_back(tok);
-    if (t.empty()) continue;
-    if (t.size() != 14)
-      throw Error("shapes", where + "expected 14 fields 'name N C H W OC KH KW SH SW PH PW DH DW'"
-                                    ", got " + std::to_string(t.size()));
-    std::int64_t v[13];
-    for (int i = 0; i < 13; ++i)
-      if (!parse_int(t[i + 1], v[i]))
-        throw Error("shapes", where + "field " + fields[i] + " is not an integer: '" + t[i + 1] +
-                                  "'");
-    ConvSpec spec;
-    spec.n = v[0], spec.c = v[1], spec.h = v[2], spec.w = v[3], spec.oc = v[4];
-    spec.kh = v[5], spec.kw = v[6], spec.sh = v[7], spec.sw = v[8];
-    spec.padding = PaddingMode::explicit_pads;
-    spec.pad_top = spec.pad_bottom = v[9];
-    spec.pad_left = spec.pad_right = v[10];
-    spec.dh = v[11], spec.dw = v[12];
-    try {
-      out.emplace_back(t[0], spec.resolve());
-    } catch (const Error& e) {
-      throw Error("shapes", where + t[0] + ": " + e.field() + ": " + e.reason());
-    }
-  }
-  return out;
-}
-
-std::vector<std::pair<std::string, ConvShape>> load_shapes_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error("shapes", "cannot open '" + path + "'");
-  return parse_shapes(in, path);
 }
 
 int run_bench(const BenchOptions& o, std::ostream& out) {
