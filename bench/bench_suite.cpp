@@ -2,6 +2,7 @@
 #include "bench/bench_suite.hpp"
 
 #include "bench/baseline.hpp"
+#include "bench/bench_backends.hpp"
 #include "bench/bench_case.hpp"
 #include "bench/bench_environment.hpp"
 #include "bench/bench_format.hpp"
@@ -32,10 +33,6 @@
 namespace convjit::bench {
 using namespace std::string_literals;
 namespace {
-
-bool is_convjit_backend(const std::string& name) {
-  return name == "xbyak" || name == "llvm" || name == "generic" || name == "reference";
-}
 
 // ------------------------------------------------------------------ one (shape, backend) case
 
@@ -101,18 +98,6 @@ void prepare_baseline(Case& c, const Baseline& b, const ConvShape& shape, const 
 
 // ------------------------------------------------------------------ option checks
 
-std::vector<std::string> resolve_backends(const BenchOptions& o) {
-  if (o.backends.empty()) return default_backend_names();
-  std::vector<std::string> out;
-  for (const std::string& b : o.backends) {
-    const auto& known = known_backend_names();
-    if (std::find(known.begin(), known.end(), b) == known.end())
-      throw Error("backend", "unknown backend '" + b + "' (expected " + join(known, ", ") + ")");
-    if (std::find(out.begin(), out.end(), b) == out.end()) out.push_back(b);
-  }
-  return out;
-}
-
 void check_options(const BenchOptions& o) {
   if (o.shapes.empty()) throw Error("shapes", "no shapes to benchmark");
   if (o.threads < 1) throw Error("threads", "must be at least 1");
@@ -124,57 +109,6 @@ void check_options(const BenchOptions& o) {
 }
 
 }  // namespace
-
-// ==================================================================== public API
-
-const std::vector<std::string>& known_backend_names() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> v{"xbyak", "llvm", "generic", "reference"};
-    for (const auto& b : known_baseline_names()) v.push_back(b);
-    return v;
-  }();
-  return names;
-}
-
-std::vector<std::string> default_backend_names() {
-  std::vector<std::string> out;
-  const auto available = available_backends();
-  for (Backend b : {Backend::xbyak, Backend::llvm, Backend::generic, Backend::reference})
-    if (std::find(available.begin(), available.end(), b) != available.end())
-      out.emplace_back(to_string(b));
-  for (const auto& b : known_baseline_names())
-    if (baseline_missing_reason(b).empty()) out.push_back(b);
-  return out;
-}
-
-std::vector<std::string> parse_backend_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  const auto& known = known_backend_names();
-  while (true) {
-    const std::size_t comma = text.find(',', start);
-    const std::string name =
-        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (name.empty()) throw Error("backend", "empty backend name in '" + text + "'");
-    if (name == "all") {
-      if (text != "all") throw Error("backend", "'all' cannot be combined with other backends");
-      return {};
-    }
-    if (name == "auto") {
-      // The backend the host application would get.
-      const std::string resolved(to_string(resolve_backend(Backend::automatic)));
-      if (std::find(out.begin(), out.end(), resolved) == out.end()) out.push_back(resolved);
-    } else if (std::find(known.begin(), known.end(), name) == known.end()) {
-      throw Error("backend", "unknown backend '" + name + "' (expected all, auto, " +
-                                 join(known, ", ") + ")");
-    } else if (std::find(out.begin(), out.end(), name) == out.end()) {
-      out.push_back(name);
-    }
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
 
 int run_bench(const BenchOptions& o, std::ostream& out) {
   check_options(o);
