@@ -265,7 +265,7 @@ bool xbyak_ran_somewhere(const std::vector<ShapeResult>& results) {
   return false;
 }
 
-}  // namespace
+// ------------------------------------------------------------------ the parts of the report
 
 void print_environment_text(const Environment& env, const BenchOptions& o,
                             const std::vector<std::string>& backends, std::ostream& out) {
@@ -323,6 +323,31 @@ void print_summary_text(const std::vector<ShapeResult>& results,
     return;
   }
   print_speedup_geomeans(results, backends, out);
+}
+
+}  // namespace
+
+void print_environment(const Environment& env, const BenchOptions& o,
+                       const std::vector<std::string>& backends, std::ostream& out) {
+  if (!o.json)
+    print_environment_text(env, o, backends, out);
+  else if (o.json_environment)
+    out << environment_json(env, o) << "\n";
+  out.flush();
+}
+
+void print_shape(const ShapeResult& r, std::size_t number, const BenchOptions& o, double peak,
+                 std::ostream& out) {
+  if (o.json)
+    print_shape_json(r, o, peak, out);
+  else
+    print_shape_text(r, number, o.shapes.size(), peak, out);
+}
+
+void print_summary(const std::vector<ShapeResult>& results,
+                   const std::vector<std::string>& backends, const BenchOptions& o, double peak,
+                   std::ostream& out) {
+  if (!o.json) print_summary_text(results, backends, peak, out);
 }
 
 }  // namespace convjit::bench

@@ -13,22 +13,18 @@
 
 namespace convjit::bench {
 
-// `peak` below is the GFLOP/s %peak is of (peak_gflops()); 0 when unknown.
+// `peak` below is the GFLOP/s %peak is of (peak_gflops()); 0 when unknown. The environment and
+// each shape are flushed as soon as they are printed, so that a long run shows its progress.
 
-void print_environment_text(const Environment& env, const BenchOptions& o,
-                            const std::vector<std::string>& backends, std::ostream& out);
-// The {"environment": {...}} line, without its newline.
-std::string environment_json(const Environment& env, const BenchOptions& o);
-
-// `index` of `total` numbers the shape in its heading.
-void print_shape_text(const ShapeResult& r, std::size_t index, std::size_t total, double peak,
-                      std::ostream& out);
-void print_shape_json(const ShapeResult& r, const BenchOptions& o, double peak,
-                      std::ostream& out);
-
-// Geometric means per backend over the shapes it ran, and of xbyak's speed-up over the others.
-void print_summary_text(const std::vector<ShapeResult>& results,
-                        const std::vector<std::string>& backends, double peak,
-                        std::ostream& out);
+void print_environment(const Environment& env, const BenchOptions& o,
+                       const std::vector<std::string>& backends, std::ostream& out);
+// `number` (from 1) of o.shapes.size() heads the shape's text table.
+void print_shape(const ShapeResult& r, std::size_t number, const BenchOptions& o, double peak,
+                 std::ostream& out);
+// Text mode only: geometric means per backend over the shapes it ran, and of xbyak's speed-up
+// over the others.
+void print_summary(const std::vector<ShapeResult>& results,
+                   const std::vector<std::string>& backends, const BenchOptions& o, double peak,
+                   std::ostream& out);
 
 }  // namespace convjit::bench

@@ -1,4 +1,6 @@
-// The benchmark suite: environment, per-shape interleaved timing of every backend, summary.
+// The benchmark suite's run: for each shape, prepare every backend's case and check its output
+// against the reference, time the cases together, report. The pieces are in bench_backends,
+// bench_environment, bench_timer, bench_output and shapes_file.
 #include "bench/bench_suite.hpp"
 
 #include "bench/baseline.hpp"
@@ -13,29 +15,41 @@
 #include <convjit/convjit.hpp>
 
 #include <algorithm>
-#include <charconv>
-#include <chrono>
-#include <cmath>
-#include <cstdio>
+#include <cstdint>
 #include <cstdlib>
-#include <ctime>
-#include <fstream>
-#include <functional>
-#include <iomanip>
-#include <istream>
+#include <exception>
 #include <limits>
 #include <map>
 #include <memory>
 #include <ostream>
 #include <random>
-#include <sstream>
 
 namespace convjit::bench {
-using namespace std::string_literals;
 namespace {
 
-// ------------------------------------------------------------------ one (shape, backend) case
+// Fixed, so that every run measures the same data.
+constexpr std::uint32_t first_seed = 20240611;
 
+void check_options(const BenchOptions& o) {
+  if (o.shapes.empty()) throw Error("shapes", "no shapes to benchmark");
+  if (o.threads < 1) throw Error("threads", "must be at least 1");
+  if (!(o.min_seconds_per_case >= 0)) throw Error("min_seconds_per_case", "must not be negative");
+  if (!(o.min_batch_seconds >= 0)) throw Error("min_batch_seconds", "must not be negative");
+  if (o.repetitions < 1) throw Error("repetitions", "must be at least 1");
+  if (o.max_repetitions < o.repetitions)
+    throw Error("max_repetitions", "must be at least repetitions");
+}
+
+// Must precede the first oneDNN / OpenBLAS call: both read these once, at initialisation.
+// A caller's own setting wins.
+void cap_baselines_to_avx2() {
+  setenv("DNNL_MAX_CPU_ISA", "AVX2", 0);
+  setenv("OPENBLAS_CORETYPE", "Haswell", 0);
+}
+
+// ------------------------------------------------------------------ preparing cases
+
+// The inputs of one shape, shared by its cases.
 struct ShapeData {
   std::vector<float> src, weights, bias, expected;
 };
@@ -57,8 +71,20 @@ ShapeData make_data(const ConvShape& s, std::uint32_t seed, bool with_expected) 
   return d;
 }
 
+// What the cases of every shape are prepared with.
+struct Preparation {
+  const BenchOptions& options;
+  bool reference_explicit = false;
+  std::map<std::string, const Baseline*> baseline_by_name;
+};
 
-// ------------------------------------------------------------------ preparing cases
+Preparation make_preparation(const BenchOptions& o,
+                             const std::vector<std::unique_ptr<Baseline>>& baselines) {
+  Preparation p{o, std::find(o.backends.begin(), o.backends.end(), "reference") != o.backends.end(),
+                {}};
+  for (const auto& b : baselines) p.baseline_by_name[b->name()] = b.get();
+  return p;
+}
 
 void prepare_convjit(Case& c, const ConvShape& shape, const ShapeData& d, int threads,
                      bool same_isa) {
@@ -96,115 +122,122 @@ void prepare_baseline(Case& c, const Baseline& b, const ConvShape& shape, const 
   c.call = [p, src, dst] { p->run(src, dst); };
 }
 
-// ------------------------------------------------------------------ option checks
+bool reference_too_slow(const ConvShape& shape, const Preparation& p) {
+  return !p.reference_explicit && shape.flops() > p.options.reference_max_mflops * 1e6;
+}
 
-void check_options(const BenchOptions& o) {
-  if (o.shapes.empty()) throw Error("shapes", "no shapes to benchmark");
-  if (o.threads < 1) throw Error("threads", "must be at least 1");
-  if (!(o.min_seconds_per_case >= 0)) throw Error("min_seconds_per_case", "must not be negative");
-  if (!(o.min_batch_seconds >= 0)) throw Error("min_batch_seconds", "must not be negative");
-  if (o.repetitions < 1) throw Error("repetitions", "must be at least 1");
-  if (o.max_repetitions < o.repetitions)
-    throw Error("max_repetitions", "must be at least repetitions");
+std::string reference_too_slow_reason(const ConvShape& shape, const BenchOptions& o) {
+  return fixed(shape.flops() * 1e-6, 1) + " MFLOP > " + fixed(o.reference_max_mflops, 0) +
+         " MFLOP, too slow (list 'reference' in the backends to run it anyway)";
+}
+
+// Compiles the kernel or prepares the baseline; a backend that cannot run the shape is
+// skipped with the reason, which the report shows.
+void prepare_case(Case& c, const ConvShape& shape, const ShapeData& d, const Preparation& p) {
+  // NaN, so that a kernel that leaves outputs unwritten fails the check.
+  c.dst.assign(static_cast<std::size_t>(shape.dst_elems()),
+               std::numeric_limits<float>::quiet_NaN());
+  if (c.backend == "reference" && reference_too_slow(shape, p)) {
+    c.skip(reference_too_slow_reason(shape, p.options));
+    return;
+  }
+  try {
+    if (is_convjit_backend(c.backend)) {
+      prepare_convjit(c, shape, d, p.options.threads, p.options.same_isa);
+    } else if (auto it = p.baseline_by_name.find(c.backend); it != p.baseline_by_name.end()) {
+      prepare_baseline(c, *it->second, shape, d, p.options.threads);
+    } else {
+      c.skip(baseline_missing_reason(c.backend));
+    }
+  } catch (const Error& e) {
+    // For these two the field name adds nothing to the reason; other errors keep it.
+    c.skip(e.field() == "backend" || e.field() == "baseline" ? e.reason()
+                                                             : std::string(e.what()));
+  } catch (const std::exception& e) {
+    c.skip(std::string("failed to prepare: ") + e.what());
+  }
+}
+
+void check_against_reference(Case& c, const ConvShape& shape, const ShapeData& d) {
+  c.max_abs_err = max_abs_error(c.dst, d.expected);
+  if (c.max_abs_err <= tolerance(shape)) return;
+  c.status = "mismatch";
+  c.reason = "output differs from the reference: max abs error " +
+             json_number(c.max_abs_err, 6) + " (tolerance " + json_number(tolerance(shape), 6) +
+             ")";
+  c.call = nullptr;
+}
+
+// The first call is the correctness check (and the first warm-up call).
+void first_call(Case& c, const ConvShape& shape, const ShapeData& d, bool verify) {
+  try {
+    c.call();
+  } catch (const std::exception& e) {
+    c.skip_failed_run(e);
+    return;
+  }
+  if (verify) check_against_reference(c, shape, d);
+}
+
+// Keeps what the report needs; the next shape's cases need the memory.
+void release_kernels_and_buffers(ShapeResult& r) {
+  for (Case& c : r.cases) {
+    c.call = nullptr;
+    c.prepared.reset();
+    c.packed = PackedWeights();
+    c.kernel.reset();
+    std::vector<float>().swap(c.dst);
+  }
+}
+
+ShapeResult measure_shape(const std::pair<std::string, ConvShape>& named, std::uint32_t seed,
+                          const std::vector<std::string>& backends, const Preparation& p) {
+  const auto& [name, shape] = named;
+  const ShapeData data = make_data(shape, seed, p.options.verify);
+  ShapeResult r{name, shape, {}};
+  // No reallocation: each case's call points into the Case itself (its packed weights).
+  r.cases.reserve(backends.size());
+  for (const std::string& b : backends) {
+    Case& c = r.cases.emplace_back();
+    c.backend = b;
+    prepare_case(c, shape, data, p);
+    if (c.ok()) first_call(c, shape, data, p.options.verify);
+  }
+  time_cases(r.cases, p.options);
+  release_kernels_and_buffers(r);
+  return r;
+}
+
+bool has_mismatch(const ShapeResult& r) {
+  return std::any_of(r.cases.begin(), r.cases.end(),
+                     [](const Case& c) { return c.status == "mismatch"; });
 }
 
 }  // namespace
 
 int run_bench(const BenchOptions& o, std::ostream& out) {
   check_options(o);
-  // Must precede the first oneDNN / OpenBLAS call: both read these once, at initialisation.
-  if (o.same_isa) {
-    setenv("DNNL_MAX_CPU_ISA", "AVX2", 0);
-    setenv("OPENBLAS_CORETYPE", "Haswell", 0);
-  }
+  if (o.same_isa) cap_baselines_to_avx2();
   const std::vector<std::string> backends = resolve_backends(o);
-  const bool reference_explicit =
-      std::find(o.backends.begin(), o.backends.end(), "reference") != o.backends.end();
-
   const auto baselines = available_baselines();
-  std::map<std::string, const Baseline*> baseline_by_name;
-  for (const auto& b : baselines) baseline_by_name[b->name()] = b.get();
+  const Preparation preparation = make_preparation(o, baselines);
 
   const Environment env = probe_environment(baselines);
   const double peak = peak_gflops(env, o);
-  if (!o.json)
-    print_environment_text(env, o, backends, out);
-  else if (o.json_environment)
-    out << environment_json(env, o) << "\n";
-  out.flush();
+  print_environment(env, o, backends, out);
 
   std::vector<ShapeResult> results;
   bool any_mismatch = false;
-  std::uint32_t seed = 20240611;
-  for (std::size_t si = 0; si < o.shapes.size(); ++si) {
-    const auto& [name, shape] = o.shapes[si];
-    const ShapeData data = make_data(shape, seed++, o.verify);
-    ShapeResult r{name, shape, {}};
-    r.cases.reserve(backends.size());
-    for (const std::string& b : backends) {
-      Case& c = r.cases.emplace_back();
-      c.backend = b;
-      c.dst.assign(static_cast<std::size_t>(shape.dst_elems()),
-                   std::numeric_limits<float>::quiet_NaN());
-      if (b == "reference" && !reference_explicit &&
-          shape.flops() > o.reference_max_mflops * 1e6) {
-        c.skip(fixed(shape.flops() * 1e-6, 1) + " MFLOP > " + fixed(o.reference_max_mflops, 0) +
-               " MFLOP, too slow (list 'reference' in the backends to run it anyway)");
-        continue;
-      }
-      try {
-        if (is_convjit_backend(b)) {
-          prepare_convjit(c, shape, data, o.threads, o.same_isa);
-        } else if (auto it = baseline_by_name.find(b); it != baseline_by_name.end()) {
-          prepare_baseline(c, *it->second, shape, data, o.threads);
-        } else {
-          c.skip(baseline_missing_reason(b));
-        }
-      } catch (const Error& e) {
-        c.skip(e.field() == "backend" || e.field() == "baseline" ? e.reason()
-                                                                 : std::string(e.what()));
-      } catch (const std::exception& e) {
-        c.skip(std::string("failed to prepare: ") + e.what());
-      }
-      if (!c.ok()) continue;
-      // First call: the correctness check (and the first warm-up call).
-      try {
-        c.call();
-      } catch (const std::exception& e) {
-        c.skip_failed_run(e);
-        continue;
-      }
-      if (o.verify) {
-        c.max_abs_err = max_abs_error(c.dst, data.expected);
-        if (!(c.max_abs_err <= tolerance(shape))) {
-          c.status = "mismatch";
-          c.reason = "output differs from the reference: max abs error " +
-                     json_number(c.max_abs_err, 6) + " (tolerance " +
-                     json_number(tolerance(shape), 6) + ")";
-          c.call = nullptr;
-          any_mismatch = true;
-        }
-      }
-    }
-    time_cases(r.cases, o);
-    // Release buffers and kernels before the next shape; keep what the report needs.
-    for (Case& c : r.cases) {
-      c.call = nullptr;
-      c.prepared.reset();
-      c.packed = PackedWeights();
-      c.kernel.reset();
-      std::vector<float>().swap(c.dst);
-    }
-    if (o.json)
-      print_shape_json(r, o, peak, out);
-    else
-      print_shape_text(r, si + 1, o.shapes.size(), peak, out);
+  for (std::size_t i = 0; i < o.shapes.size(); ++i) {
+    ShapeResult r = measure_shape(o.shapes[i], first_seed + static_cast<std::uint32_t>(i),
+                                  backends, preparation);
+    any_mismatch = any_mismatch || has_mismatch(r);
+    print_shape(r, i + 1, o, peak, out);
     results.push_back(std::move(r));
   }
-  if (!o.json) print_summary_text(results, backends, peak, out);
+  print_summary(results, backends, o, peak, out);
   out.flush();
   return any_mismatch ? 1 : 0;
 }
-
 
 }  // namespace convjit::bench
