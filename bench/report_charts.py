@@ -5,7 +5,8 @@ import shutil
 import subprocess
 
 from report_data import VERSUS_ORDER, thread_speedup
-from report_targets import PEAK_FRACTION_TARGET, THREAD_SPEEDUP_TARGET
+from report_targets import (PEAK_FRACTION_TARGET, PEAK_TARGET_NAME, THREAD_SPEEDUP_TARGET,
+                            THREAD_TARGET_NAME)
 
 COLOURS = {
     "xbyak": "#1f77b4", "llvm": "#9467bd", "generic": "#7f7f7f", "reference": "#bcbd22",
@@ -148,7 +149,7 @@ def chart_peak(p, b):
     clauses = p.bars("peak_fraction", b.shapes, series, 0.0)
     target = 100 * PEAK_FRACTION_TARGET
     clauses.append(f"{target:.0f} with lines dt 2 lw 2 lc rgb '#000000' "
-                   f"title '{target:.0f}% (issue 3 target)'")
+                   f"title '{target:.0f}% ({PEAK_TARGET_NAME} target)'")
     clauses.append("100 with lines dt 1 lw 1 lc rgb '#808080' title '100% of AVX2 FMA peak'")
     script = (p.header("peak_fraction.png", 1500, 650) + p.xtics(b.shapes) +
               f"set yrange [0:{top:.0f}]\n"
@@ -186,7 +187,7 @@ def chart_threads(p, t1, t2):
     clauses = p.bars("threads", shapes, series, 0.0)
     clauses.append(threads_value_labels(p, shapes, series))
     clauses.append(f"{THREAD_SPEEDUP_TARGET:g} with lines dt 2 lw 2 lc rgb '#000000' "
-                   f"title '{THREAD_SPEEDUP_TARGET:g}x (issue 4 target)'")
+                   f"title '{THREAD_SPEEDUP_TARGET:g}x ({THREAD_TARGET_NAME} target)'")
     clauses.append("2.0 with lines dt 1 lw 1 lc rgb '#808080' title '2x (ideal on 2 cores)'")
     script = (p.header("threads.png", 1000, 600) + p.xtics(shapes) +
               f"set yrange [0:{top:.2f}]\n"

@@ -40,7 +40,7 @@ def title_section(r, targets):
                   f"{r.tools['stale']}: the build looked incomplete, so these programs may not match "
                   "the library.\n")
     md.append(f"Shapes: {len(r.avx2.shapes)} ({', '.join(r.avx2.shapes)}). "
-              f"Issue targets: {targets.summary()}.\n")
+              f"Targets: {targets.summary()}.\n")
     return md
 
 
@@ -65,14 +65,14 @@ def environment_section(r):
 
 
 def targets_section(targets):
-    return ["## Issue targets\n",
+    return ["## Targets\n",
             "Measured in the `--isa avx2` run (baselines capped to AVX2 like convjit) unless the target says "
             "otherwise; the *native* column repeats the value from the `--isa native` run for information only. "
             "Speed-ups are other backend's median time / xbyak median time (> 1: xbyak faster); geomeans are "
             "over the shapes both backends ran. Microbenchmark verdicts use Google Benchmark's CPU time "
             "(wall time shown alongside).\n",
-            table(["issue", "target", "measured", "verdict", "native (info)", "details"],
-                  targets.rows, ["c", "l", "l", "c", "l", "l"]),
+            table(["target", "criterion", "measured", "verdict", "native (info)", "details"],
+                  targets.rows, ["l", "l", "l", "c", "l", "l"]),
             ""]
 
 
