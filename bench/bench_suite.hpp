@@ -14,6 +14,8 @@
 // Every convjit::Error thrown here (bad shapes file, unknown backend name, bad option) means
 // "bad argument": the tool prints e.what() on one line and exits 2. Nothing else is thrown for
 // a backend that cannot run a shape: that is reported as skipped in the output.
+#include "bench/shapes_file.hpp"  // load_shapes_file, parse_shapes
+
 #include <convjit/shape.hpp>
 
 #include <iosfwd>
@@ -79,16 +81,6 @@ struct BenchOptions {
   // false (`--isa native`): every library picks what this CPU offers (AVX-512 where present).
   bool same_isa = true;
 };
-
-// Reads the shape list format of bench/shapes.txt: one shape per line,
-//   name N C H W OC KH KW SH SW PH PW DH DW
-// (symmetric padding PH/PW, dilation 1 = dense, NHWC, bias, no activation); '#' starts a
-// comment, blank lines are ignored. Throws convjit::Error("shapes", "FILE:LINE: reason") on a
-// malformed line or an invalid shape, convjit::Error("shapes", ...) if the file cannot be read.
-std::vector<std::pair<std::string, ConvShape>> load_shapes_file(const std::string& path);
-// The same from a stream; `source` names it in error messages.
-std::vector<std::pair<std::string, ConvShape>> parse_shapes(std::istream& in,
-                                                            const std::string& source);
 
 // Runs the suite and writes the report to `out` (progress never goes to `out`).
 // Returns 0 when every case that ran matched the reference (or verify is off), 1 when some

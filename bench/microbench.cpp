@@ -1,6 +1,6 @@
 // Latency micro-benchmarks of the runtime (Google Benchmark): what a host application pays
 // per call besides the convolution itself.
-//   cache hit:  Jit::get of a shape already compiled (issue target: median <= 200 ns)
+//   cache hit:  Jit::get of a shape already compiled (target: median <= 200 ns)
 //   run():      Kernel::run on the 8x8 seed vs calling the generated entry point bare
 //               (target: run() <= 1.2x the bare call)
 //   generation: plan + emit + make executable, per public benchmark shape (target <= 200 us)

@@ -14,5 +14,5 @@ plot 'raw/peak_fraction.dat' index 0 using 1:2:3:4:5:6 with boxxyerror lc rgb '#
      'raw/peak_fraction.dat' index 1 using 1:2:3:4:5:6 with boxxyerror lc rgb '#9467bd' title 'llvm', \
      'raw/peak_fraction.dat' index 2 using 1:2:3:4:5:6 with boxxyerror lc rgb '#d62728' title 'onednn', \
      'raw/peak_fraction.dat' index 3 using 1:2:3:4:5:6 with boxxyerror lc rgb '#2ca02c' title 'xnnpack', \
-     85 with lines dt 2 lw 2 lc rgb '#000000' title '85% (issue 3 target)', \
+     85 with lines dt 2 lw 2 lc rgb '#000000' title '85% (share of FMA peak target)', \
      100 with lines dt 1 lw 1 lc rgb '#808080' title '100% of AVX2 FMA peak'

@@ -12,5 +12,5 @@ set title 'Thread scaling, 1 -> 2 threads (load average 1.17)'
 plot 'raw/threads.dat' index 0 using 1:2:3:4:5:6 with boxxyerror lc rgb '#1f77b4' title 'xbyak: 2 threads vs 1', \
      'raw/threads.dat' index 1 using 1:2:3:4:5:6 with boxxyerror lc rgb '#d62728' title 'onednn: 2 threads vs 1', \
      'raw/threads_labels.dat' using 1:2:3 with labels offset 0,0.8 notitle, \
-     1.8 with lines dt 2 lw 2 lc rgb '#000000' title '1.8x (issue 4 target)', \
+     1.8 with lines dt 2 lw 2 lc rgb '#000000' title '1.8x (2-thread scaling target)', \
      2.0 with lines dt 1 lw 1 lc rgb '#808080' title '2x (ideal on 2 cores)'
