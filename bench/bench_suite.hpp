@@ -1,5 +1,5 @@
 #pragma once
-// The benchmark suite behind `convjit bench` (DESIGN.md, "Command-line contract").
+// The benchmark suite behind `convjit bench` (docs/ARCHITECTURE.md, "Command-line contract").
 //
 // Typical use (the tool):
 //
