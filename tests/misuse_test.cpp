@@ -138,7 +138,6 @@ BOOST_AUTO_TEST_CASE(weights_packed_for_another_shape_are_an_error) {
       {"c=8,h=9,w=9,oc=8,k=3,g=8", "c=8,h=9,w=9,oc=8,k=3,g=4"},
       {"c=8,h=9,w=9,oc=8,k=3,g=8", "c=8,h=9,w=9,oc=8,k=3"},
       {"c=8,h=9,w=9,oc=8,k=3,bias=0", "c=8,h=9,w=9,oc=16,k=3,bias=1"},
-      {"c=1,h=9,w=9,oc=1,k=3", "c=1,h=9,w=9,oc=1,k=3,layout=nchw"},
       {"c=64,h=4,w=4,oc=64,k=1", "c=32,h=4,w=4,oc=128,k=1"},  // same weight count
       {"c=3,h=8,w=8,oc=8,k=3", "c=8,h=8,w=8,oc=3,k=3"},        // same weight count
   };

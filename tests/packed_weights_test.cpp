@@ -71,6 +71,24 @@ BOOST_AUTO_TEST_CASE(weights_packed_at_batch_one_serve_the_layer_at_batch_three_
   }
 }
 
+BOOST_AUTO_TEST_CASE(one_channel_nhwc_and_nchw_layers_share_one_packing) {
+  // With c = oc = 1, HWIO and OIHW are the same memory and both kernels use width vectors.
+  for (const testing::JitTarget& target : testing::all_targets()) {
+    if (target.backend == Backend::reference) continue;  // keeps the user's layout, per layout
+    BOOST_TEST_CONTEXT(target.name()) {
+      const auto nhwc = kernel_for(target, "c=1,h=9,w=9,oc=1,k=3");
+      const auto nchw = kernel_for(target, "c=1,h=9,w=9,oc=1,k=3,layout=nchw");
+      const ConvShape& s = nchw->shape();
+      const auto weights = random_floats(static_cast<std::size_t>(s.weight_elems()), 6);
+      const auto src = random_floats(static_cast<std::size_t>(s.src_elems()), 7);
+      const PackedWeights packed = nhwc->pack_weights(weights.data(), nullptr);
+      std::vector<float> expected(static_cast<std::size_t>(s.dst_elems()));
+      reference_conv(s, src.data(), weights.data(), nullptr, expected.data());
+      BOOST_TEST(max_abs_error(run(*nchw, src, packed), expected) <= tolerance(s));
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(weights_of_another_kernel_size_or_channel_count_are_refused) {
   const auto kernel = kernel_for(Backend::automatic, "c=16,h=9,w=9,oc=16,k=3,p=1");
   for (const char* other : {"c=16,h=9,w=9,oc=16,k=5,p=2", "c=8,h=9,w=9,oc=16,k=3,p=1",
