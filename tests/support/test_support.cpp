@@ -356,6 +356,22 @@ std::vector<JitTarget> all_targets() {
   return out;
 }
 
+Comparison compare_outputs(const ConvShape& shape, const float* actual, const float* expected,
+                           std::size_t count) {
+  Comparison result;
+  result.tolerance = tolerance(shape);
+  for (std::size_t i = 0; i < count; ++i) {
+    const double err = max_abs_error(actual + i, expected + i, 1);
+    if (i == 0 || err > result.max_error) {
+      result.max_error = err;
+      result.worst_index = i;
+      result.expected = expected[i];
+      result.actual = actual[i];
+    }
+  }
+  return result;
+}
+
 Comparison compare_backend_with_reference(const ConvShape& shape, const JitTarget& target,
                                           std::uint64_t seed) {
   Jit jit(target.options());
@@ -384,21 +400,10 @@ Comparison compare_backend_with_reference(const ConvShape& shape, const JitTarge
   reference_conv(shape, src.data(), weights.data(), shape.bias ? bias.data() : nullptr,
                  expected.data());
 
-  Comparison result;
-  result.tolerance = tolerance(shape);
+  Comparison result = compare_outputs(shape, buffer.data() + guard, expected.data(), dst_elems);
   for (std::size_t i = 0; i < guard; ++i)
     result.guards_intact = result.guards_intact && buffer[i] == sentinel &&
                            buffer[guard + dst_elems + i] == sentinel;
-  const float* actual = buffer.data() + guard;
-  for (std::size_t i = 0; i < dst_elems; ++i) {
-    const double err = max_abs_error(actual + i, expected.data() + i, 1);
-    if (i == 0 || err > result.max_error) {
-      result.max_error = err;
-      result.worst_index = i;
-      result.expected = expected[i];
-      result.actual = actual[i];
-    }
-  }
   return result;
 }
 

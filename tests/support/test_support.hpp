@@ -145,6 +145,12 @@ struct Comparison {
   bool ok() const { return guards_intact && max_error <= tolerance; }
 };
 
+// Judges `count` outputs of a kernel for the shape against the reference's `expected` with
+// core/tolerance.hpp's rule (max_abs_error per element, tolerance(shape)), and names the worst
+// element. guards_intact stays true: where dst lives is the caller's to check.
+Comparison compare_outputs(const ConvShape& shape, const float* actual, const float* expected,
+                           std::size_t count);
+
 // A code generator under test: a backend and the instruction set it generates for.
 struct JitTarget {
   JitTarget(Backend b, Isa i = Isa::automatic) : backend(b), isa(i) {}  // NOLINT: implicit
