@@ -1,12 +1,13 @@
 #pragma once
 // LlvmEmitter: translates a plan's KernelSchedule into target-independent LLVM IR — the same
 // walk XbyakEmitter translates (groups, channel tiles, row passes, column tiles, reduction,
-// taps, stores), written with generic vector types (<lanes x float>, the plan's width) and generic intrinsics (llvm.fmuladd,
-// llvm.masked.load/store/gather, llvm.maxnum/minnum). No x86 intrinsics and no inline
-// assembly, so the same IR compiles for x86-64 and AArch64.
+// taps, stores), written with generic vector types (<lanes x float>, the plan's width) and
+// generic intrinsics (llvm.fmuladd, llvm.masked.load/store/gather, llvm.maxnum/minnum). No
+// x86 intrinsics and no inline assembly, so the same IR compiles for x86-64 and AArch64.
 //
-// The emitted function is `void NAME(const KernelCallArgs*)`. Accumulators are SSA values;
-// the plan's counted loops are IR loops with phi nodes, marked so LLVM neither unrolls nor
+// The emitted function is `void NAME(const KernelCallArgs*)`, plus, where the schedule shares
+// a row body, internal `NAME.rowK` functions it calls. Accumulators are SSA values; the
+// plan's counted loops are IR loops with phi nodes, marked so LLVM neither unrolls nor
 // vectorises them (the plan already decided both).
 #include "generator/kernel_schedule.hpp"
 #include "generator/plan.hpp"
@@ -27,7 +28,7 @@ namespace convjit {
 // to the emitter (plan.cpp, tile_geometry.cpp) changes: old entries are then never loaded.
 // (The key also holds the plan's describe() text and the library's build id, which catch most
 // such changes on their own; this number is the explicit switch.)
-inline constexpr int kLlvmKernelVersion = 1;
+inline constexpr int kLlvmKernelVersion = 2;
 
 class LlvmEmitter {
  public:
