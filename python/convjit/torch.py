@@ -169,6 +169,11 @@ class Conv2d(nn.Module):
         """Re-reads weight and bias (needed only after writes through `.data`)."""
         self._layer.refresh()
 
+    def kernels(self):
+        """The kernels compiled so far, most recently used first: dicts of input_size,
+        layout ('nchw' or 'nhwc'), name, backend and spec."""
+        return self._layer.kernels()
+
     def extra_repr(self):
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding!r}")
@@ -232,7 +237,7 @@ def _fusions_in(parent, uses, fold_batchnorm, fuse_activations):
     graph = _trace(parent)
     if graph is None:
         return []
-    children = dict(parent.named_children())
+    children = {name: child for name, child in parent._modules.items() if child is not None}
     calls = Counter(node.target for node in graph.nodes if node.op == "call_module")
 
     def alone(name):
@@ -272,7 +277,8 @@ def _conv_sites(model):
     """(parent path, parent, child name, conv) for every nn.Conv2d child in the model."""
     sites = []
     for parent_path, parent in model.named_modules():
-        for name, child in parent.named_children():
+        # _modules, not named_children(): that one hides a module's second name.
+        for name, child in parent._modules.items():
             if isinstance(child, nn.Conv2d):
                 sites.append((parent_path, parent, name, child))
     return sites

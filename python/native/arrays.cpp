@@ -8,7 +8,7 @@ namespace convjit::python {
 
 FloatArray float32_array(py::handle obj, const char* argument) {
   if (!py::isinstance<py::array>(obj))
-    throw_type_error(argument, std::string("expected a NumPy array or a torch.Tensor, got ") +
+    throw_type_error(argument, std::string("expected a NumPy array, got ") +
                                    Py_TYPE(obj.ptr())->tp_name);
   auto array = py::reinterpret_borrow<py::array>(obj);
   if (!array.dtype().is(py::dtype::of<float>()))

@@ -56,6 +56,8 @@ class Layer {
   void replace_weights(LayerWeights weights);
 
   const LayerParams& params() const noexcept { return params_; }
+  // Most recently used first.
+  const std::vector<std::shared_ptr<const CompiledInput>>& inputs() const noexcept { return inputs_; }
   const LayerWeights& weights() const noexcept { return weights_; }
 
  private:

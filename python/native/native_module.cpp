@@ -162,6 +162,10 @@ void bind_layer_params(py::module_& m) {
            py::arg("pad_top"), py::arg("pad_bottom"), py::arg("pad_left"), py::arg("pad_right"),
            py::arg("groups"), py::arg("bias"), py::arg("act") = "none", py::arg("lo") = 0.0f,
            py::arg("hi") = 0.0f)
+      .def_readonly("in_channels", &LayerParams::in_channels)
+      .def_readonly("out_channels", &LayerParams::out_channels)
+      .def_readonly("groups", &LayerParams::groups)
+      .def_readonly("bias", &LayerParams::bias)
       .def("__repr__", [](const LayerParams& p) {
         return "LayerParams(" + spec_for(p, 1, 0, 0, Layout::nchw).to_string() + ")";
       });

@@ -126,6 +126,21 @@ class TorchLayer {
   // Re-reads the weight and bias (after changes the stamps cannot see).
   void refresh() { layer_.replace_weights(snapshot()); }
 
+  // What the layer has compiled so far, most recently used first.
+  py::list kernels() const {
+    py::list list;
+    for (const auto& c : layer_.inputs()) {
+      py::dict d;
+      d["input_size"] = py::make_tuple(c->n, params_.in_channels, c->h, c->w);
+      d["layout"] = std::string(to_string(c->layout));
+      d["name"] = c->kernel->name();
+      d["backend"] = std::string(c->kernel->backend());
+      d["spec"] = c->kernel->shape().to_string();
+      list.append(d);
+    }
+    return list;
+  }
+
  private:
   at::Tensor run(const at::Tensor& x) {
     require_input_channels(params_, x.size(1));
@@ -298,6 +313,7 @@ PYBIND11_MODULE(_torch_native, m) {
       .def(py::init<LayerParams, py::handle, py::handle, int>(), py::arg("params"),
            py::arg("weight"), py::arg("bias"), py::arg("threads"))
       .def("refresh", &TorchLayer::refresh)
+      .def("kernels", &TorchLayer::kernels)
       .def_property_readonly("conv2d", [](const std::shared_ptr<TorchLayer>& self) { return callable_for(self); });
   m.def("conv2d_tensors", &conv2d_tensors, py::arg("input"), py::arg("weight"), py::arg("bias"),
         py::arg("params"), py::arg("threads"));
