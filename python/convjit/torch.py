@@ -18,16 +18,12 @@ from collections import Counter
 import torch
 import torch.fx
 from torch import nn
-from torch.nn.modules import module as _module_globals
 
 from . import _arguments
 from ._tensors import torch_native
 
 __all__ = ["Conv2d", "ConversionError", "convert"]
 
-# The dicts nn.Module.__call__ consults; registering a global hook mutates them in place.
-_GLOBAL_HOOKS = (_module_globals._global_forward_pre_hooks, _module_globals._global_forward_hooks,
-                 _module_globals._global_backward_hooks)
 _CONV_ATTRIBUTES = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
                     "groups", "padding_mode")
 # Changing one of these after construction recompiles.
@@ -154,14 +150,6 @@ class Conv2d(nn.Module):
         if name in _REBIND_ON and "_layer" in self.__dict__:
             self._bind()
 
-    def __call__(self, *args, **kwargs):
-        # nn.Module.__call__ minus its bookkeeping when there is nothing for it to do: that
-        # bookkeeping costs more than a small convolution.
-        if (len(args) != 1 or kwargs or self._forward_pre_hooks or self._forward_hooks
-                or self._backward_hooks or _GLOBAL_HOOKS[0] or _GLOBAL_HOOKS[1] or _GLOBAL_HOOKS[2]):
-            return nn.Module.__call__(self, *args, **kwargs)
-        return self._conv2d(args[0])
-
     def forward(self, input):
         return self._conv2d(input)
 
@@ -196,6 +184,11 @@ class Conv2d(nn.Module):
     def __setstate__(self, state):
         super().__setstate__(state)
         self._bind()
+
+
+# nn.Module.__call__ without its bookkeeping when no hook needs it (in C++: that bookkeeping
+# costs more than a small convolution); with hooks, nn.Module.__call__ itself.
+Conv2d.__call__ = torch_native().module_call()
 
 
 # ---------------------------------------------------------------------------- convert()

@@ -26,4 +26,13 @@ void run_kernel(const Kernel& kernel, const float* src, const PackedWeights& pac
   kernel.run(src, packed, dst, threads);
 }
 
+void run_compiled(const CompiledInput& compiled, const float* src, float* dst, int threads) {
+  if (!compiled.worth_releasing_gil) {
+    compiled.run(src, dst, threads);
+    return;
+  }
+  pybind11::gil_scoped_release unlocked;
+  compiled.run(src, dst, threads);
+}
+
 }  // namespace convjit::python

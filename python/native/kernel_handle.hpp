@@ -20,8 +20,9 @@ std::vector<std::int64_t> output_dims(const ConvShape& shape);
 // PyTorch's weight layout (OIHW), whatever the kernel's activation layout.
 std::vector<std::int64_t> weight_dims(const ConvShape& shape);
 
-// Runs with the GIL released when the kernel is long enough for that to pay.
+// Run with the GIL released when the kernel is long enough for that to pay.
 void run_kernel(const Kernel& kernel, const float* src, const PackedWeights& packed, float* dst,
                 int threads, bool release_gil);
+void run_compiled(const CompiledInput& compiled, const float* src, float* dst, int threads);
 
 }  // namespace convjit::python

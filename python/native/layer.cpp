@@ -1,6 +1,10 @@
 #include "layer.hpp"
 
+#include "transpose.hpp"
+
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -15,7 +19,52 @@ constexpr double kReleaseGilFlops = 1e5;
 
 std::string dims(std::int64_t a, std::int64_t b) { return std::to_string(a) + "x" + std::to_string(b); }
 
+// Reused across calls: the transposed copies of one layer's activations. Per thread, so calls
+// from several threads (the GIL released) never share one; they only grow.
+std::vector<float>& scratch(int which) {
+  thread_local std::vector<float> buffers[2];
+  return buffers[which];
+}
+
+float* scratch_floats(int which, std::size_t floats) {
+  std::vector<float>& buffer = scratch(which);
+  if (buffer.size() < floats) buffer.resize(floats);
+  return buffer.data();
+}
+
+// Best of two runs (the first of each also warms caches and faults pages in).
+double best_run_seconds(const CompiledInput& c, const float* src, float* dst, int threads) {
+  double best = 1e30;
+  for (int i = 0; i < 2; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    c.run(src, dst, threads);
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return best;
+}
+
 }  // namespace
+
+NchwStrategy nchw_strategy() {
+  const char* env = std::getenv("CONVJIT_NCHW_STRATEGY");
+  if (!env || !*env || std::string_view(env) == "auto") return NchwStrategy::automatic;
+  if (std::string_view(env) == "direct") return NchwStrategy::direct;
+  if (std::string_view(env) == "nhwc") return NchwStrategy::via_nhwc;
+  throw Error("CONVJIT_NCHW_STRATEGY", "expected auto, direct or nhwc, got '" + std::string(env) + "'");
+}
+
+void CompiledInput::run(const float* src, float* dst, int threads) const {
+  if (!via_nhwc) {
+    kernel->run(src, packed, dst, threads);
+    return;
+  }
+  const ConvShape& s = kernel->shape();
+  float* src_nhwc = scratch_floats(0, static_cast<std::size_t>(s.src_elems()));
+  float* dst_nhwc = scratch_floats(1, static_cast<std::size_t>(s.dst_elems()));
+  nchw_to_nhwc(src, src_nhwc, s.n, s.c, s.h * s.w, threads);
+  kernel->run(src_nhwc, packed, dst_nhwc, threads);
+  nhwc_to_nchw(dst_nhwc, dst, s.n, s.oc, s.out_h * s.out_w, threads);
+}
 
 std::vector<float> oihw_to_hwio(const LayerParams& p, const float* oihw) {
   const std::int64_t ic = p.in_channels / p.groups, oc = p.out_channels;
@@ -132,7 +181,7 @@ Layer::Layer(LayerParams params, LayerWeights weights)
 }
 
 std::shared_ptr<const CompiledInput> Layer::compiled(std::int64_t n, std::int64_t h, std::int64_t w,
-                                                     Layout layout) {
+                                                     Layout layout, int threads) {
   for (std::size_t i = 0; i < inputs_.size(); ++i) {
     const CompiledInput& c = *inputs_[i];
     if (c.n == n && c.h == h && c.w == w && c.layout == layout) {
@@ -141,26 +190,41 @@ std::shared_ptr<const CompiledInput> Layer::compiled(std::int64_t n, std::int64_
       return inputs_.front();
     }
   }
-  auto fresh = compile(n, h, w, layout);
+  auto fresh = compile(n, h, w, layout, threads);
   if (inputs_.size() == kInputsPerLayer) inputs_.pop_back();
   inputs_.insert(inputs_.begin(), fresh);
   return fresh;
 }
 
-std::shared_ptr<const CompiledInput> Layer::compile(std::int64_t n, std::int64_t h, std::int64_t w,
-                                                    Layout layout) const {
-  std::shared_ptr<const Kernel> kernel = kernel_for(params_, n, h, w, layout);
+std::shared_ptr<CompiledInput> Layer::compile_for(std::int64_t n, std::int64_t h, std::int64_t w,
+                                                  Layout requested, Layout kernel_layout) const {
+  std::shared_ptr<const Kernel> kernel = kernel_for(params_, n, h, w, kernel_layout);
   auto c = std::make_shared<CompiledInput>();
   c->n = n;
   c->h = h;
   c->w = w;
-  c->layout = layout;
+  c->layout = requested;
+  c->via_nhwc = requested != kernel_layout;
   c->packed = pack_oihw(*kernel, weights_.oihw, weights_.bias);
   c->out_h = kernel->shape().out_h;
   c->out_w = kernel->shape().out_w;
   c->worth_releasing_gil = worth_releasing_gil(kernel->shape());
   c->kernel = std::move(kernel);
   return c;
+}
+
+std::shared_ptr<const CompiledInput> Layer::compile(std::int64_t n, std::int64_t h, std::int64_t w,
+                                                    Layout layout, int threads) const {
+  const NchwStrategy strategy = layout == Layout::nchw ? nchw_strategy() : NchwStrategy::direct;
+  if (strategy == NchwStrategy::direct) return compile_for(n, h, w, layout, layout);
+  if (strategy == NchwStrategy::via_nhwc) return compile_for(n, h, w, layout, Layout::nhwc);
+  auto direct = compile_for(n, h, w, layout, Layout::nchw);
+  auto transposed = compile_for(n, h, w, layout, Layout::nhwc);
+  const ConvShape& s = direct->kernel->shape();
+  std::vector<float> src(static_cast<std::size_t>(s.src_elems())), dst(static_cast<std::size_t>(s.dst_elems()));
+  const double direct_s = best_run_seconds(*direct, src.data(), dst.data(), threads);
+  const double transposed_s = best_run_seconds(*transposed, src.data(), dst.data(), threads);
+  return transposed_s < direct_s ? transposed : direct;
 }
 
 void Layer::replace_weights(LayerWeights weights) {

@@ -32,14 +32,27 @@ struct LayerWeights {
   std::shared_ptr<const void> owner;
 };
 
+// How NCHW activations are convolved. convjit's NHWC kernels are often several times faster
+// than its NCHW ones (vectors along output channels rather than along a row), often enough to
+// pay for transposing the input and the output, but not always (depthwise layers, small
+// channel counts). `automatic` times both on a layer's first call for a size and keeps the
+// faster; CONVJIT_NCHW_STRATEGY=direct|nhwc|auto overrides.
+enum class NchwStrategy : std::uint8_t { automatic, direct, via_nhwc };
+NchwStrategy nchw_strategy();  // throws convjit::Error for a bad CONVJIT_NCHW_STRATEGY
+
 // What running one input size takes.
 struct CompiledInput {
   std::int64_t n = 0, h = 0, w = 0;
-  Layout layout = Layout::nchw;
+  Layout layout = Layout::nchw;  // of the activations the caller hands over
+  // An NHWC kernel for NCHW activations when `via_nhwc`: run() transposes in and out.
   std::shared_ptr<const Kernel> kernel;
   PackedWeights packed;
+  bool via_nhwc = false;
   std::int64_t out_h = 0, out_w = 0;
   bool worth_releasing_gil = false;
+
+  // src and dst in `layout`; needs no GIL (call it without, when worth_releasing_gil).
+  void run(const float* src, float* dst, int threads) const;
 };
 
 class Layer {
@@ -49,8 +62,9 @@ class Layer {
   // The kernel and packed weights for an input of n images of h×w; compiled and packed on
   // first use. Throws convjit::Error naming conv2d's argument at fault ('input' for a size the
   // layer cannot take). Callers keep the result while they run it: a later call may evict it.
+  // `threads`: what the caller will run it with (the NCHW strategy is timed with them).
   std::shared_ptr<const CompiledInput> compiled(std::int64_t n, std::int64_t h, std::int64_t w,
-                                                Layout layout);
+                                                Layout layout, int threads);
 
   // Forgets every packed copy; the next run packs from `weights`.
   void replace_weights(LayerWeights weights);
@@ -62,7 +76,9 @@ class Layer {
 
  private:
   std::shared_ptr<const CompiledInput> compile(std::int64_t n, std::int64_t h, std::int64_t w,
-                                               Layout layout) const;
+                                               Layout layout, int threads) const;
+  std::shared_ptr<CompiledInput> compile_for(std::int64_t n, std::int64_t h, std::int64_t w,
+                                             Layout requested, Layout kernel_layout) const;
 
   LayerParams params_;
   LayerWeights weights_;

@@ -94,8 +94,10 @@ struct TensorStamp {
   const void* data = nullptr;
   static TensorStamp of(const at::Tensor& t) {
     if (!t.defined()) return {};
-    return {static_cast<std::int64_t>(t.unsafeGetTensorImpl()->version_counter().current_version()),
-            t.data_ptr()};
+    const auto& counter = t.unsafeGetTensorImpl()->version_counter();
+    // Inference tensors (made under torch.inference_mode) have no version counter.
+    const std::int64_t version = counter.enabled() ? static_cast<std::int64_t>(counter.current_version()) : 0;
+    return {version, t.data_ptr()};
   }
   bool operator==(const TensorStamp&) const = default;
 };
@@ -133,6 +135,7 @@ class TorchLayer {
       py::dict d;
       d["input_size"] = py::make_tuple(c->n, params_.in_channels, c->h, c->w);
       d["layout"] = std::string(to_string(c->layout));
+      d["via_nhwc"] = c->via_nhwc;
       d["name"] = c->kernel->name();
       d["backend"] = std::string(c->kernel->backend());
       d["spec"] = c->kernel->shape().to_string();
@@ -152,10 +155,10 @@ class TorchLayer {
       const auto [out_h, out_w] = output_size(params_, h, w);
       return empty_output(0, params_.out_channels, out_h, out_w, layout);
     }
-    const auto compiled = layer_.compiled(n, h, w, layout);
+    const int threads = resolve_threads(threads_);
+    const auto compiled = layer_.compiled(n, h, w, layout, threads);
     at::Tensor out = empty_output(n, params_.out_channels, compiled->out_h, compiled->out_w, layout);
-    run_kernel(*compiled->kernel, src.data_ptr<float>(), compiled->packed, out.data_ptr<float>(),
-               resolve_threads(threads_), compiled->worth_releasing_gil);
+    run_compiled(*compiled, src.data_ptr<float>(), out.data_ptr<float>(), threads);
     return out;
   }
 
@@ -239,6 +242,82 @@ py::object callable_for(const std::shared_ptr<TorchLayer>& layer) {
   return py::reinterpret_steal<py::object>(function);
 }
 
+// ------------------------------------------------------------------ convjit.torch.Conv2d.__call__
+//
+// nn.Module.__call__ minus its bookkeeping when there is nothing for it to do (no hooks on the
+// module, none registered globally, one positional argument): that bookkeeping costs more than
+// a small convolution. Anything else goes to nn.Module.__call__ itself.
+
+struct ModuleCallNames {
+  PyObject* conv2d;
+  PyObject* hooks[3];         // the module's own
+  PyObject* global_hooks[3];  // in torch.nn.modules.module
+  PyObject* torch_module_globals;
+  PyObject* module_call;      // nn.Module.__call__
+};
+
+ModuleCallNames* module_call_names = nullptr;  // set once at import, kept for the interpreter's life
+
+bool dict_entry_is_empty(PyObject* dict, PyObject* name) {
+  PyObject* value = PyDict_GetItemWithError(dict, name);  // borrowed
+  return value && PyDict_Check(value) && PyDict_GET_SIZE(value) == 0;
+}
+
+// The converted module's C++ entry point, when the fast path applies; else nullptr.
+PyObject* fast_conv2d_of(PyObject* module) {
+  const ModuleCallNames& n = *module_call_names;
+  for (PyObject* name : n.global_hooks)
+    if (!dict_entry_is_empty(n.torch_module_globals, name)) return nullptr;
+  PyObject* dict = PyObject_GenericGetDict(module, nullptr);
+  if (!dict) {
+    PyErr_Clear();
+    return nullptr;
+  }
+  PyObject* conv2d = nullptr;
+  if (dict_entry_is_empty(dict, n.hooks[0]) && dict_entry_is_empty(dict, n.hooks[1]) &&
+      dict_entry_is_empty(dict, n.hooks[2]))
+    conv2d = PyDict_GetItemWithError(dict, n.conv2d);
+  Py_DECREF(dict);  // the module keeps it (and conv2d) alive
+  PyErr_Clear();
+  return conv2d && PyCFunction_Check(conv2d) ? conv2d : nullptr;
+}
+
+PyObject* module_call(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  if (nargs == 2 && !kwnames) {
+    if (PyObject* conv2d = fast_conv2d_of(args[0]))
+      return call_layer(PyCFunction_GET_SELF(conv2d), args[1]);
+  }
+  return PyObject_Vectorcall(module_call_names->module_call, args, static_cast<std::size_t>(nargs), kwnames);
+}
+
+PyMethodDef module_call_def = {"__call__", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(module_call)),
+                               METH_FASTCALL | METH_KEYWORDS,
+                               "Calls the module: the convolution directly when no hooks are registered"};
+
+// The function to install as convjit.torch.Conv2d.__call__ (bound to each instance).
+py::object make_module_call() {
+  if (!module_call_names) {
+    auto* n = new ModuleCallNames{};
+    n->conv2d = PyUnicode_InternFromString("_conv2d");
+    const char* own[] = {"_forward_pre_hooks", "_forward_hooks", "_backward_hooks"};
+    const char* global[] = {"_global_forward_pre_hooks", "_global_forward_hooks", "_global_backward_hooks"};
+    for (int i = 0; i < 3; ++i) {
+      n->hooks[i] = PyUnicode_InternFromString(own[i]);
+      n->global_hooks[i] = PyUnicode_InternFromString(global[i]);
+    }
+    py::module_ torch_module = py::module_::import("torch.nn.modules.module");
+    n->torch_module_globals = py::object(torch_module.attr("__dict__")).release().ptr();
+    n->module_call = py::object(torch_module.attr("Module").attr("__call__")).release().ptr();
+    module_call_names = n;
+  }
+  PyObject* function = PyCFunction_New(&module_call_def, nullptr);
+  if (!function) throw py::error_already_set();
+  PyObject* method = PyInstanceMethod_New(function);
+  Py_DECREF(function);
+  if (!method) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(method);
+}
+
 // ------------------------------------------------------------------ module functions
 
 py::object conv2d_tensors(py::handle input, py::handle weight, py::handle bias,
@@ -315,6 +394,7 @@ PYBIND11_MODULE(_torch_native, m) {
       .def("refresh", &TorchLayer::refresh)
       .def("kernels", &TorchLayer::kernels)
       .def_property_readonly("conv2d", [](const std::shared_ptr<TorchLayer>& self) { return callable_for(self); });
+  m.def("module_call", &make_module_call);
   m.def("conv2d_tensors", &conv2d_tensors, py::arg("input"), py::arg("weight"), py::arg("bias"),
         py::arg("params"), py::arg("threads"));
   m.def("pack_tensors", &pack_tensors, py::arg("kernel"), py::arg("weight"), py::arg("bias"));

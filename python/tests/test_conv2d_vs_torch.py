@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 import convjit  # noqa: E402
+import convjit.torch  # noqa: E402
 from tolerance import tolerance  # noqa: E402
 
 CONFIGURATIONS = 600
@@ -74,8 +75,10 @@ def run_convjit(cfg, x, weight, bias):
 # PyTorch warns that its own odd-pixel padding needs a copy; that is its business.
 @pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel")
 @pytest.mark.parametrize("seed", range(CONFIGURATIONS))
-def test_conv2d_matches_pytorch_in_float64(seed):
+def test_conv2d_matches_pytorch_in_float64(seed, monkeypatch):
     cfg = random_configuration(seed)
+    # NCHW inputs run either kernel layout (layer.hpp); each is forced on a third of the cases.
+    monkeypatch.setenv("CONVJIT_NCHW_STRATEGY", ("auto", "direct", "nhwc")[seed // 4 % 3])
     gen = torch.Generator().manual_seed(seed)
     uniform = lambda *shape: torch.rand(*shape, generator=gen) * 2 - 1  # noqa: E731
     dims = (cfg["c"], cfg["h"], cfg["w"])
@@ -133,3 +136,17 @@ def test_strided_views_are_convolved_like_contiguous_tensors():
 def test_an_empty_batch_gives_an_empty_output():
     got = convjit.conv2d(torch.rand(0, 3, 8, 8), torch.rand(4, 3, 3, 3))
     assert got.shape == (0, 4, 6, 6)
+
+
+def test_nchw_strategy_can_be_forced_and_is_checked(monkeypatch):
+    conv = torch.nn.Conv2d(8, 16, 3).eval()
+    x = torch.rand(1, 8, 12, 12)
+    for strategy, via_nhwc in (("nhwc", True), ("direct", False)):
+        monkeypatch.setenv("CONVJIT_NCHW_STRATEGY", strategy)
+        fast = convjit.torch.Conv2d(conv)
+        torch.testing.assert_close(fast(x), conv(x).detach(), rtol=0, atol=tolerance(3, 3, 8))
+        assert fast.kernels()[0]["via_nhwc"] is via_nhwc
+    monkeypatch.setenv("CONVJIT_NCHW_STRATEGY", "sideways")
+    with pytest.raises(convjit.Error) as info:
+        convjit.conv2d(x, conv.weight.detach())
+    assert info.value.field == "CONVJIT_NCHW_STRATEGY"

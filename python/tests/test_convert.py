@@ -219,3 +219,25 @@ def test_converted_small_conv_call_overhead_is_measured(capsys):
         best = min(timeit.repeat(lambda: fast(x), number=2000, repeat=5)) / 2000
     with capsys.disabled():
         print(f"\n  converted Conv2d(1, 1, 3) on 1x1x8x8: {best * 1e6:.2f} us per call")
+
+
+def test_global_hooks_and_keyword_calls_take_nn_modules_path():
+    fast = Conv2d(nn.Conv2d(3, 3, 3).eval())
+    x, seen = torch.randn(1, 3, 8, 8), []
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(lambda m, args: seen.append(type(m)))
+    try:
+        fast(x)
+    finally:
+        handle.remove()
+    fast.register_forward_pre_hook(lambda m, args: seen.append("own"))
+    fast(x)
+    assert seen == [Conv2d, "own"]
+    assert fast(input=x).shape == (1, 3, 6, 6) and seen == [Conv2d, "own", "own"]
+
+
+def test_models_built_under_inference_mode_convert_and_run():
+    with torch.inference_mode():
+        conv = nn.Conv2d(3, 4, 3).eval()
+        fast = convert(conv, inplace=False)
+        x = torch.randn(1, 3, 8, 8)
+        assert relative_error(fast(x), conv(x)) <= 1e-5
