@@ -188,7 +188,7 @@ class Conv2d(nn.Module):
 
 # nn.Module.__call__ without its bookkeeping when no hook needs it (in C++: that bookkeeping
 # costs more than a small convolution); with hooks, nn.Module.__call__ itself.
-Conv2d.__call__ = torch_native().module_call()
+Conv2d.__call__ = torch_native().module_call(Conv2d)
 
 
 # ---------------------------------------------------------------------------- convert()
@@ -232,10 +232,13 @@ def _fusions_in(parent, uses, fold_batchnorm, fuse_activations):
         return []
     children = {name: child for name, child in parent._modules.items() if child is not None}
     calls = Counter(node.target for node in graph.nodes if node.op == "call_module")
+    # Children whose parameters or buffers forward() reads itself: folding would change them.
+    read = {node.target.split(".")[0] for node in graph.nodes if node.op == "get_attr"}
 
     def alone(name):
         module = children.get(name)
-        return module is not None and calls[name] == 1 and uses[id(module)] == 1 and not _has_hooks(module)
+        return (module is not None and calls[name] == 1 and name not in read and uses[id(module)] == 1
+                and not _has_hooks(module))
 
     def sole_consumer(node):
         if len(node.users) != 1:

@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 namespace convjit::python {
@@ -43,6 +46,38 @@ double best_run_seconds(const CompiledInput& c, const float* src, float* dst, in
   return best;
 }
 
+// What timing chose per (NCHW shape, threads), process-wide: each shape is timed once, however
+// many layers (or conv2d calls, each with a layer of its own) run it.
+class TimedChoices {
+ public:
+  std::optional<bool> find(const ConvShape& shape, int threads) const {
+    std::lock_guard lock(mutex_);
+    auto it = via_nhwc_.find({shape, threads});
+    if (it == via_nhwc_.end()) return std::nullopt;
+    return it->second;
+  }
+  void remember(const ConvShape& shape, int threads, bool via_nhwc) {
+    std::lock_guard lock(mutex_);
+    if (via_nhwc_.size() >= kMaxChoices) via_nhwc_.clear();
+    via_nhwc_[{shape, threads}] = via_nhwc;
+  }
+
+ private:
+  static constexpr std::size_t kMaxChoices = 65536;
+  struct KeyHash {
+    std::size_t operator()(const std::pair<ConvShape, int>& key) const {
+      return key.first.hash() * 31 + static_cast<std::size_t>(key.second);
+    }
+  };
+  mutable std::mutex mutex_;
+  std::unordered_map<std::pair<ConvShape, int>, bool, KeyHash> via_nhwc_;
+};
+
+TimedChoices& timed_choices() {
+  static auto* choices = new TimedChoices;  // never destroyed: layers may outlive statics
+  return *choices;
+}
+
 }  // namespace
 
 NchwStrategy nchw_strategy() {
@@ -55,15 +90,34 @@ NchwStrategy nchw_strategy() {
 
 void CompiledInput::run(const float* src, float* dst, int threads) const {
   if (!via_nhwc) {
-    kernel->run(src, packed, dst, threads);
+    run_in_kernel_layout(src, dst, threads);
     return;
   }
-  const ConvShape& s = kernel->shape();
-  float* src_nhwc = scratch_floats(0, static_cast<std::size_t>(s.src_elems()));
-  float* dst_nhwc = scratch_floats(1, static_cast<std::size_t>(s.dst_elems()));
-  nchw_to_nhwc(src, src_nhwc, s.n, s.c, s.h * s.w, threads);
-  kernel->run(src_nhwc, packed, dst_nhwc, threads);
-  nhwc_to_nchw(dst_nhwc, dst, s.n, s.oc, s.out_h * s.out_w, threads);
+  float* src_nhwc = scratch_floats(0, static_cast<std::size_t>(shape.src_elems()));
+  float* dst_nhwc = scratch_floats(1, static_cast<std::size_t>(shape.dst_elems()));
+  nchw_to_nhwc(src, src_nhwc, shape.n, shape.c, shape.h * shape.w, threads);
+  run_in_kernel_layout(src_nhwc, dst_nhwc, threads);
+  nhwc_to_nchw(dst_nhwc, dst, shape.n, shape.oc, shape.out_h * shape.out_w, threads);
+}
+
+void CompiledInput::run_in_kernel_layout(const float* src, float* dst, int threads) const {
+  if (bands.size() == 1) {
+    bands.front().kernel->run(src, bands.front().packed, dst, threads);
+    return;
+  }
+  const std::size_t src_image = static_cast<std::size_t>(shape.c * shape.h * shape.w);
+  const std::size_t dst_image = static_cast<std::size_t>(shape.oc * shape.out_h * shape.out_w);
+  for (std::int64_t image = 0; image < shape.n; ++image)
+    for (const Band& band : bands)
+      band.kernel->run(src + image * src_image + band.src_offset, band.packed,
+                       dst + image * dst_image + band.dst_offset, threads);
+}
+
+const Kernel& CompiledInput::main_kernel() const {
+  const Band* widest = &bands.front();
+  for (const Band& band : bands)
+    if (band.kernel->shape().out_h > widest->kernel->shape().out_h) widest = &band;
+  return *widest->kernel;
 }
 
 std::vector<float> oihw_to_hwio(const LayerParams& p, const float* oihw) {
@@ -124,16 +178,20 @@ std::pair<std::int64_t, std::int64_t> output_size(const LayerParams& p, std::int
   return {conv_output_size(h, p.kh, p.sh, p.dh, vertical), conv_output_size(w, p.kw, p.sw, p.dw, horizontal)};
 }
 
-std::shared_ptr<const Kernel> kernel_for(const LayerParams& p, std::int64_t n, std::int64_t h,
-                                         std::int64_t w, Layout layout) {
+ConvShape shape_for(const LayerParams& p, std::int64_t n, std::int64_t h, std::int64_t w, Layout layout) {
   output_size(p, h, w);
   try {
-    return Jit::global().get(spec_for(p, n, h, w, layout));
+    return spec_for(p, n, h, w, layout).resolve();
   } catch (const Error& e) {
     const char* argument = conv2d_argument_for(e.field());
     if (!argument) throw;
     throw Error(argument, e.reason());
   }
+}
+
+std::shared_ptr<const Kernel> kernel_for(const LayerParams& p, std::int64_t n, std::int64_t h,
+                                         std::int64_t w, Layout layout) {
+  return Jit::global().get(shape_for(p, n, h, w, layout));
 }
 
 bool worth_releasing_gil(const ConvShape& shape) { return shape.flops() >= kReleaseGilFlops; }
@@ -198,18 +256,23 @@ std::shared_ptr<const CompiledInput> Layer::compiled(std::int64_t n, std::int64_
 
 std::shared_ptr<CompiledInput> Layer::compile_for(std::int64_t n, std::int64_t h, std::int64_t w,
                                                   Layout requested, Layout kernel_layout) const {
-  std::shared_ptr<const Kernel> kernel = kernel_for(params_, n, h, w, kernel_layout);
   auto c = std::make_shared<CompiledInput>();
   c->n = n;
   c->h = h;
   c->w = w;
   c->layout = requested;
   c->via_nhwc = requested != kernel_layout;
-  c->packed = pack_oihw(*kernel, weights_.oihw, weights_.bias);
-  c->out_h = kernel->shape().out_h;
-  c->out_w = kernel->shape().out_w;
-  c->worth_releasing_gil = worth_releasing_gil(kernel->shape());
-  c->kernel = std::move(kernel);
+  c->shape = shape_for(params_, n, h, w, kernel_layout);
+  c->out_h = c->shape.out_h;
+  c->out_w = c->shape.out_w;
+  c->worth_releasing_gil = worth_releasing_gil(c->shape);
+  if (kernel_layout == Layout::nhwc) c->bands = plan_bands(params_, c->shape, weights_, band_budget_bytes());
+  if (c->bands.empty()) {
+    Band whole;
+    whole.kernel = Jit::global().get(c->shape);
+    whole.packed = pack_oihw(*whole.kernel, weights_.oihw, weights_.bias);
+    c->bands.push_back(std::move(whole));
+  }
   return c;
 }
 
@@ -218,13 +281,18 @@ std::shared_ptr<const CompiledInput> Layer::compile(std::int64_t n, std::int64_t
   const NchwStrategy strategy = layout == Layout::nchw ? nchw_strategy() : NchwStrategy::direct;
   if (strategy == NchwStrategy::direct) return compile_for(n, h, w, layout, layout);
   if (strategy == NchwStrategy::via_nhwc) return compile_for(n, h, w, layout, Layout::nhwc);
+  const ConvShape shape = shape_for(params_, n, h, w, Layout::nchw);
+  if (const std::optional<bool> known = timed_choices().find(shape, threads))
+    return compile_for(n, h, w, layout, *known ? Layout::nhwc : Layout::nchw);
   auto direct = compile_for(n, h, w, layout, Layout::nchw);
   auto transposed = compile_for(n, h, w, layout, Layout::nhwc);
-  const ConvShape& s = direct->kernel->shape();
-  std::vector<float> src(static_cast<std::size_t>(s.src_elems())), dst(static_cast<std::size_t>(s.dst_elems()));
+  std::vector<float> src(static_cast<std::size_t>(shape.src_elems()));
+  std::vector<float> dst(static_cast<std::size_t>(shape.dst_elems()));
   const double direct_s = best_run_seconds(*direct, src.data(), dst.data(), threads);
   const double transposed_s = best_run_seconds(*transposed, src.data(), dst.data(), threads);
-  return transposed_s < direct_s ? transposed : direct;
+  const bool via_nhwc = transposed_s < direct_s;
+  timed_choices().remember(shape, threads, via_nhwc);
+  return via_nhwc ? transposed : direct;
 }
 
 void Layer::replace_weights(LayerWeights weights) {

@@ -40,20 +40,45 @@ struct LayerWeights {
 enum class NchwStrategy : std::uint8_t { automatic, direct, via_nhwc };
 NchwStrategy nchw_strategy();  // throws convjit::Error for a bad CONVJIT_NCHW_STRATEGY
 
+// A run of output rows computed by one kernel (compiled for those rows alone); offsets are
+// floats from the start of an image (or of the batch, for a band that is the whole batch).
+struct Band {
+  std::shared_ptr<const Kernel> kernel;
+  PackedWeights packed;
+  std::size_t src_offset = 0, dst_offset = 0;
+};
+
 // What running one input size takes.
 struct CompiledInput {
   std::int64_t n = 0, h = 0, w = 0;
   Layout layout = Layout::nchw;  // of the activations the caller hands over
-  // An NHWC kernel for NCHW activations when `via_nhwc`: run() transposes in and out.
-  std::shared_ptr<const Kernel> kernel;
-  PackedWeights packed;
+  // NHWC kernels for NCHW activations when `via_nhwc`: run() transposes in and out.
   bool via_nhwc = false;
+  ConvShape shape;  // the whole convolution, in the layout the kernels run
+  // One band: a kernel for the whole batch. Several (large NHWC images): kernels for one
+  // image's rows each, so that the rows a kernel reads and writes stay in the L2 cache
+  // (convjit's NHWC kernels sweep the image once per tile of output channels).
+  std::vector<Band> bands;
   std::int64_t out_h = 0, out_w = 0;
   bool worth_releasing_gil = false;
 
   // src and dst in `layout`; needs no GIL (call it without, when worth_releasing_gil).
   void run(const float* src, float* dst, int threads) const;
+  // The kernel that computes the most rows.
+  const Kernel& main_kernel() const;
+
+ private:
+  void run_in_kernel_layout(const float* src, float* dst, int threads) const;
 };
+
+// Bands of output rows for an NHWC convolution whose rows do not fit in `budget_bytes` of
+// cache, or none when banding would not help. Kernels come from Jit::global(); weights are
+// packed once per distinct kernel.
+std::vector<Band> plan_bands(const LayerParams& params, const ConvShape& whole,
+                             const LayerWeights& weights, std::size_t budget_bytes);
+// Bytes of activations (a band's input and output rows) meant to stay in cache: half the L2,
+// or CONVJIT_BAND_BYTES (0: no bands). Throws convjit::Error for a bad CONVJIT_BAND_BYTES.
+std::size_t band_budget_bytes();
 
 class Layer {
  public:
@@ -102,8 +127,10 @@ void require_input_channels(const LayerParams& params, std::int64_t channels);
 std::pair<std::int64_t, std::int64_t> output_size(const LayerParams& params, std::int64_t h,
                                                   std::int64_t w);
 
-// The kernel (from Jit::global()'s cache) for one input of a layer; errors name conv2d's
-// argument at fault.
+// The shape of one input of a layer, and its kernel (from Jit::global()'s cache); errors name
+// conv2d's argument at fault.
+ConvShape shape_for(const LayerParams& params, std::int64_t n, std::int64_t h, std::int64_t w,
+                    Layout layout);
 std::shared_ptr<const Kernel> kernel_for(const LayerParams& params, std::int64_t n, std::int64_t h,
                                          std::int64_t w, Layout layout);
 

@@ -136,9 +136,10 @@ class TorchLayer {
       d["input_size"] = py::make_tuple(c->n, params_.in_channels, c->h, c->w);
       d["layout"] = std::string(to_string(c->layout));
       d["via_nhwc"] = c->via_nhwc;
-      d["name"] = c->kernel->name();
-      d["backend"] = std::string(c->kernel->backend());
-      d["spec"] = c->kernel->shape().to_string();
+      d["name"] = c->main_kernel().name();
+      d["backend"] = std::string(c->main_kernel().backend());
+      d["spec"] = c->shape.to_string();
+      d["bands"] = c->bands.size();
       list.append(d);
     }
     return list;
@@ -249,6 +250,7 @@ py::object callable_for(const std::shared_ptr<TorchLayer>& layer) {
 // a small convolution. Anything else goes to nn.Module.__call__ itself.
 
 struct ModuleCallNames {
+  PyTypeObject* module_class;  // convjit.torch.Conv2d; subclasses may override forward
   PyObject* conv2d;
   PyObject* hooks[3];         // the module's own
   PyObject* global_hooks[3];  // in torch.nn.modules.module
@@ -266,6 +268,7 @@ bool dict_entry_is_empty(PyObject* dict, PyObject* name) {
 // The converted module's C++ entry point, when the fast path applies; else nullptr.
 PyObject* fast_conv2d_of(PyObject* module) {
   const ModuleCallNames& n = *module_call_names;
+  if (Py_TYPE(module) != n.module_class) return nullptr;
   for (PyObject* name : n.global_hooks)
     if (!dict_entry_is_empty(n.torch_module_globals, name)) return nullptr;
   PyObject* dict = PyObject_GenericGetDict(module, nullptr);
@@ -295,9 +298,10 @@ PyMethodDef module_call_def = {"__call__", reinterpret_cast<PyCFunction>(reinter
                                "Calls the module: the convolution directly when no hooks are registered"};
 
 // The function to install as convjit.torch.Conv2d.__call__ (bound to each instance).
-py::object make_module_call() {
+py::object make_module_call(py::type module_class) {
   if (!module_call_names) {
     auto* n = new ModuleCallNames{};
+    n->module_class = reinterpret_cast<PyTypeObject*>(module_class.release().ptr());
     n->conv2d = PyUnicode_InternFromString("_conv2d");
     const char* own[] = {"_forward_pre_hooks", "_forward_hooks", "_backward_hooks"};
     const char* global[] = {"_global_forward_pre_hooks", "_global_forward_hooks", "_global_backward_hooks"};
@@ -394,7 +398,7 @@ PYBIND11_MODULE(_torch_native, m) {
       .def("refresh", &TorchLayer::refresh)
       .def("kernels", &TorchLayer::kernels)
       .def_property_readonly("conv2d", [](const std::shared_ptr<TorchLayer>& self) { return callable_for(self); });
-  m.def("module_call", &make_module_call);
+  m.def("module_call", &make_module_call, py::arg("module_class"));
   m.def("conv2d_tensors", &conv2d_tensors, py::arg("input"), py::arg("weight"), py::arg("bias"),
         py::arg("params"), py::arg("threads"));
   m.def("pack_tensors", &pack_tensors, py::arg("kernel"), py::arg("weight"), py::arg("bias"));

@@ -150,3 +150,35 @@ def test_nchw_strategy_can_be_forced_and_is_checked(monkeypatch):
     with pytest.raises(convjit.Error) as info:
         convjit.conv2d(x, conv.weight.detach())
     assert info.value.field == "CONVJIT_NCHW_STRATEGY"
+
+
+# Large images run as bands of output rows, a kernel each (layer.hpp); tiny budgets make
+# every image here large, down to one output row per band.
+@pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel")
+@pytest.mark.parametrize("seed", range(CONFIGURATIONS, CONFIGURATIONS + 80))
+def test_convolutions_split_into_bands_of_rows_match_pytorch(seed, monkeypatch):
+    monkeypatch.setenv("CONVJIT_BAND_BYTES", ("1", "2048")[seed % 2])
+    monkeypatch.setenv("CONVJIT_NCHW_STRATEGY", "nhwc")
+    cfg = random_configuration(seed)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(2, cfg["c"], cfg["h"] + 6, cfg["w"], generator=gen) * 2 - 1
+    weight = torch.rand(cfg["oc"], cfg["c"] // cfg["groups"], *cfg["k"], generator=gen) * 2 - 1
+    bias = torch.rand(cfg["oc"], generator=gen) * 2 - 1 if cfg["bias"] else None
+    cfg = dict(cfg, kind=("tensor_nchw", "tensor_channels_last")[seed // 2 % 2])
+    expected, got = expected_output(cfg, x, weight, bias), run_convjit(cfg, x, weight, bias)
+    assert got.shape == expected.shape
+    assert (got.double() - expected).abs().max().item() <= tolerance(*cfg["k"], cfg["c"] // cfg["groups"]), cfg
+
+
+def test_large_images_are_split_into_bands(monkeypatch):
+    monkeypatch.setenv("CONVJIT_BAND_BYTES", "4096")
+    fast = convjit.torch.Conv2d(torch.nn.Conv2d(8, 8, 3, padding=1).eval())
+    x = torch.rand(1, 8, 32, 32).to(memory_format=torch.channels_last)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), F.conv2d(x, fast.weight, fast.bias, padding=1),
+                                   rtol=0, atol=tolerance(3, 3, 8))
+    assert fast.kernels()[0]["bands"] > 1
+    monkeypatch.setenv("CONVJIT_BAND_BYTES", "lots")
+    with pytest.raises(convjit.Error) as info:
+        convjit.torch.Conv2d(torch.nn.Conv2d(8, 8, 3).eval())(x)
+    assert info.value.field == "CONVJIT_BAND_BYTES"

@@ -59,6 +59,17 @@ class DataDependent(nn.Module):
         return self.conv(x)
 
 
+class ReadsWeights(nn.Module):
+    """forward() reads the BatchNorm's weight itself: folding it away would change that."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.bn = nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        return self.bn(self.conv(x)) * self.bn.weight.view(1, -1, 1, 1)
+
+
 def test_conv_relu_in_a_sequential_becomes_one_kernel():
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU6()).eval()
     converted = compare(model, torch.randn(2, 3, 12, 12))
@@ -82,6 +93,11 @@ def test_a_relu_module_called_twice_is_not_folded_away():
     converted = compare(randomised(SharedReLU()), torch.randn(1, 3, 8, 8))
     assert converted.conv1.folded_batchnorm and isinstance(converted.bn1, nn.Identity)
     assert converted.conv1.activation is None and isinstance(converted.relu, nn.ReLU)
+
+
+def test_modules_whose_parameters_forward_reads_are_not_folded():
+    converted = compare(randomised(ReadsWeights()), torch.randn(1, 3, 8, 8))
+    assert isinstance(converted.bn, nn.BatchNorm2d) and not converted.conv.folded_batchnorm
 
 
 def test_untraceable_modules_are_converted_without_fusion():
