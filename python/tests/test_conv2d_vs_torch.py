@@ -161,7 +161,7 @@ def test_convolutions_split_into_bands_of_rows_match_pytorch(seed, monkeypatch):
     monkeypatch.setenv("CONVJIT_NCHW_STRATEGY", "nhwc")
     cfg = random_configuration(seed)
     gen = torch.Generator().manual_seed(seed)
-    x = torch.rand(2, cfg["c"], cfg["h"] + 6, cfg["w"], generator=gen) * 2 - 1
+    x = torch.rand(2, cfg["c"], cfg["h"] + 24, cfg["w"] + 16, generator=gen) * 2 - 1
     weight = torch.rand(cfg["oc"], cfg["c"] // cfg["groups"], *cfg["k"], generator=gen) * 2 - 1
     bias = torch.rand(cfg["oc"], generator=gen) * 2 - 1 if cfg["bias"] else None
     cfg = dict(cfg, kind=("tensor_nchw", "tensor_channels_last")[seed // 2 % 2])
