@@ -15,7 +15,7 @@ network), the call overhead of a tiny converted convolution, and gnuplot charts.
 Timings are medians of the calling thread's CPU time (PyTorch with one thread and convjit with
 threads=1 compute in it), so time the shared machine gives to other processes is not counted;
 wall-clock medians are recorded beside them. Eager and converted runs alternate, so a busy
-spell slows both. Writes OUT/report.md, OUT/forward.png, OUT/layers.png and OUT/raw/.
+spell slows both. Writes OUT/report.md, OUT/forward.png, OUT/layers_MODEL.png and OUT/raw/.
 """
 import argparse
 import json
@@ -367,15 +367,17 @@ def render(data, out):
         "speed-up (x)", [TITLES[m["model"]] for m in models],
         [("NCHW", "#1f77b4", [speedup(m["formats"]["nchw"]) for m in models]),
          ("channels_last", "#ff7f0e", [speedup(m["formats"]["channels_last"]) for m in models])])
-    layer_labels, layer_values = [], []
+    layer_pngs = []
     for m in models:
-        for l in m["formats"]["channels_last"]["layers"]:
-            layer_labels.append(f"{TITLES[m['model']]} {l['path']}")
-            layer_values.append(l["eager_us"] / l["convjit_us"])
-    layers_png = charts.bars(
-        "layers", "Per convolution, channels_last: eager nn.Conv2d time / converted module time",
-        "speed-up (x)", layer_labels, [("channels_last", "#2ca02c", layer_values)],
-        width=max(900, 14 * len(layer_labels)), height=560, rotate=True) if len(layer_labels) <= 200 else None
+        layers = {f: m["formats"][f]["layers"] for f in FORMATS}
+        png = charts.bars(
+            f"layers_{m['model']}", f"{TITLES[m['model']]}, per convolution: eager nn.Conv2d time / converted module time",
+            "speed-up (x)", [l["path"] for l in layers["nchw"]],
+            [(label, colour, [l["eager_us"] / l["convjit_us"] for l in layers[f]])
+             for f, label, colour in (("nchw", "NCHW", "#1f77b4"), ("channels_last", "channels_last", "#ff7f0e"))],
+            width=max(700, 24 * len(layers["nchw"]) + 160), height=480, rotate=True)
+        if png:
+            layer_pngs.append((m["model"], png))
 
     env = data["environment"]
     lines = ["# convjit on whole networks (torchvision, 224x224, batch 1, one core)", "",
@@ -409,12 +411,14 @@ def render(data, out):
               "in the network; medians of thread CPU time. The converted module may include a "
               "folded BatchNorm and a fused activation (column *fused*): extra work PyTorch does "
               "in separate passes, not counted on its side here.", ""]
-    if layers_png:
-        lines += [f"![Per-layer speed-up, channels_last]({layers_png})", ""]
+    pngs = dict(layer_pngs)
     for m in models:
+        lines += [f"### {TITLES[m['model']]}", ""]
+        if m["model"] in pngs:
+            lines += [f"![{TITLES[m['model']]} per layer]({pngs[m['model']]})", ""]
         for f in FORMATS:
-            lines += [f"<details><summary>{TITLES[m['model']]}, {f}</summary>", "", layer_table(m, f), "",
-                      "</details>", ""]
+            lines += [f"<details><summary>{TITLES[m['model']]}, {f}: every convolution</summary>", "",
+                      layer_table(m, f), "", "</details>", ""]
     lines += ["## Environment", "", "| | |", "| --- | --- |"]
     for key in ("date", "cpu", "logical_cpus", "pinned_core", "loadavg_start", "loadavg_end", "elapsed_s",
                 "python", "torch", "torchvision", "torch_threads", "torch_interop_threads", "mkldnn",
