@@ -5,13 +5,18 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-required=(g++ cmake ninja-build libxbyak-dev llvm-16-dev libboost-test-dev)
+required=(g++ cmake ninja-build libxbyak-dev llvm-16-dev libboost-test-dev
+          python3-dev pybind11-dev python3-numpy)
 # Comparison baselines for `convjit bench`; found at configure time, never runtime deps.
 optional=(libdnnl-dev libxnnpack-dev libpthreadpool-dev libopenblas-dev libbenchmark-dev gnuplot-nox)
+# The Python module's torch-tensor half (convjit/_torch_native) compiles against these headers.
+python_torch=(libtorch-dev)
 
-ci/install-packages.sh "${required[@]}" "${optional[@]}"
+ci/install-packages.sh "${required[@]}" "${optional[@]}" "${python_torch[@]}"
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
+# Debian's interpreter, whatever python3 comes first on PATH: pybind11, NumPy and PyTorch
+# are Debian's.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE=/usr/bin/python3
 cmake --build build
 
 if [ "${1:-}" = "--test" ]; then

@@ -45,10 +45,12 @@ report() {
 }
 trap report EXIT
 
-# Common configuration: the bench baselines (oneDNN, XNNPACK, OpenBLAS) are not under test.
+# Common configuration: the bench baselines (oneDNN, XNNPACK, OpenBLAS) are not under test,
+# nor the Python module (an instrumented extension cannot load into an uninstrumented python3).
 configure() {  # configure DIR FLAGS
   cmake -S "$root" -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_CXX_FLAGS="$2" -DCMAKE_C_FLAGS="$2" -DCONVJIT_BUILD_BENCH_BASELINES=OFF >/dev/null
+    -DCMAKE_CXX_FLAGS="$2" -DCMAKE_C_FLAGS="$2" -DCONVJIT_BUILD_BENCH_BASELINES=OFF \
+    -DCONVJIT_BUILD_PYTHON=OFF >/dev/null
 }
 
 # ------------------------------------------------------------------ ASan + UBSan
