@@ -19,4 +19,12 @@ bool cpu_has_avx512() {
   return has;
 }
 
+bool cpu_has_neon() {
+#if defined(__aarch64__)
+  return true;
+#else
+  return false;
+#endif
+}
+
 }  // namespace convjit

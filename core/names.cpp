@@ -11,15 +11,16 @@ std::string_view to_string(Isa isa) {
     case Isa::automatic: return "auto";
     case Isa::avx2: return "avx2";
     case Isa::avx512: return "avx512";
+    case Isa::neon: return "neon";
   }
   return "?";
 }
 
 Isa parse_isa(std::string_view name) {
-  for (Isa isa : {Isa::automatic, Isa::avx2, Isa::avx512})
+  for (Isa isa : {Isa::automatic, Isa::avx2, Isa::avx512, Isa::neon})
     if (name == to_string(isa)) return isa;
   throw Error("isa", "unknown instruction set '" + std::string(name) +
-                         "' (expected auto, avx2 or avx512)");
+                         "' (expected auto, avx2, avx512 or neon)");
 }
 
 std::string_view to_string(Backend backend) {

@@ -217,6 +217,7 @@ std::string_view to_string(Strategy strategy) {
 
 std::vector<VectorShape> vector_shapes(Isa isa) {
   if (isa == Isa::avx512) return {{8, 32}, {16, 32}};
+  if (isa == Isa::neon) return {{4, 32}};
   return {{8, 16}};
 }
 
@@ -285,7 +286,8 @@ std::string KernelPlan::describe() const {
       << "output     " << s.n << "x" << s.out_h << "x" << s.out_w << "x" << s.oc << " ("
       << to_string(s.layout) << "), " << s.flops() / 1e6 << " MFLOP\n"
       << "isa        " << to_string(isa) << ", " << lanes << "-lane vectors ("
-      << (lanes == 16 ? "zmm" : "ymm") << "), " << vector_registers << " registers"
+      << (isa == Isa::neon ? "q" : lanes == 16 ? "zmm" : "ymm") << "), " << vector_registers
+      << " registers"
       << (uses_opmasks() ? ", opmask tails" : "") << "\n"
       << "strategy   " << to_string(strategy) << "\n";
   if (strategy == Strategy::width_vectors) {

@@ -15,11 +15,12 @@ namespace convjit {
 
 // What the target's vector unit offers a plan.
 struct VectorShape {
-  int lanes = 8;       // floats per vector register (ymm: 8, zmm: 16)
+  int lanes = 8;       // floats per vector register (ymm: 8, zmm: 16, NEON q: 4)
   int registers = 16;  // vector registers the emitter may hand out
 };
 // avx2: ymm0-15. avx512: zmm0-31 or, where 16 lanes would sit mostly idle (few channels),
-// ymm0-31 with EVEX encodings; both with opmask registers for tails.
+// ymm0-31 with EVEX encodings; both with opmask registers for tails. neon: v0-v31 (.4s),
+// tails through LLVM's masked intrinsics (counted as a vector mask, as avx2).
 std::vector<VectorShape> vector_shapes(Isa isa);
 
 // Output rows whose in-bounds taps are exactly kh in [kh_begin, kh_end).
@@ -81,7 +82,7 @@ struct KernelPlan {
   std::uint64_t packing_format() const;
 };
 
-// The planner: a pure function of the shape and the instruction set (avx2 or avx512).
+// The planner: a pure function of the shape and the instruction set (avx2, avx512 or neon).
 KernelPlan make_plan(const ConvShape& shape, Isa isa = Isa::avx2);
 
 // Taps in bounds, the arithmetic every emitter shares.

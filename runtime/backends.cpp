@@ -19,19 +19,34 @@ std::vector<Isa> available_isas() {
   return out;
 }
 
+namespace {
+
+// neon plans are AArch64 code: only LLVM generates them, and only an AArch64 host runs them.
+void require_a_neon_host(Backend backend) {
+  if (backend != Backend::llvm)
+    throw Error("isa", "the " + std::string(to_string(backend)) +
+                           " backend does not generate neon; only llvm does");
+  if (!cpu_has_neon())
+    throw Error("isa", "neon kernels are AArch64 code and this host cannot run them; "
+                       "cross-compile them instead (convjit asm SPEC --target aarch64)");
+}
+
+}  // namespace
+
 Isa resolve_isa(Isa requested, Backend backend) {
   backend = resolve_backend(backend);
   const char* env = std::getenv("CONVJIT_ISA");
   const Isa from_env = env && *env ? parse_isa(env) : Isa::automatic;  // checked for every backend
   // The generic and reference kernels are compiled ahead of time (AVX2, scalar).
   if (backend != Backend::xbyak && backend != Backend::llvm) {
-    if (requested == Isa::avx512)
+    if (requested == Isa::avx512 || requested == Isa::neon)
       throw Error("isa", "the " + std::string(to_string(backend)) +
                              " backend runs code compiled ahead of time; only xbyak and llvm "
-                             "generate avx512");
+                             "generate " + std::string(to_string(requested)));
     return Isa::avx2;
   }
   if (requested == Isa::automatic) requested = from_env;
+  if (requested == Isa::neon) require_a_neon_host(backend);
   if (requested == Isa::automatic) return cpu_has_avx512() ? Isa::avx512 : Isa::avx2;
   if (requested == Isa::avx512 && !cpu_has_avx512())
     throw Error("isa", "avx512 needs a CPU with AVX-512F and AVX-512VL; this one has neither "
@@ -77,8 +92,11 @@ std::shared_ptr<const KernelCode> make_code(const KernelPlan& plan, Backend back
       if (!cpu_has_avx2_fma()) throw Error("backend", "xbyak needs a CPU with AVX2 and FMA");
       if (plan.isa == Isa::avx512 && !cpu_has_avx512())
         throw Error("isa", "avx512 needs a CPU with AVX-512F and AVX-512VL");
+      if (plan.isa == Isa::neon) require_a_neon_host(backend);
       return make_xbyak_code(plan);
-    case Backend::llvm: return make_llvm_code(plan, session);
+    case Backend::llvm:
+      if (plan.isa == Isa::neon) require_a_neon_host(backend);
+      return make_llvm_code(plan, session);
     case Backend::automatic: return make_code(plan, resolve_backend(backend), session);
   }
   throw Error("backend", "unknown backend");

@@ -8,6 +8,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "core/reference.hpp"
+#include "generator/plan.hpp"
+#include "runtime/backends.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <convjit/convjit.hpp>
@@ -355,6 +357,24 @@ BOOST_AUTO_TEST_CASE(bad_instruction_set_names_and_unsupported_ones_are_errors) 
                ::setenv("CONVJIT_ISA", "avx1024", 1);
                Jit jit(JitOptions{.backend = Backend::reference});
              }) == "error:isa");
+}
+
+// neon kernels are AArch64 code: an x86-64 host compiles them ahead of time (convjit asm
+// --target aarch64, the aarch64 test suites) and never hands one to a Jit.
+BOOST_AUTO_TEST_CASE(neon_is_an_instruction_set_no_backend_runs_on_this_host) {
+  BOOST_TEST((parse_isa("neon") == Isa::neon));
+  BOOST_TEST(to_string(Isa::neon) == "neon");
+  for (Backend backend : {Backend::xbyak, Backend::llvm, Backend::generic, Backend::reference})
+    BOOST_TEST(error_field([backend] { Jit jit(JitOptions{.backend = backend, .isa = Isa::neon}); }) == "isa",
+               to_string(backend));
+  BOOST_TEST(outcome_in_child([] {
+               ::setenv("CONVJIT_ISA", "neon", 1);
+               Jit jit(JitOptions{.backend = Backend::llvm});
+             }) == "error:isa");
+  const KernelPlan neon = make_plan(ConvSpec::parse("c=8,h=8,w=8,oc=8,k=3").resolve(), Isa::neon);
+  for (Backend backend : {Backend::xbyak, Backend::llvm, Backend::generic})
+    BOOST_TEST(error_field([&] { (void)make_code(neon, backend, make_backend_session(backend).get()); }) == "isa",
+               to_string(backend));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -205,6 +205,23 @@ BOOST_AUTO_TEST_CASE(eight_and_sixteen_lane_plans_pack_weights_differently) {
              plan_of(spec, Isa::avx512).packing_format());
 }
 
+BOOST_AUTO_TEST_CASE(neon_plans_put_four_channels_in_a_q_register_and_have_32_registers) {
+  const KernelPlan p = plan_of("c=64,h=56,w=56,oc=64,k=3,p=1", Isa::neon);
+  BOOST_TEST(p.lanes == 4);
+  BOOST_TEST(p.vector_registers == 32);
+  BOOST_TEST(p.oc_blocks == 16);
+  BOOST_TEST(!p.uses_opmasks());
+  BOOST_TEST(p.ur_w * p.oc_tile >= 20);  // 32 registers: more than avx2's 12 accumulators
+  BOOST_TEST(p.packed_weight_floats == 16 * 3 * 3 * 64 * 4);
+  BOOST_TEST(p.name.ends_with("_neon"));
+  BOOST_TEST(p.describe().find("neon, 4-lane vectors (q), 32 registers") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(four_lane_plans_pack_weights_differently_from_eight_lane_ones) {
+  const char* spec = "c=32,h=8,w=8,oc=32,k=3";
+  BOOST_TEST(plan_of(spec, Isa::avx2).packing_format() != plan_of(spec, Isa::neon).packing_format());
+}
+
 BOOST_AUTO_TEST_CASE(the_planner_refuses_an_unresolved_instruction_set) {
   BOOST_CHECK_THROW(plan_of("c=1,h=8,w=8,oc=1,k=3", Isa::automatic), Error);
 }

@@ -18,7 +18,8 @@ Backend resolve_backend(Backend requested);
 std::vector<Backend> available_backends();
 
 // What `requested` means for this backend on this CPU; throws convjit::Error("isa", ...)
-// for avx512 on a CPU without it or with an ahead-of-time backend, and for a bad CONVJIT_ISA.
+// for avx512 on a CPU without it or with an ahead-of-time backend, for neon anywhere but
+// the llvm backend on an AArch64 host, and for a bad CONVJIT_ISA.
 Isa resolve_isa(Isa requested, Backend backend);
 // Instruction sets the xbyak and llvm backends can generate here, narrowest first (avx2
 // always, for llvm's sake; avx512 where the CPU has it).
