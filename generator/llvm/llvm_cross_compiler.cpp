@@ -32,6 +32,9 @@ std::unique_ptr<llvm::TargetMachine> make_target_machine(const std::string& trip
   const llvm::Target* target = llvm::TargetRegistry::lookupTarget(normalized, problem);
   if (!target) throw Error("llvm", "no target for '" + triple + "': " + problem);
   llvm::TargetOptions options;
+  // Assembly for people and tests: loop nests ("Loop Header: Depth=2") and spills ("Folded
+  // Spill") annotated. The object file is the same either way.
+  options.MCOptions.AsmVerbose = true;
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
       normalized, cpu.empty() ? "generic" : cpu, features, options, llvm::Reloc::PIC_,
       std::nullopt, llvm::CodeGenOpt::Aggressive));
@@ -41,13 +44,23 @@ std::unique_ptr<llvm::TargetMachine> make_target_machine(const std::string& trip
 
 }  // namespace
 
-CrossCompiledKernel cross_compile_kernel(const KernelPlan& plan, const std::string& triple,
-                                         const std::string& cpu, const std::string& features) {
-  auto machine = make_target_machine(triple, cpu, features);
+CrossTarget cross_target(Isa isa) {
+  switch (isa) {
+    case Isa::neon: return {"aarch64-linux-gnu", "generic", "+neon"};
+    case Isa::avx2: return {"x86_64-linux-gnu", "haswell", ""};
+    case Isa::avx512: return {"x86_64-linux-gnu", "skylake-avx512", ""};
+    case Isa::automatic: break;
+  }
+  throw Error("isa", "a cross-compiled kernel needs a concrete instruction set");
+}
+
+CrossCompiledKernel cross_compile_kernel(const KernelPlan& plan, const CrossTarget& target,
+                                         const std::string& symbol) {
+  auto machine = make_target_machine(target.triple, target.cpu, target.features);
   CrossCompiledKernel out;
   out.triple = machine->getTargetTriple().str();
   llvm::LLVMContext context;
-  auto module = build_kernel_module(plan, plan.name, context, *machine);
+  auto module = build_kernel_module(plan, symbol, context, *machine);
   optimize_module(*module, *machine);
   out.ir = module_text(*module);
   // Code generation consumes nothing of the module, so both files come from the same IR.
@@ -56,6 +69,11 @@ CrossCompiledKernel cross_compile_kernel(const KernelPlan& plan, const std::stri
   const auto object = generate_code(*module, *machine, llvm::CGFT_ObjectFile);
   out.object.assign(object.begin(), object.end());
   return out;
+}
+
+CrossCompiledKernel cross_compile_kernel(const KernelPlan& plan, const std::string& triple,
+                                         const std::string& cpu, const std::string& features) {
+  return cross_compile_kernel(plan, CrossTarget{triple, cpu, features}, plan.name);
 }
 
 }  // namespace convjit

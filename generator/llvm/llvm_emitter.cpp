@@ -37,11 +37,14 @@ llvm::Function* LlvmEmitter::emit(const std::string& name) {
   function_->addFnAttr(llvm::Attribute::NoFree);
   function_->addFnAttr(llvm::Attribute::NoSync);
   function_->addFnAttr(llvm::Attribute::WillReturn);
-  // CPUs whose tuning prefers 256-bit vectors would otherwise split a 16-lane plan's
-  // vectors in two; the plan already chose the width.
-  const std::string vector_bits = std::to_string(plan_.lanes * 32);
-  function_->addFnAttr("min-legal-vector-width", vector_bits);
-  function_->addFnAttr("prefer-vector-width", vector_bits);
+  // x86 CPUs whose tuning prefers 256-bit vectors would otherwise split a 16-lane plan's
+  // vectors in two; the plan already chose the width. Only the x86 backend reads these; a
+  // neon plan's 128-bit vectors are AArch64's only fixed width, so it gets none.
+  if (plan_.isa != Isa::neon) {
+    const std::string vector_bits = std::to_string(plan_.lanes * 32);
+    function_->addFnAttr("min-legal-vector-width", vector_bits);
+    function_->addFnAttr("prefer-vector-width", vector_bits);
+  }
   llvm::Argument* args = function_->getArg(0);
   args->setName("args");
   args->addAttr(llvm::Attribute::NoCapture);
