@@ -273,6 +273,22 @@ BOOST_AUTO_TEST_CASE(asm_needs_generated_code) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(asm_target_aarch64_prints_the_neon_kernels_assembly) {
+  const Result r = run_tool("asm c=16,h=14,w=14,oc=24,k=3,p=same --target aarch64");
+  BOOST_TEST(r.status == 0);
+  BOOST_TEST(contains(r.out, "_neon"));
+  BOOST_TEST(contains(r.out, "aarch64"));
+  BOOST_TEST(contains(r.out, "fmla\tv"));
+  BOOST_TEST(contains(r.out, ".4s"));
+  BOOST_TEST(contains(r.out, "ret"));
+  for (const char* bad : {"asm c=1,h=8,w=8,oc=1,k=3 --target riscv",
+                          "asm c=1,h=8,w=8,oc=1,k=3 --target aarch64 --backend xbyak"}) {
+    const Result e = run_tool(bad);
+    BOOST_TEST(e.status == 2, bad);
+    BOOST_TEST(lines_of(e.output).size() == 1u, bad);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(disassembler_decodes_intel_syntax) {
   const std::vector<std::uint8_t> code = {
       0xc5, 0xfc, 0x58, 0xc1,                    // vaddps ymm0, ymm0, ymm1

@@ -37,9 +37,11 @@ const Command kCommands[] = {
      "  The kernel plan (strategy, register tile, row/column segments, unrolling), and the\n"
      "  backend that compiles it. B: auto (default), xbyak, llvm, generic, reference.\n"},
     {"asm", cmd_asm,
-     "convjit asm SPEC [--backend B]\n"
+     "convjit asm SPEC [--backend B] [--target host|aarch64]\n"
      "  Disassembly (Intel syntax, LLVM's MC disassembler) of the generated kernel: one\n"
-     "  instruction per line with its offset and bytes. B: auto (default), xbyak, llvm.\n"},
+     "  instruction per line with its offset and bytes. B: auto (default), xbyak, llvm.\n"
+     "  --target aarch64  the AArch64 assembly LLVM compiles from the kernel's neon plan\n"
+     "                   (4-lane NEON vectors, 32 registers); llvm only\n"},
     {"verify", cmd_verify,
      "convjit verify SPEC... [--backend B,...] [--seed N] [--threads N]\n"
      "  Runs random data (uniform in [-1,1]) through each backend and through the\n"
