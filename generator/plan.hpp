@@ -17,10 +17,14 @@ namespace convjit {
 struct VectorShape {
   int lanes = 8;       // floats per vector register (ymm: 8, zmm: 16, NEON q: 4)
   int registers = 16;  // vector registers the emitter may hand out
+  // Of those, the ones a tile leaves to the code generator. LLVM's AArch64 scheduler issues
+  // the next taps' weight and input loads ahead of the FMAs that use them; a tile that takes
+  // every register leaves those loads none, and the accumulators spill.
+  int reserved = 0;
 };
 // avx2: ymm0-15. avx512: zmm0-31 or, where 16 lanes would sit mostly idle (few channels),
 // ymm0-31 with EVEX encodings; both with opmask registers for tails. neon: v0-v31 (.4s),
-// tails through LLVM's masked intrinsics (counted as a vector mask, as avx2).
+// some in reserve, tails through LLVM's masked intrinsics (counted as a vector mask, as avx2).
 std::vector<VectorShape> vector_shapes(Isa isa);
 
 // Output rows whose in-bounds taps are exactly kh in [kh_begin, kh_end).

@@ -217,6 +217,15 @@ BOOST_AUTO_TEST_CASE(neon_plans_put_four_channels_in_a_q_register_and_have_32_re
   BOOST_TEST(p.describe().find("neon, 4-lane vectors (q), 32 registers") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(neon_tiles_leave_four_of_the_32_registers_to_llvm) {
+  std::mt19937_64 rng(14);
+  for (int i = 0; i < 1000; ++i) {
+    const KernelPlan p = make_plan(testing::random_shape(rng), Isa::neon);
+    BOOST_TEST(p.lanes == 4);
+    BOOST_TEST(make_schedule(p).registers.total() <= 28, p.name);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(four_lane_plans_pack_weights_differently_from_eight_lane_ones) {
   const char* spec = "c=32,h=8,w=8,oc=32,k=3";
   BOOST_TEST(plan_of(spec, Isa::avx2).packing_format() != plan_of(spec, Isa::neon).packing_format());

@@ -296,12 +296,12 @@ void LlvmEmitter::emit_taps(const TileWalk& walk, const ChannelTileRun& run,
     for (const TileTap& tap : taps) {
       const Address in = at.plus(tap.src_offset);
       switch (tap.load) {
-        case InputLoad::vector: inputs.push_back(load_vector(in)); break;
+        case InputLoad::vector: inputs.push_back(load_input_vector(in)); break;
         case InputLoad::masked: inputs.push_back(load_vector_masked(in, tap.lanes)); break;
         case InputLoad::gather:
           inputs.push_back(gather_vector(in, geo_.src_column, tap.lanes));
           break;
-        case InputLoad::broadcast: inputs.push_back(broadcast(in)); break;
+        case InputLoad::broadcast: inputs.push_back(broadcast_input(in)); break;
       }
     }
     for (int o = 0; o < run.blocks; ++o) {
@@ -317,7 +317,7 @@ void LlvmEmitter::emit_taps(const TileWalk& walk, const ChannelTileRun& run,
   for (const TileTap& tap : taps) {
     const Address input = at.plus(tap.src_offset);
     if (tap.load == InputLoad::broadcast) {
-      llvm::Value* x = broadcast(input);
+      llvm::Value* x = broadcast_input(input);
       for (int b = 0; b < run.blocks; ++b) accumulate(tap.column, b, weight[b], x);
       continue;
     }
@@ -325,7 +325,7 @@ void LlvmEmitter::emit_taps(const TileWalk& walk, const ChannelTileRun& run,
       const Address in = input.plus(b * geo_.src_block);
       const bool last_of_tail = run.has_tail && b == run.blocks - 1;
       accumulate(tap.column, b, weight[b],
-                 last_of_tail ? load_vector_masked(in, tail) : load_vector(in));
+                 last_of_tail ? load_vector_masked(in, tail) : load_input_vector(in));
     }
   }
 }
@@ -405,6 +405,26 @@ llvm::Value* LlvmEmitter::gather_vector(const Address& a, std::int64_t lane_stri
 
 llvm::Value* LlvmEmitter::broadcast(const Address& a) {
   llvm::Value* scalar = builder_.CreateAlignedLoad(float_, pointer(a), llvm::Align(4));
+  return builder_.CreateVectorSplat(plan_.lanes, scalar);
+}
+
+// Neighbouring columns' taps read the same input (column j at kw + 1 is column j + 1 at kw).
+// Merged into one load (EarlyCSE, then SelectionDAG), an input stays in a register from its
+// first tap to its last: registers the plan does not count, so the ResNet layers' neon tiles
+// spill inside their loops. A volatile load is one that neither merges, so each tap loads its
+// input where it uses it, as the Xbyak kernel does. x86 plans keep merged loads: their LLVM
+// kernels spill too, but that is the code whose speed was measured.
+bool LlvmEmitter::inputs_loaded_per_tap() const { return plan_.isa == Isa::neon; }
+
+llvm::Value* LlvmEmitter::load_input_vector(const Address& a) {
+  llvm::LoadInst* load = builder_.CreateAlignedLoad(vector_, pointer(a), llvm::Align(4));
+  load->setVolatile(inputs_loaded_per_tap());
+  return load;
+}
+
+llvm::Value* LlvmEmitter::broadcast_input(const Address& a) {
+  llvm::LoadInst* scalar = builder_.CreateAlignedLoad(float_, pointer(a), llvm::Align(4));
+  scalar->setVolatile(inputs_loaded_per_tap());
   return builder_.CreateVectorSplat(plan_.lanes, scalar);
 }
 

@@ -100,6 +100,10 @@ class LlvmEmitter {
   llvm::Value* gather_vector(const Address& address, std::int64_t lane_stride,
                              std::uint32_t lanes);
   llvm::Value* broadcast(const Address& address);
+  // A tap's input (not its weights): with inputs_loaded_per_tap(), one load per tap.
+  llvm::Value* load_input_vector(const Address& address);
+  llvm::Value* broadcast_input(const Address& address);
+  bool inputs_loaded_per_tap() const;
   void store_vector(llvm::Value* value, const Address& address, std::uint32_t lanes);
   llvm::Value* fma(llvm::Value* a, llvm::Value* b, llvm::Value* acc);
   llvm::Constant* mask(std::uint32_t lanes);
