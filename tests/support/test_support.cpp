@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -311,6 +312,16 @@ std::vector<std::pair<std::string, ConvShape>> load_shapes_file(const std::strin
     }
   }
   return out;
+}
+
+// ------------------------------------------------------------------ preconditions
+
+boost::test_tools::assertion_result skip_unless(bool met, const std::string& why_not) {
+  if (met) return true;
+  std::cout << "convjit-test-skipped: " << why_not << std::endl;
+  boost::test_tools::assertion_result result(false);
+  result.message() << why_not;
+  return result;
 }
 
 // ------------------------------------------------------------------ differential check

@@ -9,6 +9,8 @@
 
 #include "core/tolerance.hpp"
 
+#include <boost/test/tools/assertion_result.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -132,6 +134,13 @@ inline const char* shapes_file_path() { return CONVJIT_SHAPES_FILE; }
 // The field of the convjit::Error that f() throws; "" when it throws nothing. A thrown error
 // must name its field in what() and give a reason (BOOST_TEST).
 std::string error_field(const std::function<void()>& f);
+
+// ------------------------------------------------------------------ preconditions
+
+// What a boost::unit_test::precondition returns: `met`, or false with `why_not`. A case
+// skipped so must not look passed: it also prints the line ctest reports as skipped
+// (SKIP_REGULAR_EXPRESSION in CMakeLists.txt: "convjit-test-skipped: ").
+boost::test_tools::assertion_result skip_unless(bool met, const std::string& why_not);
 
 // ------------------------------------------------------------------ differential check
 
