@@ -43,6 +43,16 @@ KernelCache::KernelPtr KernelCache::get_or_create(const CacheKey& key, const Fac
   return kernel;
 }
 
+KernelCache::KernelPtr KernelCache::batch_variant(const CacheKey& key, std::int64_t batch,
+                                                const Factory& make) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return make();
+  KernelPtr& twin = it->second.batches[batch];
+  if (!twin) twin = make();
+  return twin;
+}
+
 void KernelCache::evict_beyond_capacity() {
   while (entries_.size() > capacity_) {
     const CacheKey& oldest = recency_.back();
