@@ -19,13 +19,13 @@ class KernelState;
 // What one run() may say beyond the buffers. Every field is optional.
 struct RunOptions {
   // Images in src and dst; unset: the shape's n. Any batch runs on the same compiled code.
-  std::optional<std::int64_t> batch;
+  std::optional<std::int64_t> batch = std::nullopt;
   // Threads (shares of the work); 0: the pool's threads() with a pool, else the kernel's
   // default (the Jit's option, else OMP_NUM_THREADS, else 1).
   int threads = 0;
   // The host's threads for this run; unset: the Jit's pool, else OpenMP. Set it only to a
   // real pool: a null pointer is an error.
-  std::optional<ThreadPool*> pool;
+  std::optional<ThreadPool*> pool = std::nullopt;
   // Kernels with add=1: the tensor added before the activation, laid out exactly like dst
   // (the same dst_stride), or dst itself to accumulate in place. Null for add=0 kernels.
   const float* residual = nullptr;
