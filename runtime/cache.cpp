@@ -21,7 +21,7 @@ KernelCache::KernelPtr KernelCache::get_or_create(const CacheKey& key, const Fac
   if (hit) *hit = false;
   std::promise<KernelPtr> promise;
   recency_.push_front(key);
-  entries_.emplace(key, Entry{promise.get_future().share(), recency_.begin()});
+  entries_.emplace(key, Entry{promise.get_future().share(), recency_.begin(), {}});
   lock.unlock();
 
   KernelPtr kernel;
