@@ -145,17 +145,22 @@ bool execute_in_parallel(const KernelState& k, const RunBuffers& r, int team, Th
   return true;
 }
 
-void execute(const KernelState& k, const RunBuffers& r, int team, ThreadPool* pool) {
-  if (team > 1 && execute_in_parallel(k, r, team, pool)) return;
-  // One thread, kept free of divisions: whole images one after another.
-  KernelCallArgs args{r.src, r.weights, r.bias, r.dst, 0, k.out_rows};
-  args.residual = r.residual;
-  for (std::int64_t image = 0; image < r.images; ++image) {
+// One thread, kept free of divisions: whole images one after another. The arguments are
+// built here from scalars, so the kernel's loads of them forward from plain stores.
+inline void run_images(const KernelState& k, KernelCallArgs args, std::int64_t images) {
+  for (std::int64_t image = 0; image < images; ++image) {
     call(k, args);
     args.src += k.image_src_floats;
     args.dst += k.image_dst_floats;
     if (args.residual) args.residual += k.image_dst_floats;
   }
+}
+
+void execute(const KernelState& k, const RunBuffers& r, int team, ThreadPool* pool) {
+  if (team > 1 && execute_in_parallel(k, r, team, pool)) return;
+  KernelCallArgs args{r.src, r.weights, r.bias, r.dst, 0, k.out_rows};
+  args.residual = r.residual;
+  run_images(k, args, r.images);
 }
 
 }  // namespace
@@ -264,19 +269,29 @@ PackedWeights Kernel::pack_weights_into(std::span<float> memory, const float* we
 
 namespace {
 
-void check_weights(const KernelState& k, const PackedWeights& weights) {
+[[noreturn, gnu::noinline, gnu::cold]] void refuse_weights(const KernelState& k,
+                                                           const PackedWeights& weights) {
   if (weights.empty()) throw Error("weights", "are empty; call pack_weights first");
   if (weights.format() != k.packing_format)
     throw Error("weights", "were packed for a different kernel (shape or format)");
-  if (weights.size() != k.packed_floats || weights.bias_offset() >= k.packed_floats)
-    throw Error("weights", "hold " + std::to_string(weights.size()) + " floats; this kernel's "
-                           "packing has " + std::to_string(k.packed_floats));
+  throw Error("weights", "hold " + std::to_string(weights.size()) + " floats; this kernel's "
+                         "packing has " + std::to_string(k.packed_floats));
 }
 
-void check_threads(int threads) {
+inline void check_weights(const KernelState& k, const PackedWeights& weights) {
+  if (weights.empty() || weights.format() != k.packing_format ||
+      weights.size() != k.packed_floats || weights.bias_offset() >= k.packed_floats)
+      [[unlikely]]
+    refuse_weights(k, weights);
+}
+
+[[noreturn, gnu::noinline, gnu::cold]] void refuse_threads(int threads) {
   if (threads < 0) throw Error("threads", "must not be negative (0 means the kernel's default)");
-  if (threads > kMaxThreads)
-    throw Error("threads", std::to_string(threads) + " is above the maximum " + std::to_string(kMaxThreads));
+  throw Error("threads", std::to_string(threads) + " is above the maximum " + std::to_string(kMaxThreads));
+}
+
+inline void check_threads(int threads) {
+  if (threads < 0 || threads > kMaxThreads) [[unlikely]] refuse_threads(threads);
 }
 
 Footprint src_footprint(const KernelState& k, const float* src, std::int64_t images) {
@@ -332,9 +347,14 @@ void Kernel::run(const float* src, const PackedWeights& weights, float* dst, int
   if (footprints_overlap(src_footprint(k, src, k.images), dst_footprint(k, dst, k.images)))
     throw Error("dst", "overlaps src; convjit does not convolve in place");
 
-  const RunBuffers r{src, weights.data(), weights.data() + weights.bias_offset(), dst, nullptr,
-                     k.images};
-  run_checked(*this, k, r, team_size(k, threads, k.pool), k.pool);
+  const float* w = weights.data();
+  const float* b = w + weights.bias_offset();
+  const int team = threads > 0 ? threads : k.pool ? team_size(k, 0, k.pool) : k.default_threads;
+  if (team == 1 && !k.verbose) [[likely]] {
+    run_images(k, KernelCallArgs{src, w, b, dst, 0, k.out_rows}, k.images);
+    return;
+  }
+  run_checked(*this, k, RunBuffers{src, w, b, dst, nullptr, k.images}, team, k.pool);
 }
 
 void Kernel::run(const float* src, const PackedWeights& weights, float* dst,
@@ -371,9 +391,14 @@ void Kernel::run(const float* src, const PackedWeights& weights, float* dst,
     throw Error("residual", "was given, but this kernel adds none (compile it with add=1)");
   }
 
-  const RunBuffers r{src, weights.data(), weights.data() + weights.bias_offset(), dst,
-                     options.residual, images};
-  run_checked(*this, k, r, team, pool);
+  const float* w = weights.data();
+  const float* b = w + weights.bias_offset();
+  if (team == 1 && !k.verbose) [[likely]] {
+    run_images(k, KernelCallArgs{src, w, b, dst, 0, k.out_rows, 0, INT64_MAX, options.residual},
+               images);
+    return;
+  }
+  run_checked(*this, k, RunBuffers{src, w, b, dst, options.residual, images}, team, pool);
 }
 
 }  // namespace convjit
