@@ -51,7 +51,7 @@ void cap_baselines_to_avx2() {
 
 // The inputs of one shape, shared by its cases.
 struct ShapeData {
-  std::vector<float> src, weights, bias, expected;
+  std::vector<float> src, weights, bias, residual, expected;
 };
 
 ShapeData make_data(const ConvShape& s, std::uint32_t seed, bool with_expected) {
@@ -64,9 +64,14 @@ ShapeData make_data(const ConvShape& s, std::uint32_t seed, bool with_expected) 
   for (float& v : d.src) v = uni(rng);
   for (float& v : d.weights) v = uni(rng);
   for (float& v : d.bias) v = uni(rng);
+  if (s.add_residual) {
+    d.residual.resize(static_cast<std::size_t>(s.dst_elems()));
+    for (float& v : d.residual) v = uni(rng);
+  }
   if (with_expected) {
     d.expected.resize(static_cast<std::size_t>(s.dst_elems()));
-    reference_conv(s, d.src.data(), d.weights.data(), d.bias.data(), d.expected.data());
+    reference_conv(s, d.src.data(), d.weights.data(), d.bias.data(), d.expected.data(),
+                   s.add_residual ? d.residual.data() : nullptr);
   }
   return d;
 }
@@ -103,7 +108,12 @@ void prepare_convjit(Case& c, const ConvShape& shape, const ShapeData& d, int th
   const PackedWeights* w = &c.packed;
   const float* src = d.src.data();
   float* dst = c.dst.data();
-  c.call = [k, w, src, dst, threads] { k->run(src, *w, dst, threads); };
+  if (!shape.add_residual) {
+    c.call = [k, w, src, dst, threads] { k->run(src, *w, dst, threads); };
+    return;
+  }
+  const RunOptions options{.threads = threads, .residual = d.residual.data()};
+  c.call = [k, w, src, dst, options] { k->run(src, *w, dst, options); };
 }
 
 void prepare_baseline(Case& c, const Baseline& b, const ConvShape& shape, const ShapeData& d,
@@ -135,8 +145,12 @@ std::string reference_too_slow_reason(const ConvShape& shape, const BenchOptions
 // skipped with the reason, which the report shows.
 void prepare_case(Case& c, const ConvShape& shape, const ShapeData& d, const Preparation& p) {
   // NaN, so that a kernel that leaves outputs unwritten fails the check.
+  // The gaps between strided slices start as the zeros the reference leaves there.
   c.dst.assign(static_cast<std::size_t>(shape.dst_elems()),
                std::numeric_limits<float>::quiet_NaN());
+  if (!shape.dense_dst())
+    for (std::size_t i = 0; i < c.dst.size(); ++i)
+      if (static_cast<std::int64_t>(i) % shape.dst_pixel_stride() >= shape.oc) c.dst[i] = 0.0f;
   if (c.backend == "reference" && reference_too_slow(shape, p)) {
     c.skip(reference_too_slow_reason(shape, p.options));
     return;
@@ -144,6 +158,8 @@ void prepare_case(Case& c, const ConvShape& shape, const ShapeData& d, const Pre
   try {
     if (is_convjit_backend(c.backend)) {
       prepare_convjit(c, shape, d, p.options.threads, p.options.same_isa);
+    } else if (shape.add_residual || !shape.dense_src() || !shape.dense_dst()) {
+      c.skip("unsupported: the fused residual add and pixel strides are convjit's own");
     } else if (auto it = p.baseline_by_name.find(c.backend); it != p.baseline_by_name.end()) {
       prepare_baseline(c, *it->second, shape, d, p.options.threads);
     } else {

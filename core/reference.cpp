@@ -10,11 +10,12 @@ struct Strides {
 };
 
 Strides src_strides(const ConvShape& s) {
-  return s.layout == Layout::nhwc ? Strides{1, s.w * s.c, s.c} : Strides{s.h * s.w, s.w, 1};
+  return s.layout == Layout::nhwc ? Strides{1, s.w * s.src_pixel_stride(), s.src_pixel_stride()}
+                                  : Strides{s.h * s.w, s.w, 1};
 }
 
 Strides dst_strides(const ConvShape& s) {
-  return s.layout == Layout::nhwc ? Strides{1, s.out_w * s.oc, s.oc}
+  return s.layout == Layout::nhwc ? Strides{1, s.out_w * s.dst_pixel_stride(), s.dst_pixel_stride()}
                                   : Strides{s.out_h * s.out_w, s.out_w, 1};
 }
 
@@ -31,7 +32,7 @@ float apply_activation(const Activation& act, float value) {
 
 void reference_conv_rows(const ConvShape& s, const float* src, const float* weights,
                          const float* bias, float* dst, std::int64_t row_begin,
-                         std::int64_t row_end) {
+                         std::int64_t row_end, const float* residual) {
   const Strides in = src_strides(s);
   const Strides out = dst_strides(s);
   const std::int64_t icg = s.ic_per_group();
@@ -54,19 +55,23 @@ void reference_conv_rows(const ConvShape& s, const float* src, const float* weig
             }
           }
         }
-        dst[o * out.channel + oh * out.row + ow * out.column] =
-            apply_activation(s.act, static_cast<float>(sum));
+        const std::int64_t at = o * out.channel + oh * out.row + ow * out.column;
+        // The kernels add the residual to the rounded sum, in float.
+        float value = static_cast<float>(sum);
+        if (s.add_residual && residual) value += residual[at];
+        dst[at] = apply_activation(s.act, value);
       }
     }
   }
 }
 
 void reference_conv(const ConvShape& s, const float* src, const float* weights, const float* bias,
-                    float* dst) {
-  const std::int64_t src_image = s.c * s.h * s.w;
-  const std::int64_t dst_image = s.oc * s.out_h * s.out_w;
+                    float* dst, const float* residual) {
+  const std::int64_t src_image = s.src_image_floats();
+  const std::int64_t dst_image = s.dst_image_floats();
   for (std::int64_t b = 0; b < s.n; ++b)
-    reference_conv_rows(s, src + b * src_image, weights, bias, dst + b * dst_image, 0, s.out_h);
+    reference_conv_rows(s, src + b * src_image, weights, bias, dst + b * dst_image, 0, s.out_h,
+                        residual ? residual + b * dst_image : nullptr);
 }
 
 }  // namespace convjit

@@ -8,13 +8,15 @@
 namespace convjit {
 
 // One image (src_image, dst_image point at image n's data), output rows [row_begin, row_end).
+// Pixels are the shape's src_stride / dst_stride apart. With add_residual, residual_image
+// (laid out like dst_image, possibly dst_image itself) is added before the activation.
 void reference_conv_rows(const ConvShape& shape, const float* src_image, const float* weights,
                          const float* bias, float* dst_image, std::int64_t row_begin,
-                         std::int64_t row_end);
+                         std::int64_t row_end, const float* residual_image = nullptr);
 
-// The whole batch. bias may be nullptr (zeros).
+// The whole batch. bias may be nullptr (zeros); residual is needed when the shape adds one.
 void reference_conv(const ConvShape& shape, const float* src, const float* weights,
-                    const float* bias, float* dst);
+                    const float* bias, float* dst, const float* residual = nullptr);
 
 float apply_activation(const Activation& act, float value);
 

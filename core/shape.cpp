@@ -36,6 +36,9 @@ ConvSpec ConvShape::spec() const {
   spec.pad_top = pad_top; spec.pad_bottom = pad_bottom;
   spec.pad_left = pad_left; spec.pad_right = pad_right;
   spec.groups = groups; spec.layout = layout; spec.bias = bias; spec.act = act;
+  spec.add_residual = add_residual;
+  spec.src_stride = src_stride;
+  spec.dst_stride = dst_stride;
   return spec;
 }
 
@@ -60,10 +63,11 @@ std::size_t ConvShape::hash() const {
   std::size_t seed = 1469598103934665603ull;
   auto mix = [&](std::uint64_t v) { seed ^= v + 0x9e3779b97f4a7c15ull + (seed << 6) + (seed >> 2); };
   for (std::int64_t v : {n, c, h, w, oc, kh, kw, sh, sw, dh, dw, pad_top, pad_bottom, pad_left,
-                         pad_right, groups, out_h, out_w})
+                         pad_right, groups, out_h, out_w, src_stride, dst_stride})
     mix(static_cast<std::uint64_t>(v));
   mix(static_cast<std::uint64_t>(layout));
   mix(bias ? 1 : 0);
+  mix(add_residual ? 1 : 0);
   mix(static_cast<std::uint64_t>(act.kind));
   mix(std::hash<float>{}(act.lo));
   mix(std::hash<float>{}(act.hi));

@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <sstream>
+#include <tuple>
 #include <vector>
 
 namespace convjit {
@@ -74,7 +75,8 @@ Activation parse_activation(std::string_view value) {
 const std::vector<std::string_view>& known_keys() {
   static const std::vector<std::string_view> keys = {
       "n", "c", "h", "w", "oc", "k", "kh", "kw", "s", "sh", "sw", "d", "dh", "dw",
-      "p", "ph", "pw", "pt", "pb", "pl", "pr", "g", "layout", "bias", "act"};
+      "p", "ph", "pw", "pt", "pb", "pl", "pr", "g", "layout", "bias", "act",
+      "add", "src_stride", "dst_stride"};
   return keys;
 }
 
@@ -212,6 +214,17 @@ ConvSpec ConvSpec::parse(std::string_view text) {
     else throw Error("bias", "expected 0 or 1, got '" + it->second + "'");
   }
   if (auto it = kv.find("act"); it != kv.end()) spec.act = parse_activation(it->second);
+  if (auto it = kv.find("add"); it != kv.end()) {
+    if (it->second == "1") spec.add_residual = true;
+    else if (it->second == "0") spec.add_residual = false;
+    else throw Error("add", "expected 0 or 1, got '" + it->second + "'");
+  }
+  spec.src_stride = integer("src_stride", 0);
+  spec.dst_stride = integer("dst_stride", 0);
+  if (kv.count("src_stride") && spec.src_stride <= 0)
+    throw Error("src_stride", "must be positive, got " + std::to_string(spec.src_stride));
+  if (kv.count("dst_stride") && spec.dst_stride <= 0)
+    throw Error("dst_stride", "must be positive, got " + std::to_string(spec.dst_stride));
   return spec;
 }
 
@@ -237,8 +250,25 @@ ConvShape ConvSpec::resolve() const {
   if (act.kind == ActivationKind::clamp && !(act.lo <= act.hi))
     throw Error("act", "clamp lower bound is above the upper bound");
 
+  // A pixel stride is a distance between NHWC pixels; NCHW has none to give.
+  for (auto [key, stride, channels, name] :
+       {std::tuple{"src_stride", src_stride, c, "c"}, {"dst_stride", dst_stride, oc, "oc"}}) {
+    if (stride == 0) continue;
+    if (layout != Layout::nhwc)
+      throw Error(key, "applies to layout=nhwc only (nchw planes are dense)");
+    if (stride < channels)
+      throw Error(key, std::to_string(stride) + " is below the channel count " + name + "=" +
+                           std::to_string(channels) + "; pixels would overlap");
+    if (stride > kMaxChannels * 16)
+      throw Error(key, "is " + std::to_string(stride) + ", above the supported maximum " +
+                           std::to_string(kMaxChannels * 16));
+  }
+
   ConvShape s;
   s.n = n; s.c = c; s.h = h; s.w = w; s.oc = oc;
+  s.add_residual = add_residual;
+  s.src_stride = src_stride != c ? src_stride : 0;  // dense has one spelling in the cache key
+  s.dst_stride = dst_stride != oc ? dst_stride : 0;
   s.kh = kh; s.kw = kw; s.sh = sh; s.sw = sw; s.dh = dh; s.dw = dw;
   s.groups = groups; s.layout = layout; s.bias = bias; s.act = act;
 
@@ -280,8 +310,8 @@ ConvShape ConvSpec::resolve() const {
   s.out_h = conv_output_size(h, kh, sh, dh, vertical);
   s.out_w = conv_output_size(w, kw, sw, dw, horizontal);
 
-  checked_product("src", {n, c, h, w});
-  checked_product("dst", {n, oc, s.out_h, s.out_w});
+  checked_product("src", {n, s.src_pixel_stride(), h, w});
+  checked_product("dst", {n, s.dst_pixel_stride(), s.out_h, s.out_w});
   checked_product("weights", {kh, kw, c / groups, oc});
   return s;
 }
@@ -309,12 +339,14 @@ std::string to_string(const Activation& act) {
 
 namespace {
 
-void append_tail(std::ostringstream& out, std::int64_t groups, Layout layout, bool bias,
-                 const Activation& act) {
-  if (groups != 1) out << ",g=" << groups;
-  if (layout != Layout::nhwc) out << ",layout=" << to_string(layout);
-  if (!bias) out << ",bias=0";
-  if (act.kind != ActivationKind::none) out << ",act=" << to_string(act);
+void append_tail(std::ostringstream& out, const ConvSpec& spec) {
+  if (spec.groups != 1) out << ",g=" << spec.groups;
+  if (spec.layout != Layout::nhwc) out << ",layout=" << to_string(spec.layout);
+  if (!spec.bias) out << ",bias=0";
+  if (spec.act.kind != ActivationKind::none) out << ",act=" << to_string(spec.act);
+  if (spec.add_residual) out << ",add=1";
+  if (spec.src_stride) out << ",src_stride=" << spec.src_stride;
+  if (spec.dst_stride) out << ",dst_stride=" << spec.dst_stride;
 }
 
 void append_kernel_stride_dilation(std::ostringstream& out, std::int64_t kh, std::int64_t kw,
@@ -335,7 +367,7 @@ std::string ConvSpec::to_string() const {
     out << ",pt=" << pad_top << ",pb=" << pad_bottom << ",pl=" << pad_left << ",pr=" << pad_right;
   else if (padding != PaddingMode::valid)
     out << ",p=" << convjit::to_string(padding);
-  append_tail(out, groups, layout, bias, act);
+  append_tail(out, *this);
   return out.str();
 }
 

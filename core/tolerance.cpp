@@ -27,6 +27,10 @@ std::int64_t accumulation_length(const ConvShape& s) { return s.kh * s.kw * s.ic
 //
 //   tolerance = (min(n, 6√n) + 1) · u · M
 //
+//   With a residual r (|r| ≤ 1, add=1) both sides add it in float after the sum: the kernel
+//   rounds fl(y) + e + r, the reference fl(y) + r, each once, by at most u·(M + 1) each.
+//   That adds 2 · u · (M + 1).
+//
 // Examples: 3×3, c=1 (n=10): ~4e-6. 3×3×64 (n=577): ~1.6e-3 (a single wrong or missing tap
 // is ~0.25 on average, far above).
 double tolerance(const ConvShape& s) {
@@ -34,7 +38,8 @@ double tolerance(const ConvShape& s) {
   const double n = static_cast<double>(accumulation_length(s)) + 1.0;
   const double magnitude = std::min(n, n / 4.0 + 2.0 * std::sqrt(n));
   const double growth = std::min(n, 6.0 * std::sqrt(n));
-  return (growth + 1.0) * u * magnitude;
+  const double residual = s.add_residual ? 2.0 * u * (magnitude + 1.0) : 0.0;
+  return (growth + 1.0) * u * magnitude + residual;
 }
 
 double max_abs_error(const float* a, const float* b, std::size_t n) {

@@ -1,11 +1,21 @@
 // A small host application: the courses' stacked networks built from convjit kernels.
 //  1. three 'same' 3×3 layers on the 8×8 image with a two-pixel vertical line;
-//  2. a LeNet-like stack on a 32×32 image (5×5 convolutions, ReLU, stride-2 downsampling).
-// It uses only the public API: ConvSpec, Jit, Kernel, PackedWeights.
+//  2. a LeNet-like stack on a 32×32 image (5×5 convolutions, ReLU, stride-2 downsampling);
+//  3. what an inference engine does: a residual block (add=1, in place), two branches
+//     written into one concatenated output (dst_stride), one kernel at two batch sizes,
+//     weights packed into the host's arena, all on the host's own std::thread pool.
+// It uses only the public API: ConvSpec, Jit, Kernel, PackedWeights, RunOptions, ThreadPool.
 #include <convjit/convjit.hpp>
 
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -63,6 +73,131 @@ std::vector<float> run_stack(const char* name, std::int64_t h, std::int64_t w, s
   return input;
 }
 
+// The host's pool: a few std::threads that take task indices from a counter while the
+// calling thread joins in (pthreadpool works the same way).
+class HostPool final : public convjit::ThreadPool {
+ public:
+  explicit HostPool(int size) : size_(size) {
+    for (int t = 1; t < size; ++t) workers_.emplace_back([this] { serve(); });
+  }
+  ~HostPool() override {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread& t : workers_) t.join();
+  }
+  int threads() const override { return size_; }
+  void parallel_for(std::int64_t count, Task task, void* context) override {
+    {
+      std::lock_guard lock(mutex_);
+      task_ = task;
+      context_ = context;
+      next_ = 0;
+      count_ = count;
+      left_ = count;
+      ++round_;
+    }
+    wake_.notify_all();
+    take_tasks();
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [&] { return left_ == 0; });
+  }
+
+ private:
+  void take_tasks() {
+    std::unique_lock lock(mutex_);
+    while (next_ < count_) {
+      const std::int64_t i = next_++;
+      lock.unlock();
+      task_(context_, i);
+      lock.lock();
+      if (--left_ == 0) done_.notify_all();
+    }
+  }
+  void serve() {
+    std::uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stop_ || round_ != seen; });
+        if (stop_) return;
+        seen = round_;
+      }
+      take_tasks();
+    }
+  }
+  int size_;
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  Task task_ = nullptr;
+  void* context_ = nullptr;
+  std::int64_t next_ = 0, count_ = 0, left_ = 0;
+  std::uint64_t round_ = 0;
+  bool stop_ = false;
+};
+
+// A 64-float-aligned weight arena, the way an engine keeps all of a model's weights.
+class WeightArena {
+ public:
+  explicit WeightArena(std::size_t floats)
+      : memory_(static_cast<float*>(std::aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64)),
+                &std::free),
+        capacity_(floats) {}
+  // The next `floats` floats, kept 64-byte aligned.
+  std::span<float> take(std::size_t floats) {
+    const std::size_t start = used_;
+    used_ += (floats + 15) / 16 * 16;
+    if (used_ > capacity_) throw std::runtime_error("weight arena is full");
+    return {memory_.get() + start, floats};
+  }
+
+ private:
+  std::unique_ptr<float, decltype(&std::free)> memory_;
+  std::size_t capacity_, used_ = 0;
+};
+
+// A residual block and an inception-style concatenation on the host's pool.
+void engine_example() {
+  std::printf("\n== an inference engine's layers ==\n");
+  auto pool = std::make_shared<HostPool>(2);
+  convjit::Jit jit(convjit::JitOptions{.pool = pool});  // every run() of its kernels uses the pool
+
+  // Block: x -> conv+relu -> conv, + x, relu. The second convolution adds the block's input
+  // in its store and accumulates in place: dst is the residual.
+  auto conv1 = jit.get(convjit::ConvSpec::parse("c=16,h=14,w=14,oc=16,k=3,p=same,act=relu"));
+  auto conv2 = jit.get(convjit::ConvSpec::parse("c=16,h=14,w=14,oc=16,k=3,p=same,act=relu,add=1"));
+  WeightArena arena(conv1->packed_size() + conv2->packed_size() + 64);
+  const auto w1 = make_weights(conv1->shape()), w2 = make_weights(conv2->shape());
+  const auto packed1 = conv1->pack_weights_into(arena.take(conv1->packed_size()), w1.data(), nullptr);
+  const auto packed2 = conv2->pack_weights_into(arena.take(conv2->packed_size()), w2.data(), nullptr);
+
+  for (std::int64_t batch : {1, 4}) {  // one kernel, any batch
+    const std::size_t floats = static_cast<std::size_t>(batch * conv1->shape().src_elems());
+    std::vector<float> x(floats), hidden(floats);
+    for (std::size_t i = 0; i < floats; ++i) x[i] = 0.01f * static_cast<float>(i % 97);
+    conv1->run(x.data(), packed1, hidden.data(), convjit::RunOptions{.batch = batch});
+    std::vector<float> y = x;  // the block's output starts as its input ...
+    conv2->run(hidden.data(), packed2, y.data(),  // ... and the convolution adds itself to it
+               convjit::RunOptions{.batch = batch, .residual = y.data()});
+    std::printf("residual block, batch %lld: y[0] = %.4f, y[last] = %.4f\n",
+                static_cast<long long>(batch), y[0], y.back());
+  }
+
+  // Two branches write channels [0, 24) and [24, 64) of one 64-channel output.
+  auto left = jit.get(convjit::ConvSpec::parse("c=16,h=14,w=14,oc=24,k=1,dst_stride=64"));
+  auto right = jit.get(convjit::ConvSpec::parse("c=16,h=14,w=14,oc=40,k=3,p=same,dst_stride=64"));
+  std::vector<float> x(static_cast<std::size_t>(left->shape().src_elems()), 0.5f);
+  std::vector<float> concat(14 * 14 * 64, 0.0f);
+  left->run(x.data(), left->pack_weights(make_weights(left->shape()).data(), nullptr), concat.data());
+  right->run(x.data(), right->pack_weights(make_weights(right->shape()).data(), nullptr),
+             concat.data() + 24);
+  std::printf("concatenation: pixel 0 channels 0, 23, 24, 63 = %.4f %.4f %.4f %.4f\n", concat[0],
+              concat[23], concat[24], concat[63]);
+}
+
 }  // namespace
 
 int main() {
@@ -78,6 +213,7 @@ int main() {
                                     {"oc=6,k=5,act=relu", "oc=6,k=2,s=2", "oc=16,k=5,act=relu",
                                      "oc=16,k=2,s=2", "oc=120,k=5,act=relu"}, false);
     std::printf("final features: %zu values, first %.4f\n", features.size(), features[0]);
+    engine_example();
 
     const convjit::CacheStats stats = convjit::Jit::global().stats();
     std::printf("kernel cache: %llu misses, %llu hits, %.0f us generating\n",

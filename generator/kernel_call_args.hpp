@@ -17,6 +17,9 @@ struct KernelCallArgs {
   std::int64_t row_end;
   std::int64_t tile_begin = 0;
   std::int64_t tile_end = INT64_MAX;
+  // This image's residual when the shape adds one, addressed exactly like dst (the same
+  // offsets); it may be dst itself, since each output is read once just before its store.
+  const float* residual = nullptr;
 };
 
 }  // namespace convjit

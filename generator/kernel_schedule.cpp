@@ -157,6 +157,7 @@ KernelSchedule make_schedule(const KernelPlan& p) {
   for (const RowSegment& r : p.rows) k.has_rows_without_taps |= r.kh_end == r.kh_begin;
   for (const ColumnTile& tile : p.columns) k.tiles.push_back(make_tile_walk(p, k.geometry, tile));
   k.bias = bias_load(p);
+  k.add_residual = p.shape.add_residual;
   if (!k.reduction_unrolled) k.looped = make_looped_reduction(p, k.geometry);
   k.kernel_width = s.kw;
   k.src_row_step = s.sh * k.geometry.src_row;

@@ -114,6 +114,9 @@ struct KernelSchedule {
 
   std::vector<TileWalk> tiles;  // the column tiles of every output row, in order
   BiasLoad bias = BiasLoad::zero;
+  // Each store first adds the residual at its own offset from KernelCallArgs::residual
+  // (after the bias and the reduction, before the activation).
+  bool add_residual = false;
 
   bool reduction_unrolled = true;  // else `looped`
   LoopedReduction looped;

@@ -24,7 +24,9 @@ Strategy choose_strategy(const ConvShape& s) {
   if (s.layout == Layout::nchw) return Strategy::width_vectors;
   // c = oc = 1 is the same memory as nchw; but strided width vectors need gathers, which
   // cost more than broadcasting each input into a one-lane output-channel vector.
-  if (s.c == 1 && s.oc == 1 && s.sw == 1) return Strategy::width_vectors;
+  // Only dense pixels are neighbouring floats.
+  if (s.c == 1 && s.oc == 1 && s.sw == 1 && s.dense_src() && s.dense_dst())
+    return Strategy::width_vectors;
   if (s.is_depthwise()) return Strategy::depthwise;
   return Strategy::oc_vectors;
 }
@@ -200,7 +202,7 @@ std::string make_name(const KernelPlan& p) {
   std::ostringstream out;
   out << "conv_k" << s.kh << "x" << s.kw << "_s" << s.sh << "x" << s.sw << "_d" << s.dh << "x"
       << s.dw << "_" << to_string(p.strategy) << "_ur" << p.ur_w << "x" << p.oc_tile << "_"
-      << to_string(s.layout) << "_" << to_string(p.isa);
+      << to_string(s.layout) << (s.add_residual ? "_add" : "") << "_" << to_string(p.isa);
   if (p.isa == Isa::avx512) out << (p.lanes == 16 ? "_zmm" : "_ymm");
   return out.str();
 }

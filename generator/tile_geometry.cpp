@@ -9,21 +9,21 @@ TileGeometry make_tile_geometry(const KernelPlan& p) {
   TileGeometry g;
   switch (p.strategy) {
     case Strategy::oc_vectors:
-      g.src_row = s.w * s.c * f;
+      g.src_row = s.w * s.src_pixel_stride() * f;
       g.src_kh = s.dh * g.src_row;
-      g.src_kw = s.dw * s.c * f;
+      g.src_kw = s.dw * s.src_pixel_stride() * f;
       g.src_ic = f;
       g.wei_ic = p.lanes * f;
       g.wei_kw = icg * g.wei_ic;
       g.wei_kh = s.kw * g.wei_kw;
       g.reduction_ic = icg;
-      g.src_column = s.sw * s.c * f;
-      g.dst_column = s.oc * f;
+      g.src_column = s.sw * s.src_pixel_stride() * f;
+      g.dst_column = s.dst_pixel_stride() * f;
       g.wei_block = s.kh * g.wei_kh;
       g.bias_block = p.lanes * f;
       g.dst_block = p.lanes * f;
       g.src_block = 0;
-      g.dst_row = s.out_w * s.oc * f;
+      g.dst_row = s.out_w * s.dst_pixel_stride() * f;
       g.src_group = icg * f;
       g.dst_group = ocg * f;
       g.wei_group = p.oc_blocks * g.wei_block;
@@ -31,21 +31,21 @@ TileGeometry make_tile_geometry(const KernelPlan& p) {
       g.groups_looped = static_cast<int>(s.groups);
       break;
     case Strategy::depthwise:
-      g.src_row = s.w * s.c * f;
+      g.src_row = s.w * s.src_pixel_stride() * f;
       g.src_kh = s.dh * g.src_row;
-      g.src_kw = s.dw * s.c * f;
+      g.src_kw = s.dw * s.src_pixel_stride() * f;
       g.src_ic = 0;
       g.wei_ic = 0;
       g.wei_kw = p.lanes * f;
       g.wei_kh = s.kw * g.wei_kw;
       g.reduction_ic = 1;
-      g.src_column = s.sw * s.c * f;
-      g.dst_column = s.oc * f;
+      g.src_column = s.sw * s.src_pixel_stride() * f;
+      g.dst_column = s.dst_pixel_stride() * f;
       g.wei_block = s.kh * g.wei_kh;
       g.bias_block = p.lanes * f;
       g.dst_block = p.lanes * f;
       g.src_block = p.lanes * f;
-      g.dst_row = s.out_w * s.oc * f;
+      g.dst_row = s.out_w * s.dst_pixel_stride() * f;
       g.groups_looped = 1;
       break;
     case Strategy::width_vectors:

@@ -21,7 +21,7 @@ KernelCache::KernelPtr KernelCache::get_or_create(const CacheKey& key, const Fac
   if (hit) *hit = false;
   std::promise<KernelPtr> promise;
   recency_.push_front(key);
-  entries_.emplace(key, Entry{promise.get_future().share(), recency_.begin()});
+  entries_.emplace(key, Entry{promise.get_future().share(), recency_.begin(), {}});
   lock.unlock();
 
   KernelPtr kernel;
@@ -41,6 +41,16 @@ KernelCache::KernelPtr KernelCache::get_or_create(const CacheKey& key, const Fac
   stats_.generation_us_total += kernel->generation_us();
   evict_beyond_capacity();
   return kernel;
+}
+
+KernelCache::KernelPtr KernelCache::batch_variant(const CacheKey& key, std::int64_t batch,
+                                                const Factory& make) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return make();
+  KernelPtr& twin = it->second.batches[batch];
+  if (!twin) twin = make();
+  return twin;
 }
 
 void KernelCache::evict_beyond_capacity() {

@@ -35,12 +35,17 @@ class KernelCache {
   // A factory that throws caches nothing; every waiter sees the exception. *hit says whether
   // the kernel was already there (or being compiled by another thread).
   KernelPtr get_or_create(const CacheKey& key, const Factory& factory, bool* hit = nullptr);
+  // The cached kernel's twin with default batch `batch` (made by make() once per batch and
+  // kept beside it, so asking twice gives the same kernel); make()'s result, uncached, if
+  // the key has been evicted meanwhile.
+  KernelPtr batch_variant(const CacheKey& key, std::int64_t batch, const Factory& make);
   CacheStats stats() const;
 
  private:
   struct Entry {
     std::shared_future<KernelPtr> kernel;
     std::list<CacheKey>::iterator recency;
+    std::unordered_map<std::int64_t, KernelPtr> batches;  // default batch -> twin
   };
   void evict_beyond_capacity();
 

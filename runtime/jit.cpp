@@ -16,6 +16,9 @@
 namespace convjit {
 namespace {
 
+// As ConvSpec::resolve() bounds n.
+constexpr std::int64_t kMaxBatch = std::int64_t{1} << 24;
+
 // Each Jit's backend session (for LLVM: the Jit's own LLJIT). It lives beside the Jit rather
 // than in it so the public header and the class layout stay as they are: the constructor
 // registers it, the destructor drops it (kernels keep what they need alive). The table itself
@@ -68,6 +71,7 @@ Jit::Jit(JitOptions options)
     : backend_(resolve_backend(options.backend)),
       isa_(resolve_isa(options.isa, backend_)),
       threads_(options.threads > 0 ? options.threads : default_thread_count()),
+      pool_(std::move(options.pool)),
       cache_(std::make_unique<KernelCache>(capacity_from(options.cache_capacity))) {
   if (options.threads < 0) throw Error("threads", "must not be negative");
   if (options.threads > kMaxThreads)
@@ -94,17 +98,29 @@ std::shared_ptr<const Kernel> Jit::compile(const ConvShape& shape) const {
   auto code = make_code(*plan, backend_, session.get());
   const double us =
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
-  auto kernel = make_kernel(std::move(plan), std::move(code), us, threads_);
+  auto kernel = make_kernel(std::move(plan), std::move(code), us, threads_, pool_);
   publish_generated_kernel(*kernel);
   return kernel;
 }
 
 std::shared_ptr<const Kernel> Jit::get(const ConvShape& shape) {
-  if (!verbose_enabled())
-    return cache_->get_or_create({shape, backend_}, [&] { return compile(shape); });
+  // The code does not depend on the batch: the cache holds the n=1 kernel, and other batches
+  // get its twin with their n as the default. The rest of the shape is checked by compile().
+  if (shape.n <= 0 || shape.n > kMaxBatch)
+    throw Error("n", "must be positive and at most " + std::to_string(kMaxBatch) + ", got " +
+                         std::to_string(shape.n));
+  ConvShape base = shape;
+  base.n = 1;
+  const CacheKey key{base, backend_};
+  auto lookup = [&](bool* hit) {
+    auto kernel = cache_->get_or_create(key, [&] { return compile(base); }, hit);
+    if (shape.n == 1) return kernel;
+    return cache_->batch_variant(key, shape.n, [&] { return with_default_batch(*kernel, shape.n); });
+  };
+  if (!verbose_enabled()) return lookup(nullptr);
   const auto start = std::chrono::steady_clock::now();
   bool hit = false;
-  auto kernel = cache_->get_or_create({shape, backend_}, [&] { return compile(shape); }, &hit);
+  auto kernel = lookup(&hit);
   log_cache_lookup(*kernel, hit,
                    std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
   return kernel;

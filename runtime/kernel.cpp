@@ -38,6 +38,29 @@ bool ranges_overlap(const void* a, std::size_t a_bytes, const void* b, std::size
   return a0 < b0 + b_bytes && b0 < a0 + a_bytes;
 }
 
+// A tensor as memory: `extent` floats from `data`, whose pixels are `stride` floats apart and
+// hold `channels` floats each (stride == channels when dense).
+struct Footprint {
+  const float* data;
+  std::size_t extent, stride, channels;
+};
+
+// Whether two tensors share a float. Slices of one wider tensor (a concatenation) interleave
+// without touching when their pixel strides agree and their channel windows are apart.
+bool footprints_overlap(const Footprint& a, const Footprint& b) {
+  if (!ranges_overlap(a.data, a.extent * sizeof(float), b.data, b.extent * sizeof(float)))
+    return false;
+  if (a.stride != b.stride || (a.stride == a.channels && b.stride == b.channels)) return true;
+  const auto distance = reinterpret_cast<std::intptr_t>(b.data) - reinterpret_cast<std::intptr_t>(a.data);
+  if (distance % static_cast<std::intptr_t>(sizeof(float)) != 0) return true;
+  const auto stride = static_cast<std::intptr_t>(a.stride);
+  const std::intptr_t offset = ((distance / static_cast<std::intptr_t>(sizeof(float))) % stride + stride) % stride;
+  // b's channels start `offset` floats into each of a's pixels (modulo the stride).
+  const bool apart = static_cast<std::intptr_t>(a.channels) <= offset &&
+                     offset + static_cast<std::intptr_t>(b.channels) <= stride;
+  return !apart;
+}
+
 // The reference reads the user's layout (HWIO or OIHW): a format of its own per layout.
 std::uint64_t packing_format_of(const KernelPlan& plan, const KernelCode& code) {
   if (!code.takes_user_layout()) return plan.packing_format();
@@ -55,84 +78,139 @@ void call(const KernelState& k, const KernelCallArgs& args) {
   else k.code->call(args);
 }
 
-// False when there is too little work to share; the caller then runs on one thread.
-bool execute_in_parallel(const KernelState& k, const float* src, const float* w, const float* b,
-                         float* dst, int team) {
+// One run's buffers and its batch, as the threads see them.
+struct RunBuffers {
+  const float* src;
+  const float* weights;
+  const float* bias;
+  float* dst;
+  const float* residual;  // null unless the kernel adds one
+  std::int64_t images;
+};
+
+// Items [first, last) of the split as kernel calls.
+void run_items(const KernelState& k, const RunBuffers& r, const WorkSplit& split,
+               std::int64_t first, std::int64_t last) {
+  split.for_each_call(first, last, [&](std::int64_t image, std::int64_t tile_begin,
+                                       std::int64_t tile_end, std::int64_t row_begin,
+                                       std::int64_t row_end) {
+    KernelCallArgs args{r.src + image * k.image_src_floats, r.weights, r.bias,
+                        r.dst + image * k.image_dst_floats, row_begin, row_end};
+    if (tile_end >= 0) {
+      args.tile_begin = tile_begin;
+      args.tile_end = tile_end;
+    }
+    if (r.residual) args.residual = r.residual + image * k.image_dst_floats;
+    call(k, args);
+  });
+}
+
+// What a pool's task needs: share t of `shares` is items [share_begin(t), share_begin(t+1)).
+struct PoolShares {
+  const KernelState* kernel;
+  const RunBuffers* buffers;
+  const WorkSplit* split;
+  std::int64_t shares;
+};
+
+void run_pool_share(void* context, std::int64_t t) {
+  const auto& p = *static_cast<const PoolShares*>(context);
+  run_items(*p.kernel, *p.buffers, *p.split, p.split->share_begin(t, p.shares),
+            p.split->share_begin(t + 1, p.shares));
+}
+
+// False when there is too little work to share; the caller then runs on one thread. The
+// shares are the same WorkSplit whether OpenMP or the host's pool runs them, so the results
+// are too.
+bool execute_in_parallel(const KernelState& k, const RunBuffers& r, int team, ThreadPool* pool) {
   const WorkSplit split =
-      split_work(k.images, k.out_rows, k.channel_tiles, k.splits_channel_tiles, team);
+      split_work(r.images, k.out_rows, k.channel_tiles, k.splits_channel_tiles, team);
   const std::int64_t items = split.items();
   if (items < 2) return false;
-  auto run_items = [&](std::int64_t first, std::int64_t last) {
-    split.for_each_call(first, last, [&](std::int64_t image, std::int64_t tile_begin,
-                                         std::int64_t tile_end, std::int64_t row_begin,
-                                         std::int64_t row_end) {
-      KernelCallArgs args{src + image * k.image_src_floats, w, b, dst + image * k.image_dst_floats,
-                          row_begin, row_end};
-      if (tile_end >= 0) {
-        args.tile_begin = tile_begin;
-        args.tile_end = tile_end;
-      }
-      call(k, args);
-    });
-  };
-#ifdef _OPENMP
   const int used = static_cast<int>(std::min<std::int64_t>(team, items));
+  if (pool) {
+    const PoolShares shares{&k, &r, &split, used};
+    pool->parallel_for(used, &run_pool_share, const_cast<PoolShares*>(&shares));
+    return true;
+  }
+#ifdef _OPENMP
 #pragma omp parallel num_threads(used)
   {
     const std::int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-    run_items(split.share_begin(t, nt), split.share_begin(t + 1, nt));
+    run_items(k, r, split, split.share_begin(t, nt), split.share_begin(t + 1, nt));
   }
 #else
-  run_items(0, items);
+  run_items(k, r, split, 0, items);
 #endif
   return true;
 }
 
-void execute(const KernelState& k, const float* src, const float* w, const float* b, float* dst,
-             int team) {
-  if (team > 1 && execute_in_parallel(k, src, w, b, dst, team)) return;
-  // One thread, kept free of divisions: whole images one after another.
-  KernelCallArgs args{src, w, b, dst, 0, k.out_rows};
-  for (std::int64_t image = 0; image < k.images; ++image) {
+// One thread, kept free of divisions: whole images one after another. The arguments are
+// built here from scalars, so the kernel's loads of them forward from plain stores.
+inline void run_images(const KernelState& k, KernelCallArgs args, std::int64_t images) {
+  for (std::int64_t image = 0; image < images; ++image) {
     call(k, args);
     args.src += k.image_src_floats;
     args.dst += k.image_dst_floats;
+    if (args.residual) args.residual += k.image_dst_floats;
   }
+}
+
+void execute(const KernelState& k, const RunBuffers& r, int team, ThreadPool* pool) {
+  if (team > 1 && execute_in_parallel(k, r, team, pool)) return;
+  KernelCallArgs args{r.src, r.weights, r.bias, r.dst, 0, k.out_rows};
+  args.residual = r.residual;
+  run_images(k, args, r.images);
 }
 
 }  // namespace
 
 KernelState::KernelState(std::shared_ptr<const KernelPlan> plan_in,
                          std::shared_ptr<const KernelCode> code_in, double generation_us_in,
-                         int threads)
+                         int threads, std::shared_ptr<ThreadPool> pool_in)
     : entry(code_in->entry()),
       packing_format(packing_format_of(*plan_in, *code_in)),
       packed_floats(packed_floats_of(*plan_in, *code_in)),
-      image_src_floats(static_cast<std::size_t>(plan_in->shape.c * plan_in->shape.h * plan_in->shape.w)),
-      image_dst_floats(
-          static_cast<std::size_t>(plan_in->shape.oc * plan_in->shape.out_h * plan_in->shape.out_w)),
+      image_src_floats(static_cast<std::size_t>(plan_in->shape.src_image_floats())),
+      image_dst_floats(static_cast<std::size_t>(plan_in->shape.dst_image_floats())),
+      src_tail_gap(static_cast<std::size_t>(plan_in->shape.n * plan_in->shape.src_image_floats() -
+                                            plan_in->shape.src_elems())),
+      dst_tail_gap(static_cast<std::size_t>(plan_in->shape.n * plan_in->shape.dst_image_floats() -
+                                            plan_in->shape.dst_elems())),
       images(plan_in->shape.n),
       channel_tiles(channel_tile_count(*plan_in)),
       out_rows(plan_in->shape.out_h),
       default_threads(threads > 0 ? threads : default_thread_count()),
       verbose(verbose_enabled()),
       splits_channel_tiles(code_in->splits_channel_tiles()),
+      add_residual(plan_in->shape.add_residual),
+      pool(pool_in.get()),
+      shape(plan_in->shape),
       plan(std::move(plan_in)),
       code(std::move(code_in)),
+      pool_owner(std::move(pool_in)),
       generation_us(generation_us_in) {}
 
 std::shared_ptr<const Kernel> make_kernel(std::shared_ptr<const KernelPlan> plan,
                                           std::shared_ptr<const KernelCode> code,
-                                          double generation_us, int threads) {
+                                          double generation_us, int threads,
+                                          std::shared_ptr<ThreadPool> pool) {
   return std::make_shared<const Kernel>(std::make_unique<const KernelState>(
-      std::move(plan), std::move(code), generation_us, threads));
+      std::move(plan), std::move(code), generation_us, threads, std::move(pool)));
+}
+
+std::shared_ptr<const Kernel> with_default_batch(const Kernel& kernel, std::int64_t batch) {
+  auto state = std::make_unique<KernelState>(kernel.state());
+  state->shape.n = batch;
+  state->images = batch;
+  return std::make_shared<const Kernel>(std::move(state));
 }
 
 Kernel::Kernel(std::unique_ptr<const KernelState> state) noexcept : state_(std::move(state)) {}
 
 Kernel::~Kernel() = default;
 
-const ConvShape& Kernel::shape() const noexcept { return state_->plan->shape; }
+const ConvShape& Kernel::shape() const noexcept { return state_->shape; }
 std::string_view Kernel::backend() const noexcept { return state_->code->backend(); }
 const std::string& Kernel::name() const noexcept { return state_->plan->name; }
 double Kernel::generation_us() const noexcept { return state_->generation_us; }
@@ -145,53 +223,182 @@ std::string Kernel::describe() const {
   return out.str();
 }
 
-PackedWeights Kernel::pack_weights(const float* weights, const float* bias) const {
-  if (!weights) throw Error("weights", "is a null pointer");
-  const ConvShape& s = shape();
-  const KernelState& k = *state_;
-  auto storage = allocate_aligned_floats(k.packed_floats);
-  std::size_t bias_offset = 0;
+namespace {
+
+// Packs into `out` (the kernel's packed_floats) and says where the bias starts.
+std::size_t pack_into(const KernelState& k, const float* weights, const float* bias, float* out) {
+  const ConvShape& s = k.shape;
   if (k.code->takes_user_layout()) {
     const std::size_t w = static_cast<std::size_t>(s.weight_elems());
-    std::memcpy(storage.get(), weights, w * sizeof(float));
+    std::memcpy(out, weights, w * sizeof(float));
     for (std::size_t i = 0; i < static_cast<std::size_t>(s.oc); ++i)
-      storage.get()[w + i] = (bias && s.bias) ? bias[i] : 0.0f;
-    bias_offset = w;
-  } else {
-    pack_for_plan(*k.plan, weights, bias, storage.get());
-    bias_offset = static_cast<std::size_t>(k.plan->packed_weight_floats);
+      out[w + i] = (bias && s.bias) ? bias[i] : 0.0f;
+    return w;
   }
+  pack_for_plan(*k.plan, weights, bias, out);
+  return static_cast<std::size_t>(k.plan->packed_weight_floats);
+}
+
+}  // namespace
+
+PackedWeights Kernel::pack_weights(const float* weights, const float* bias) const {
+  if (!weights) throw Error("weights", "is a null pointer");
+  const KernelState& k = *state_;
+  auto storage = allocate_aligned_floats(k.packed_floats);
+  const std::size_t bias_offset = pack_into(k, weights, bias, storage.get());
   return PackedWeights(std::move(storage), k.packed_floats, bias_offset, k.packing_format);
 }
+
+std::size_t Kernel::packed_size() const noexcept { return state_->packed_floats; }
+
+PackedWeights Kernel::pack_weights_into(std::span<float> memory, const float* weights,
+                                        const float* bias) const {
+  const KernelState& k = *state_;
+  if (!weights) throw Error("weights", "is a null pointer");
+  if (!memory.data()) throw Error("memory", "is a null pointer");
+  if (memory.size() < k.packed_floats)
+    throw Error("memory", "holds " + std::to_string(memory.size()) + " floats; this kernel's "
+                          "packing needs packed_size() = " + std::to_string(k.packed_floats));
+  if (reinterpret_cast<std::uintptr_t>(memory.data()) % kPackedAlignment != 0)
+    throw Error("memory", "is not aligned to " + std::to_string(kPackedAlignment) + " bytes");
+  const std::size_t bias_offset = pack_into(k, weights, bias, memory.data());
+  // The host owns the memory: the storage only points at it.
+  std::shared_ptr<const float> view(memory.data(), [](const float*) {});
+  return PackedWeights(std::move(view), k.packed_floats, bias_offset, k.packing_format);
+}
+
+namespace {
+
+[[noreturn, gnu::noinline, gnu::cold]] void refuse_weights(const KernelState& k,
+                                                           const PackedWeights& weights) {
+  if (weights.empty()) throw Error("weights", "are empty; call pack_weights first");
+  if (weights.format() != k.packing_format)
+    throw Error("weights", "were packed for a different kernel (shape or format)");
+  throw Error("weights", "hold " + std::to_string(weights.size()) + " floats; this kernel's "
+                         "packing has " + std::to_string(k.packed_floats));
+}
+
+inline void check_weights(const KernelState& k, const PackedWeights& weights) {
+  if (weights.empty() || weights.format() != k.packing_format ||
+      weights.size() != k.packed_floats || weights.bias_offset() >= k.packed_floats)
+      [[unlikely]]
+    refuse_weights(k, weights);
+}
+
+[[noreturn, gnu::noinline, gnu::cold]] void refuse_threads(int threads) {
+  if (threads < 0) throw Error("threads", "must not be negative (0 means the kernel's default)");
+  throw Error("threads", std::to_string(threads) + " is above the maximum " + std::to_string(kMaxThreads));
+}
+
+inline void check_threads(int threads) {
+  if (threads < 0 || threads > kMaxThreads) [[unlikely]] refuse_threads(threads);
+}
+
+Footprint src_footprint(const KernelState& k, const float* src, std::int64_t images) {
+  const ConvShape& s = k.shape;
+  const bool nhwc = s.layout == Layout::nhwc;
+  return {src, k.image_src_floats * static_cast<std::size_t>(images) - k.src_tail_gap,
+          static_cast<std::size_t>(nhwc ? s.src_pixel_stride() : 1),
+          static_cast<std::size_t>(nhwc ? s.c : 1)};
+}
+
+Footprint dst_footprint(const KernelState& k, const float* dst, std::int64_t images) {
+  const ConvShape& s = k.shape;
+  const bool nhwc = s.layout == Layout::nhwc;
+  return {dst, k.image_dst_floats * static_cast<std::size_t>(images) - k.dst_tail_gap,
+          static_cast<std::size_t>(nhwc ? s.dst_pixel_stride() : 1),
+          static_cast<std::size_t>(nhwc ? s.oc : 1)};
+}
+
+constexpr std::int64_t kMaxBatch = std::int64_t{1} << 24;
+
+// Shares of the work: the caller's count, else the pool's threads, else the kernel's default.
+int team_size(const KernelState& k, int threads, ThreadPool* pool) {
+  if (threads > 0) return threads;
+  if (!pool) return k.default_threads;
+  const int pool_threads = pool->threads();
+  if (pool_threads < 1)
+    throw Error("pool", "reports " + std::to_string(pool_threads) + " threads; a pool has at least one");
+  return std::min(pool_threads, kMaxThreads);
+}
+
+void run_checked(const Kernel& kernel, const KernelState& k, const RunBuffers& r, int team,
+                 ThreadPool* pool) {
+  if (!k.verbose) [[likely]] {
+    execute(k, r, team, pool);
+    return;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  execute(k, r, team, pool);
+  log_run(kernel, team,
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+}
+
+}  // namespace
 
 void Kernel::run(const float* src, const PackedWeights& weights, float* dst, int threads) const {
   const KernelState& k = *state_;
   if (!src) throw Error("src", "is a null pointer");
   if (!dst) throw Error("dst", "is a null pointer");
-  if (threads < 0) throw Error("threads", "must not be negative (0 means the kernel's default)");
-  if (threads > kMaxThreads)
-    throw Error("threads", std::to_string(threads) + " is above the maximum " + std::to_string(kMaxThreads));
-  if (weights.empty()) throw Error("weights", "are empty; call pack_weights first");
-  if (weights.format() != k.packing_format)
-    throw Error("weights", "were packed for a different kernel (shape or format)");
-  if (weights.size() != k.packed_floats || weights.bias_offset() >= k.packed_floats)
-    throw Error("weights", "hold " + std::to_string(weights.size()) + " floats; this kernel's "
-                           "packing has " + std::to_string(k.packed_floats));
-  if (ranges_overlap(src, k.image_src_floats * k.images * sizeof(float), dst,
-                     k.image_dst_floats * k.images * sizeof(float)))
+  check_threads(threads);
+  check_weights(k, weights);
+  if (k.add_residual)
+    throw Error("residual", "is required: this kernel adds one (add=1); pass it in RunOptions");
+  if (footprints_overlap(src_footprint(k, src, k.images), dst_footprint(k, dst, k.images)))
     throw Error("dst", "overlaps src; convjit does not convolve in place");
 
   const float* w = weights.data();
-  const float* b = weights.data() + weights.bias_offset();
-  const int team = threads > 0 ? threads : k.default_threads;
-  if (!k.verbose) [[likely]] {
-    execute(k, src, w, b, dst, team);
+  const float* b = w + weights.bias_offset();
+  const int team = threads > 0 ? threads : k.pool ? team_size(k, 0, k.pool) : k.default_threads;
+  if (team == 1 && !k.verbose) [[likely]] {
+    run_images(k, KernelCallArgs{src, w, b, dst, 0, k.out_rows}, k.images);
     return;
   }
-  const auto start = std::chrono::steady_clock::now();
-  execute(k, src, w, b, dst, team);
-  log_run(*this, team,
-          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+  run_checked(*this, k, RunBuffers{src, w, b, dst, nullptr, k.images}, team, k.pool);
+}
+
+void Kernel::run(const float* src, const PackedWeights& weights, float* dst,
+                 const RunOptions& options) const {
+  const KernelState& k = *state_;
+  if (!src) throw Error("src", "is a null pointer");
+  if (!dst) throw Error("dst", "is a null pointer");
+  check_threads(options.threads);
+  check_weights(k, weights);
+  const std::int64_t images = options.batch.value_or(k.images);
+  if (images <= 0) throw Error("batch", "must be positive, got " + std::to_string(images));
+  if (images > kMaxBatch)
+    throw Error("batch", std::to_string(images) + " is above the supported maximum " +
+                             std::to_string(kMaxBatch));
+  ThreadPool* pool = k.pool;
+  if (options.pool) {
+    if (!*options.pool)
+      throw Error("pool", "is a null pointer; leave RunOptions::pool unset for the default");
+    pool = *options.pool;
+  }
+  const int team = team_size(k, options.threads, pool);
+  const Footprint in = src_footprint(k, src, images), out = dst_footprint(k, dst, images);
+  if (footprints_overlap(in, out))
+    throw Error("dst", "overlaps src; convjit does not convolve in place");
+  if (k.add_residual) {
+    if (!options.residual)
+      throw Error("residual", "is a null pointer; this kernel adds one (add=1)");
+    const Footprint residual{options.residual, out.extent, out.stride, out.channels};
+    if (footprints_overlap(in, residual))
+      throw Error("residual", "overlaps src; it may only be dst itself or apart from both");
+    if (options.residual != dst && footprints_overlap(out, residual))
+      throw Error("residual", "partly overlaps dst; pass dst itself to accumulate in place");
+  } else if (options.residual) {
+    throw Error("residual", "was given, but this kernel adds none (compile it with add=1)");
+  }
+
+  const float* w = weights.data();
+  const float* b = w + weights.bias_offset();
+  if (team == 1 && !k.verbose) [[likely]] {
+    run_images(k, KernelCallArgs{src, w, b, dst, 0, k.out_rows, 0, INT64_MAX, options.residual},
+               images);
+    return;
+  }
+  run_checked(*this, k, RunBuffers{src, w, b, dst, options.residual, images}, team, pool);
 }
 
 }  // namespace convjit

@@ -14,32 +14,45 @@ namespace convjit {
 
 class KernelState {
  public:
-  // threads: the default team size of run(); 0 = OMP_NUM_THREADS, else 1.
+  // threads: the default team size of run(); 0 = OMP_NUM_THREADS, else 1. pool: the Jit's,
+  // or null for OpenMP.
   KernelState(std::shared_ptr<const KernelPlan> plan, std::shared_ptr<const KernelCode> code,
-              double generation_us, int threads);
+              double generation_us, int threads, std::shared_ptr<ThreadPool> pool = nullptr);
 
   // Read on every run().
   KernelCode::Entry entry = nullptr;  // the JIT entry point, if any
   std::uint64_t packing_format = 0;   // what pack_weights() stamps
   std::size_t packed_floats = 0;      // weights + bias
-  std::size_t image_src_floats = 0;
+  std::size_t image_src_floats = 0;   // from one image to the next
   std::size_t image_dst_floats = 0;
-  std::int64_t images = 1;
+  // Floats a strided batch ends short of images × image floats (the last pixel's tail).
+  std::size_t src_tail_gap = 0;
+  std::size_t dst_tail_gap = 0;
+  std::int64_t images = 1;            // the default batch
   std::int64_t channel_tiles = 1;
   std::int64_t out_rows = 1;
   int default_threads = 1;
   bool verbose = false;
   bool splits_channel_tiles = false;
+  bool add_residual = false;
+  ThreadPool* pool = nullptr;         // the Jit's pool (kept alive by pool_owner), or OpenMP
 
+  ConvShape shape;                    // the plan's, with the default batch as n
   std::shared_ptr<const KernelPlan> plan;
   std::shared_ptr<const KernelCode> code;
+  std::shared_ptr<ThreadPool> pool_owner;
   double generation_us = 0;
 };
 
 // A kernel of the runtime's making.
 std::shared_ptr<const Kernel> make_kernel(std::shared_ptr<const KernelPlan> plan,
                                           std::shared_ptr<const KernelCode> code,
-                                          double generation_us, int threads = 0);
+                                          double generation_us, int threads = 0,
+                                          std::shared_ptr<ThreadPool> pool = nullptr);
+
+// The same compiled kernel with another default batch: shares the plan, the code and the
+// packing format (the batch is not part of what is compiled).
+std::shared_ptr<const Kernel> with_default_batch(const Kernel& kernel, std::int64_t batch);
 
 inline const KernelPlan& kernel_plan(const Kernel& kernel) { return *kernel.state().plan; }
 inline const KernelCode& kernel_code(const Kernel& kernel) { return *kernel.state().code; }

@@ -342,4 +342,68 @@ BOOST_AUTO_TEST_CASE(every_backend_stays_inside_its_buffers) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(strided_slices_and_residuals_stay_inside_their_buffers) {
+  // The engine's buffers: a src slice of a wider tensor, a dst slice of a concatenation, a
+  // residual beside dst (read-only) or dst itself. Each buffer's true extent (the last
+  // pixel's channels) is flush against a guard, and nothing between the slices changes.
+  RandomShapeLimits limits;
+  limits.max_flops = 3e5;
+  limits.layout = Layout::nhwc;
+  std::mt19937_64 rng(20261202);
+  const int count = std::max(20, static_cast<int>(std::lround(120 * test_scale())));
+  constexpr float gap = -777.25f;
+  for (int i = 0; i < count; ++i) {
+    ConvShape s = with_random_engine_options(random_shape(rng, limits), rng);
+    if (i % 3 == 0) s = with_pixel_strides(s, s.c + 1 + i % 5, s.oc + 2 + i % 3);
+    const auto src_values = random_floats(static_cast<std::size_t>(s.src_elems()), 5 * i);
+    const auto weights_values = random_floats(static_cast<std::size_t>(s.weight_elems()), 5 * i + 1);
+    const auto residual_values = random_floats(static_cast<std::size_t>(s.dst_elems()), 5 * i + 2);
+    const bool in_place = s.add_residual && i % 2 == 0;
+    std::vector<float> expected(static_cast<std::size_t>(s.dst_elems()), gap);
+    if (in_place) expected = residual_values;
+    reference_conv(s, src_values.data(), weights_values.data(), nullptr, expected.data(),
+                   s.add_residual ? residual_values.data() : nullptr);
+    for (const JitTarget& target : all_targets()) {
+      Jit jit(target.options());
+      auto kernel = jit.get(s);
+      for (GuardSide side : {GuardSide::trailing, GuardSide::leading}) {
+        BOOST_TEST_CONTEXT(s.to_string() << ", backend " << target.name() << ", buffers "
+                                         << side_name(side) << (in_place ? ", in place" : "")) {
+          const GuardedBuffer src = guarded_copy(src_values, side);
+          const GuardedBuffer weights = guarded_copy(weights_values, side);
+          const GuardedBuffer residual = guarded_copy(residual_values, side);
+          GuardedBuffer dst(expected.size(), side);
+          if (in_place) {
+            dst.assign(residual_values.data(), residual_values.size());
+          } else {
+            dst.fill(gap);
+            for (std::size_t e = 0; e < expected.size(); ++e)
+              if (is_output_element(s, static_cast<std::int64_t>(e)))
+                dst.data()[e] = std::numeric_limits<float>::quiet_NaN();
+          }
+          PackedWeights packed;
+          {
+            GuardLibraryAllocations guard;
+            packed = kernel->pack_weights(weights.data(), nullptr);
+          }
+          RunOptions options;
+          options.threads = i % 4 == 3 ? 2 : 1;
+          if (s.add_residual) options.residual = in_place ? dst.data() : residual.data();
+          kernel->run(src.data(), packed, dst.data(), options);
+          double err = 0;
+          bool gaps_intact = true;
+          for (std::size_t e = 0; e < expected.size(); ++e) {
+            if (is_output_element(s, static_cast<std::int64_t>(e)))
+              err = std::max(err, max_abs_error(dst.data() + e, expected.data() + e, 1));
+            else
+              gaps_intact = gaps_intact && dst.data()[e] == expected[e];
+          }
+          BOOST_TEST(err <= tolerance(s), "max |error| " << err << " > " << tolerance(s));
+          BOOST_TEST(gaps_intact, "a float between the output slices changed");
+        }
+      }
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -140,6 +140,9 @@ BOOST_AUTO_TEST_CASE(weights_packed_for_another_shape_are_an_error) {
       {"c=8,h=9,w=9,oc=8,k=3,g=8", "c=8,h=9,w=9,oc=8,k=3,g=4"},
       {"c=8,h=9,w=9,oc=8,k=3,g=8", "c=8,h=9,w=9,oc=8,k=3"},
       {"c=8,h=9,w=9,oc=8,k=3,bias=0", "c=8,h=9,w=9,oc=16,k=3,bias=1"},
+      // (c = oc = 1 in nhwc and nchw is the same memory and the same packing; a stride
+      // of 2 makes the nhwc one broadcast channel vectors instead of width vectors.)
+      {"c=1,h=9,w=9,oc=1,k=3", "c=1,h=9,w=9,oc=1,k=3,s=2"},
       {"c=64,h=4,w=4,oc=64,k=1", "c=32,h=4,w=4,oc=128,k=1"},  // same weight count
       {"c=3,h=8,w=8,oc=8,k=3", "c=8,h=8,w=8,oc=3,k=3"},        // same weight count
   };
@@ -422,6 +425,80 @@ BOOST_AUTO_TEST_CASE(shapes_that_resolve_would_reject_are_errors_not_crashes) {
       BOOST_TEST(outcome.rfind("error:", 0) == 0,
                  to_string(backend) << ", " << b.what << ": " << outcome);
     }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(engine_options)
+
+BOOST_AUTO_TEST_CASE(a_residual_that_overlaps_src_is_an_error_naming_the_residual) {
+  const ConvShape s = shape_of("c=4,h=6,w=6,oc=4,k=3,p=same,add=1");
+  const Data d(s);
+  Jit jit;
+  auto kernel = jit.get(s);
+  const auto packed = kernel->pack_weights(d.weights.data(), nullptr);
+  std::vector<float> dst(d.dst.size());
+  BOOST_TEST(error_field([&] {
+               kernel->run(d.src.data(), packed, dst.data(), RunOptions{.residual = d.src.data() + 3});
+             }) == "residual");
+  // Partly over dst without being dst.
+  std::vector<float> wide(d.dst.size() + 8);
+  BOOST_TEST(error_field([&] {
+               kernel->run(d.src.data(), packed, wide.data(), RunOptions{.residual = wide.data() + 4});
+             }) == "residual");
+  // Missing for add=1, given for add=0.
+  BOOST_TEST(error_field([&] { kernel->run(d.src.data(), packed, dst.data()); }) == "residual");
+  BOOST_TEST(error_field([&] { kernel->run(d.src.data(), packed, dst.data(), RunOptions{}); }) ==
+             "residual");
+  auto plain = jit.get(shape_of("c=4,h=6,w=6,oc=4,k=3,p=same"));
+  const auto plain_packed = plain->pack_weights(d.weights.data(), nullptr);
+  BOOST_TEST(error_field([&] {
+               plain->run(d.src.data(), plain_packed, dst.data(), RunOptions{.residual = wide.data()});
+             }) == "residual");
+}
+
+BOOST_AUTO_TEST_CASE(a_stride_below_the_channels_or_with_nchw_is_an_error_naming_the_key) {
+  auto field = [](const char* spec) {
+    return error_field([&] { ConvSpec::parse(spec).resolve(); });
+  };
+  BOOST_TEST(field("c=8,h=4,w=4,oc=8,k=1,src_stride=7") == "src_stride");
+  BOOST_TEST(field("c=8,h=4,w=4,oc=8,k=1,dst_stride=4") == "dst_stride");
+  BOOST_TEST(field("c=8,h=4,w=4,oc=8,k=1,src_stride=0") == "src_stride");
+  BOOST_TEST(field("c=8,h=4,w=4,oc=8,k=1,dst_stride=-2") == "dst_stride");
+  BOOST_TEST(field("c=8,h=4,w=4,oc=8,k=1,layout=nchw,src_stride=16") == "src_stride");
+  BOOST_TEST(field("c=8,h=4,w=4,oc=8,k=1,layout=nchw,dst_stride=8") == "dst_stride");
+  BOOST_TEST(field("c=8,h=4,w=4,oc=8,k=1,add=2") == "add");
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_of_zero_or_less_is_an_error_naming_the_batch) {
+  const Data d(shape_of(kSpec));
+  Jit jit;
+  auto kernel = jit.get(d.shape);
+  const auto packed = kernel->pack_weights(d.weights.data(), nullptr);
+  std::vector<float> dst(d.dst.size());
+  for (std::int64_t batch : {0, -1, -100})
+    BOOST_TEST(error_field([&] {
+                 kernel->run(d.src.data(), packed, dst.data(), RunOptions{.batch = batch});
+               }) == "batch");
+  ConvShape negative = d.shape;
+  negative.n = 0;
+  BOOST_TEST(error_field([&] { jit.get(negative); }) == "n");
+}
+
+BOOST_AUTO_TEST_CASE(src_and_dst_overlap_is_judged_on_the_batch_run) {
+  // Apart for the default batch of 2, overlapping once the batch is 3.
+  const ConvShape s = shape_of(kSpec);
+  const Data d(s);
+  Jit jit;
+  auto kernel = jit.get(s);
+  const auto packed = kernel->pack_weights(d.weights.data(), nullptr);
+  const std::size_t image_src = static_cast<std::size_t>(s.src_image_floats());
+  std::vector<float> buffer(3 * image_src + d.dst.size() * 2);
+  float* dst = buffer.data() + 2 * image_src;
+  BOOST_TEST(error_field([&] { kernel->run(buffer.data(), packed, dst, RunOptions{}); }) == "");
+  BOOST_TEST(error_field([&] {
+               kernel->run(buffer.data(), packed, dst, RunOptions{.batch = 3});
+             }) == "dst");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -113,3 +113,46 @@ BOOST_AUTO_TEST_CASE(packed_weights_of_the_right_format_but_the_wrong_size_are_r
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(host_placed_packed_weights)
+
+BOOST_AUTO_TEST_CASE(packing_into_the_hosts_memory_gives_the_same_results) {
+  for (const testing::JitTarget& target : testing::all_targets()) {
+    auto kernel = kernel_for(target, "c=5,h=8,w=8,oc=21,k=3,p=1");
+    const ConvShape& s = kernel->shape();
+    const auto w = random_floats(static_cast<std::size_t>(s.weight_elems()), 1);
+    const auto bias = random_floats(static_cast<std::size_t>(s.oc), 2);
+    const auto src = random_floats(static_cast<std::size_t>(s.src_elems()), 3);
+    // An arena with room for more: the packing takes packed_size() floats at its start.
+    std::vector<float> arena(kernel->packed_size() + 64 + 100, -7.0f);
+    auto* start = reinterpret_cast<float*>(
+        (reinterpret_cast<std::uintptr_t>(arena.data()) + 63) / 64 * 64);
+    const std::span<float> memory(start, kernel->packed_size() + 100);
+    const PackedWeights placed = kernel->pack_weights_into(memory, w.data(), bias.data());
+    BOOST_TEST(placed.data() == start);
+    BOOST_TEST(placed.size() == kernel->packed_size());
+    BOOST_TEST(start[kernel->packed_size()] == -7.0f, target.name());  // nothing past it
+    const PackedWeights owned = kernel->pack_weights(w.data(), bias.data());
+    BOOST_TEST(std::memcmp(placed.data(), owned.data(), owned.size() * sizeof(float)) == 0);
+    BOOST_TEST(run(*kernel, src, placed) == run(*kernel, src, owned));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_span_too_small_or_misaligned_is_an_error_naming_the_memory) {
+  auto kernel = kernel_for(testing::JitTarget(Backend::automatic), "c=5,h=8,w=8,oc=21,k=3");
+  const auto w = random_floats(static_cast<std::size_t>(kernel->shape().weight_elems()), 1);
+  std::vector<float> arena(kernel->packed_size() + 64);
+  auto* start = reinterpret_cast<float*>(
+      (reinterpret_cast<std::uintptr_t>(arena.data()) + 63) / 64 * 64);
+  BOOST_TEST(testing::error_field([&] {
+               kernel->pack_weights_into({start, kernel->packed_size() - 1}, w.data(), nullptr);
+             }) == "memory");
+  BOOST_TEST(testing::error_field([&] {
+               kernel->pack_weights_into({start + 1, kernel->packed_size()}, w.data(), nullptr);
+             }) == "memory");
+  BOOST_TEST(testing::error_field([&] {
+               kernel->pack_weights_into({start, kernel->packed_size()}, nullptr, nullptr);
+             }) == "weights");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

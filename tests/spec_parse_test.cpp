@@ -612,3 +612,40 @@ BOOST_AUTO_TEST_CASE(line_breaks_around_items_are_ignored_like_spaces) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(engine_keys)
+
+BOOST_AUTO_TEST_CASE(add_and_pixel_strides_parse_resolve_and_print_back) {
+  const ConvSpec spec = ConvSpec::parse("c=64,h=56,w=56,oc=64,k=3,p=1,add=1,src_stride=96,dst_stride=256");
+  BOOST_TEST(spec.add_residual);
+  BOOST_TEST(spec.src_stride == 96);
+  BOOST_TEST(spec.dst_stride == 256);
+  const ConvShape s = spec.resolve();
+  BOOST_TEST(s.src_pixel_stride() == 96);
+  BOOST_TEST(s.dst_pixel_stride() == 256);
+  BOOST_TEST(s.to_string().find(",add=1,src_stride=96,dst_stride=256") != std::string::npos);
+  BOOST_TEST((ConvSpec::parse(s.to_string()).resolve() == s));
+  BOOST_TEST((ConvSpec::parse(spec.to_string()) == spec));
+}
+
+BOOST_AUTO_TEST_CASE(the_defaults_are_no_residual_and_dense_pixels) {
+  const ConvShape s = ConvSpec::parse("c=3,h=5,w=5,oc=4,k=3").resolve();
+  BOOST_TEST(!s.add_residual);
+  BOOST_TEST(s.dense_src());
+  BOOST_TEST(s.dense_dst());
+  BOOST_TEST(s.src_pixel_stride() == 3);
+  BOOST_TEST(s.dst_pixel_stride() == 4);
+  BOOST_TEST(s.to_string().find("stride") == std::string::npos);
+  BOOST_TEST(s.to_string().find("add") == std::string::npos);
+  // A stride equal to the channels is the dense shape, with one spelling.
+  BOOST_TEST((ConvSpec::parse("c=3,h=5,w=5,oc=4,k=3,src_stride=3,dst_stride=4").resolve() == s));
+  BOOST_TEST((ConvSpec::parse("c=3,h=5,w=5,oc=4,k=3,add=0").resolve() == s));
+}
+
+BOOST_AUTO_TEST_CASE(a_repeated_engine_key_is_an_error_naming_it) {
+  BOOST_TEST(testing::error_field([] { ConvSpec::parse("c=3,h=5,w=5,oc=4,k=3,add=1,add=1"); }) == "add");
+  BOOST_TEST(testing::error_field([] { ConvSpec::parse("c=3,h=5,w=5,oc=4,k=3,src_stride=x"); }) ==
+             "src_stride");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -51,15 +51,31 @@ class Epilogue {
 };
 
 // Stores an NHWC tile of nu pixels × nt channel blocks (accumulators [u * nt + t]) at dst,
-// pixels `pixel_stride` floats apart; a tail block stores only its valid lanes.
+// pixels `pixel_stride` floats apart; a tail block stores only its valid lanes. residual
+// (or nullptr) is laid out like dst and added before the activation.
 void store_channel_tile(const __m256* acc, int nu, int nt, bool tail, __m256i tail_mask,
-                        const Epilogue& epilogue, float* dst, std::int64_t pixel_stride) {
+                        const Epilogue& epilogue, float* dst, const float* residual,
+                        std::int64_t pixel_stride) {
   const int full_t = tail ? nt - 1 : nt;
   for (int u = 0; u < nu; ++u) {
     float* d = dst + u * pixel_stride;
-    for (int t = 0; t < full_t; ++t) _mm256_storeu_ps(d + t * kLanes, epilogue(acc[u * nt + t]));
-    if (tail) _mm256_maskstore_ps(d + full_t * kLanes, tail_mask, epilogue(acc[u * nt + full_t]));
+    const float* r = residual ? residual + u * pixel_stride : nullptr;
+    for (int t = 0; t < full_t; ++t) {
+      __m256 v = acc[u * nt + t];
+      if (r) v = _mm256_add_ps(v, _mm256_loadu_ps(r + t * kLanes));
+      _mm256_storeu_ps(d + t * kLanes, epilogue(v));
+    }
+    if (tail) {
+      __m256 v = acc[u * nt + full_t];
+      if (r) v = _mm256_add_ps(v, _mm256_maskload_ps(r + full_t * kLanes, tail_mask));
+      _mm256_maskstore_ps(d + full_t * kLanes, tail_mask, epilogue(v));
+    }
   }
+}
+
+// The residual element that goes with dst element `d` of the call (nullptr without one).
+inline const float* residual_at(const KernelCallArgs& a, const float* d) {
+  return a.residual ? a.residual + (d - a.dst) : nullptr;
 }
 
 class GenericCode final : public KernelCode {
@@ -115,7 +131,7 @@ void GenericCode::run_oc_vectors(const KernelCallArgs& a) const {
   const std::int64_t icg = s.ic_per_group(), ocg = s.oc_per_group();
   const std::int64_t blocks = plan_.oc_blocks;
   const std::int64_t block_floats = s.kh * s.kw * icg * kLanes;  // one oc block's weights
-  const std::int64_t src_row = s.w * s.c, dst_row = s.out_w * s.oc;
+  const std::int64_t src_row = s.w * s.src_pixel_stride(), dst_row = s.out_w * s.dst_pixel_stride();
   const int ur_w = plan_.ur_w;
   const int tail_lanes = plan_.oc_tail_lanes;
   const __m256i tail_mask = first_lanes_mask(tail_lanes);
@@ -146,7 +162,7 @@ void GenericCode::run_oc_vectors(const KernelCallArgs& a) const {
               for (int u = 0; u < nu; ++u) {
                 const std::int64_t iw = (ow0 + u) * s.sw - s.pad_left + x * s.dw;
                 if (iw < 0 || iw >= s.w) continue;
-                in[valid] = src_ih + iw * s.c;
+                in[valid] = src_ih + iw * s.src_pixel_stride();
                 slot[valid] = u * nt;
                 ++valid;
               }
@@ -165,7 +181,9 @@ void GenericCode::run_oc_vectors(const KernelCallArgs& a) const {
             }
           }
 
-          store_channel_tile(acc, nu, nt, tail, tail_mask, epilogue, dst_row_ptr + ow0 * s.oc, s.oc);
+          float* d = dst_row_ptr + ow0 * s.dst_pixel_stride();
+          store_channel_tile(acc, nu, nt, tail, tail_mask, epilogue, d, residual_at(a, d),
+                             s.dst_pixel_stride());
         }
       }
     });
@@ -177,8 +195,7 @@ void GenericCode::run_oc_vectors(const KernelCallArgs& a) const {
 // hold the same 8 channels, so there is no broadcast.
 void GenericCode::run_depthwise(const KernelCallArgs& a) const {
   const ConvShape& s = plan_.shape;
-  const std::int64_t channels = s.c;
-  const std::int64_t src_row = s.w * channels, dst_row = s.out_w * channels;
+  const std::int64_t src_row = s.w * s.src_pixel_stride(), dst_row = s.out_w * s.dst_pixel_stride();
   const int ur_w = plan_.ur_w;
   const int tail_lanes = plan_.oc_tail_lanes;
   const __m256i tail_mask = first_lanes_mask(tail_lanes);
@@ -209,7 +226,7 @@ void GenericCode::run_depthwise(const KernelCallArgs& a) const {
             for (int u = 0; u < nu; ++u) {
               const std::int64_t iw = (ow0 + u) * s.sw - s.pad_left + x * s.dw;
               if (iw < 0 || iw >= s.w) continue;
-              const float* in = src_ih + iw * channels;
+              const float* in = src_ih + iw * s.src_pixel_stride();
               __m256* acc_u = acc + u * nt;
               for (int t = 0; t < full_t; ++t)
                 acc_u[t] = _mm256_fmadd_ps(_mm256_loadu_ps(in + t * kLanes), wv[t], acc_u[t]);
@@ -220,8 +237,9 @@ void GenericCode::run_depthwise(const KernelCallArgs& a) const {
           }
         }
 
-        store_channel_tile(acc, nu, nt, tail, tail_mask, epilogue, dst_row_ptr + ow0 * channels,
-                           channels);
+        float* d = dst_row_ptr + ow0 * s.dst_pixel_stride();
+        store_channel_tile(acc, nu, nt, tail, tail_mask, epilogue, d, residual_at(a, d),
+                           s.dst_pixel_stride());
       }
     }
   });
@@ -306,13 +324,19 @@ void GenericCode::run_width_vectors(const KernelCallArgs& a) const {
 
           for (int t = 0; t < nt; ++t) {
             float* d = a.dst + (oc_first + t) * out_plane + oh * s.out_w + ow0;
+            const float* r = residual_at(a, d);
             for (int u = 0; u < nu; ++u) {
               const std::int64_t lanes = std::min<std::int64_t>(kLanes, columns - u * kLanes);
-              const __m256 v = epilogue(acc[u * nt + t]);
+              const __m256i mask = first_lanes_mask(static_cast<int>(lanes));
+              __m256 v = acc[u * nt + t];
+              if (r)
+                v = _mm256_add_ps(v, lanes == kLanes ? _mm256_loadu_ps(r + u * kLanes)
+                                                     : _mm256_maskload_ps(r + u * kLanes, mask));
+              v = epilogue(v);
               if (lanes == kLanes)
                 _mm256_storeu_ps(d + u * kLanes, v);
               else
-                _mm256_maskstore_ps(d + u * kLanes, first_lanes_mask(static_cast<int>(lanes)), v);
+                _mm256_maskstore_ps(d + u * kLanes, mask, v);
             }
           }
         }

@@ -66,6 +66,12 @@ llvm::Function* LlvmEmitter::emit(const std::string& name) {
   row_end_ = field(i64_, offsetof(KernelCallArgs, row_end), "row_end");
   tile_begin_ = field(i64_, offsetof(KernelCallArgs, tile_begin), "tile_begin");
   tile_end_ = field(i64_, offsetof(KernelCallArgs, tile_end), "tile_end");
+  if (schedule_.add_residual) {
+    // One distance serves every store: the residual is addressed like dst.
+    llvm::Value* residual = field(ptr_, offsetof(KernelCallArgs, residual), "residual");
+    residual_delta_ = builder_.CreateSub(builder_.CreatePtrToInt(residual, i64_),
+                                         builder_.CreatePtrToInt(bases.dst, i64_), "residual_delta");
+  }
 
   emit_groups(bases);
   builder_.CreateRetVoid();
@@ -127,8 +133,10 @@ void LlvmEmitter::emit_rows(const Bases& tile, const ChannelTileRun& run) {
 }
 
 llvm::Function* LlvmEmitter::emit_shared_row_body(const ChannelTileRun& run) {
-  // (src row, dst row, reduction weights, bias, kernel rows)
-  auto* type = llvm::FunctionType::get(builder_.getVoidTy(), {ptr_, ptr_, ptr_, ptr_, i64_}, false);
+  // (src row, dst row, reduction weights, bias, kernel rows[, residual minus dst])
+  std::vector<llvm::Type*> params{ptr_, ptr_, ptr_, ptr_, i64_};
+  if (residual_delta_) params.push_back(i64_);
+  auto* type = llvm::FunctionType::get(builder_.getVoidTy(), params, false);
   auto* body = llvm::Function::Create(type, llvm::Function::InternalLinkage,
                                       function_->getName() + ".row" + std::to_string(run.first_tile), module_);
   for (llvm::Attribute::AttrKind kind : {llvm::Attribute::NoInline, llvm::Attribute::NoUnwind,
@@ -143,7 +151,7 @@ llvm::Function* LlvmEmitter::emit_shared_row_body(const ChannelTileRun& run) {
   function_ = body;
   builder_.SetInsertPoint(llvm::BasicBlock::Create(context_, "entry", body));
   const Row row{body->getArg(0), body->getArg(1), body->getArg(2), body->getArg(3),
-                body->getArg(4)};
+                body->getArg(4), residual_delta_ ? body->getArg(5) : nullptr};
   emit_row_body(row, RowPass{}, run);
   builder_.CreateRetVoid();
   function_ = caller;
@@ -190,12 +198,14 @@ void LlvmEmitter::emit_row(const Bases& tile, const RowPass& pass, const Channel
                     ? tile.weights
                     : pointer({tile.weights, schedule_.pass_weight_offset(pass)});
   row.bias = tile.bias;
+  row.residual_delta = residual_delta_;
   if (!shared_body) {
     emit_row_body(row, pass, run);
     return;
   }
-  builder_.CreateCall(shared_body, {row.src, row.dst, row.weights, row.bias,
-                                    i64(pass.kernel_rows())});
+  Values args{row.src, row.dst, row.weights, row.bias, i64(pass.kernel_rows())};
+  if (residual_delta_) args.push_back(residual_delta_);
+  builder_.CreateCall(shared_body, args);
 }
 
 void LlvmEmitter::emit_row_body(const Row& row, const RowPass& pass, const ChannelTileRun& run) {
@@ -226,7 +236,7 @@ void LlvmEmitter::emit_tile(const Row& row, const TileWalk& walk, const Address&
   } else if (row.kernel_rows || pass.kernel_rows() > 0) {
     acc = emit_looped_reduction(row, walk, src, pass, run, std::move(acc));
   }
-  emit_tile_store(walk, dst, run, acc);
+  emit_tile_store(walk, dst, run, acc, row.residual_delta);
 }
 
 LlvmEmitter::Values LlvmEmitter::emit_tile_init(const Row& row, const TileWalk& walk,
@@ -348,13 +358,23 @@ llvm::Value* LlvmEmitter::emit_activation(llvm::Value* value) {
 }
 
 void LlvmEmitter::emit_tile_store(const TileWalk& walk, const Address& dst,
-                                  const ChannelTileRun& run, const Values& acc) {
+                                  const ChannelTileRun& run, const Values& acc,
+                                  llvm::Value* residual_delta) {
   const std::uint32_t tail = first_lanes(plan_.oc_tail_lanes, plan_.lanes);
   auto store = [&](const TileStore& st, int block) {
     const bool last_of_tail = plan_.strategy != Strategy::width_vectors && run.has_tail &&
                               block == run.blocks - 1;
-    store_vector(emit_activation(acc[st.column * run.blocks + block]),
-                 dst.plus(st.dst_offset + block * geo_.dst_block), last_of_tail ? tail : st.lanes);
+    const Address out = dst.plus(st.dst_offset + block * geo_.dst_block);
+    const std::uint32_t lanes = last_of_tail ? tail : st.lanes;
+    llvm::Value* value = acc[st.column * run.blocks + block];
+    if (residual_delta) {
+      // Only the stored lanes are read: the others may lie outside the residual.
+      const Address residual{builder_.CreateGEP(i8_, pointer(out), residual_delta), 0};
+      value = builder_.CreateFAdd(value, lanes == plan_.all_lanes()
+                                             ? load_vector(residual)
+                                             : load_vector_masked(residual, lanes));
+    }
+    store_vector(emit_activation(value), out, lanes);
   };
   if (plan_.strategy == Strategy::width_vectors) {
     for (int o = 0; o < run.blocks; ++o)

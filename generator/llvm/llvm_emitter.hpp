@@ -28,7 +28,7 @@ namespace convjit {
 // to the emitter (plan.cpp, tile_geometry.cpp) changes: old entries are then never loaded.
 // (The key also holds the plan's describe() text and the library's build id, which catch most
 // such changes on their own; this number is the explicit switch.)
-inline constexpr int kLlvmKernelVersion = 2;
+inline constexpr int kLlvmKernelVersion = 3;
 
 class LlvmEmitter {
  public:
@@ -57,6 +57,7 @@ class LlvmEmitter {
     llvm::Value* weights = nullptr;
     llvm::Value* bias = nullptr;
     llvm::Value* kernel_rows = nullptr;  // null: the pass's own count
+    llvm::Value* residual_delta = nullptr;  // bytes from dst to the residual; null: no residual
   };
 
   // A tap's address: a byte pointer computed once per loop step, plus constant bytes.
@@ -86,7 +87,7 @@ class LlvmEmitter {
   void emit_taps(const TileWalk& walk, const ChannelTileRun& run, const ReductionStep& step,
                  const Address& src, const Address& weights, Values& acc);
   void emit_tile_store(const TileWalk& walk, const Address& dst, const ChannelTileRun& run,
-                       const Values& acc);
+                       const Values& acc, llvm::Value* residual_delta);
   llvm::Value* emit_activation(llvm::Value* value);
 
   // IR helpers.
@@ -131,6 +132,7 @@ class LlvmEmitter {
   llvm::Value* row_end_ = nullptr;
   llvm::Value* tile_begin_ = nullptr;
   llvm::Value* tile_end_ = nullptr;
+  llvm::Value* residual_delta_ = nullptr;  // add_residual: bytes from dst to the residual
   std::vector<llvm::Metadata*> loop_properties_;  // shared by every loop ID
 };
 

@@ -33,6 +33,7 @@ const Reg64 kIcCount = util::r12;     // input-channel steps left (looped reduct
 const Reg64 kTapSrc = util::r13;      // input of the current kernel row (looped reduction)
 const Reg64 kTapWei = util::r14;      // weights of the current kernel row (looped reduction)
 const Reg64 kTmp = util::r15;
+const Reg64 kResidualDelta = util::r15;  // at a store: residual minus dst, in bytes (kTmp)
 
 const Xbyak::Opmask kMask = util::k1;  // avx512: the current lane mask (set_mask)
 
@@ -45,6 +46,7 @@ enum Slot : int {
   kSlotSrcTile, kSlotDstTile, kSlotWeiTile, kSlotBiasTile,
   kSlotKernelRows, kSlotKernelRowWeights,  // the current row segment, for a shared row body
   kSlotTileBegin, kSlotTileEnd, kSlotTileIndex,  // channel tiles this call computes
+  kSlotResidualDelta,  // residual minus dst, in bytes (add_residual)
   kSlotCount
 };
 constexpr int kFrameBytes = kSlotCount * 8 + 8;  // keeps rsp 16-byte aligned
@@ -156,6 +158,12 @@ void XbyakEmitter::emit_prologue() {
   copy(offsetof(KernelCallArgs, tile_begin), kSlotTileBegin);
   copy(offsetof(KernelCallArgs, tile_end), kSlotTileEnd);
   mov(slot(kSlotTileIndex), 0);
+  if (schedule_.add_residual) {
+    // One distance serves every store: the residual is addressed like dst.
+    mov(kTmp, field(offsetof(KernelCallArgs, residual)));
+    sub(kTmp, field(offsetof(KernelCallArgs, dst)));
+    mov(slot(kSlotResidualDelta), kTmp);
+  }
   if (schedule_.registers.gather_index)
     vmovups(gather_index_, util::ptr[util::rip + gather_offsets_]);
 }
@@ -474,18 +482,47 @@ void XbyakEmitter::emit_activation(const Xmm& a) {
   }
 }
 
+// acc += the residual at the store's offset. With `masked`, only the current mask's lanes
+// are read (the others are never stored either).
+void XbyakEmitter::emit_residual_add(const Xmm& a, const Reg64& dst, std::int64_t disp,
+                                     bool masked) {
+  if (!fits_int32(disp))
+    throw Error("shape", "a tensor offset inside one tile exceeds 2 GiB; the shape is too large "
+                         "for the x86-64 generator");
+  const Xbyak::Address residual =
+      util::ptr[dst + kResidualDelta + static_cast<std::int32_t>(disp)];
+  if (!masked) {
+    vaddps(a, a, residual);
+  } else if (plan_.uses_opmasks()) {
+    vaddps(a | kMask, a, residual);  // masked-off lanes are not read, so cannot fault
+  } else {
+    // The reduction is over, so its registers are free.
+    const Xmm scratch = plan_.strategy == Strategy::width_vectors ? inputs_[0] : weights_[0];
+    vmaskmovps(scratch, mask_, residual);
+    vaddps(a, a, scratch);
+  }
+}
+
 void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,
                                    const ChannelTileRun& run) {
+  const bool add = schedule_.add_residual;
+  if (add) mov(kResidualDelta, slot(kSlotResidualDelta));
   if (plan_.strategy == Strategy::width_vectors) {
     for (int o = 0; o < run.blocks; ++o)
       for (const TileStore& st : walk.stores) {
         const Xmm a = acc(st.column, o);
+        const std::int64_t disp = st.dst_offset + o * geo_.dst_block;
+        const bool full = st.lanes == plan_.all_lanes();
+        if (add) {
+          if (!full) set_mask(st.lanes);
+          emit_residual_add(a, base.dst, disp, !full);
+        }
         emit_activation(a);
-        const Xbyak::Address out = at(base.dst, st.dst_offset + o * geo_.dst_block);
-        if (st.lanes == plan_.all_lanes()) {
+        const Xbyak::Address out = at(base.dst, disp);
+        if (full) {
           vmovups(out, a);
         } else {
-          set_mask(st.lanes);
+          if (!add) set_mask(st.lanes);
           masked_store(out, a);
         }
       }
@@ -496,9 +533,12 @@ void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,
   for (const TileStore& st : walk.stores)
     for (int b = 0; b < run.blocks; ++b) {
       const Xmm a = acc(st.column, b);
+      const std::int64_t disp = st.dst_offset + b * geo_.dst_block;
+      const bool tail = run.has_tail && b == run.blocks - 1;
+      if (add) emit_residual_add(a, base.dst, disp, tail);
       emit_activation(a);
-      const Xbyak::Address out = at(base.dst, st.dst_offset + b * geo_.dst_block);
-      if (run.has_tail && b == run.blocks - 1) masked_store(out, a);
+      const Xbyak::Address out = at(base.dst, disp);
+      if (tail) masked_store(out, a);
       else vmovups(out, a);
     }
 }

@@ -57,6 +57,8 @@ class XbyakEmitter : public Xbyak::CodeGenerator {
                                 const ReductionStep& step, const Xbyak::Reg64& src,
                                 const Xbyak::Reg64& wei);
   void emit_tile_store(const TileWalk& walk, const TileBase& base, const ChannelTileRun& run);
+  void emit_residual_add(const Xbyak::Xmm& acc, const Xbyak::Reg64& dst, std::int64_t disp,
+                         bool masked);
   void emit_activation(const Xbyak::Xmm& acc);
   void emit_constants();
 

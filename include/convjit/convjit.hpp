@@ -5,3 +5,4 @@
 #include <convjit/kernel.hpp>
 #include <convjit/shape.hpp>
 #include <convjit/spec.hpp>
+#include <convjit/thread_pool.hpp>

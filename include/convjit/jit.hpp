@@ -3,6 +3,7 @@
 #include <convjit/backend.hpp>
 #include <convjit/kernel.hpp>
 #include <convjit/spec.hpp>
+#include <convjit/thread_pool.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -30,6 +31,9 @@ struct JitOptions {
   Isa isa = Isa::automatic;
   int threads = 0;                  // 0: OMP_NUM_THREADS, else 1
   std::size_t cache_capacity = 0;   // 0: CONVJIT_CACHE_CAPACITY, else 1024
+  // The host's threads for every run() of this Jit's kernels (RunOptions::pool overrides);
+  // null: OpenMP. The kernels keep it alive.
+  std::shared_ptr<ThreadPool> pool;
 };
 
 struct CacheStats {
@@ -53,7 +57,9 @@ class Jit {
   // The process-wide instance with default options.
   static Jit& global();
 
-  // The kernel for this shape, compiled on first request and cached afterwards.
+  // The kernel for this shape, compiled on first request and cached afterwards. The batch n
+  // is not part of the cache key: one compiled kernel serves every batch, and n is only the
+  // returned kernel's default (RunOptions::batch overrides it per run).
   std::shared_ptr<const Kernel> get(const ConvSpec& spec);
   std::shared_ptr<const Kernel> get(const ConvShape& shape);
   // Compiles without touching the cache (benchmarks of generation time use this).
@@ -63,11 +69,13 @@ class Jit {
   Backend backend() const noexcept { return backend_; }
   Isa isa() const noexcept { return isa_; }
   int threads() const noexcept { return threads_; }
+  const std::shared_ptr<ThreadPool>& pool() const noexcept { return pool_; }
 
  private:
   Backend backend_;
   Isa isa_;
   int threads_;
+  std::shared_ptr<ThreadPool> pool_;
   std::unique_ptr<KernelCache> cache_;
 };
 

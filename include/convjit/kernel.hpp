@@ -2,16 +2,34 @@
 // Kernel: one compiled convolution for one exact shape. Immutable; run() is const and may be
 // called from many threads at once.
 #include <convjit/shape.hpp>
+#include <convjit/thread_pool.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
 namespace convjit {
 
 class KernelState;
+
+// What one run() may say beyond the buffers. Every field is optional.
+struct RunOptions {
+  // Images in src and dst; unset: the shape's n. Any batch runs on the same compiled code.
+  std::optional<std::int64_t> batch = std::nullopt;
+  // Threads (shares of the work); 0: the pool's threads() with a pool, else the kernel's
+  // default (the Jit's option, else OMP_NUM_THREADS, else 1).
+  int threads = 0;
+  // The host's threads for this run; unset: the Jit's pool, else OpenMP. Set it only to a
+  // real pool: a null pointer is an error.
+  std::optional<ThreadPool*> pool = std::nullopt;
+  // Kernels with add=1: the tensor added before the activation, laid out exactly like dst
+  // (the same dst_stride), or dst itself to accumulate in place. Null for add=0 kernels.
+  const float* residual = nullptr;
+};
 
 // Weights and bias reordered once into the layout a kernel's plan wants. Cheap to copy
 // (shared, immutable storage); usable with every kernel of the same packing format, which
@@ -21,7 +39,8 @@ class PackedWeights {
  public:
   PackedWeights() = default;
   // What Kernel::pack_weights makes: `floats` floats at `storage`, the bias from
-  // `bias_offset` on, in the layout `format` names.
+  // `bias_offset` on, in the layout `format` names. Kernel::pack_weights_into gives storage
+  // that does not own the host's memory.
   PackedWeights(std::shared_ptr<const float> storage, std::size_t floats, std::size_t bias_offset,
                 std::uint64_t format) noexcept
       : storage_(std::move(storage)), floats_(floats), bias_offset_(bias_offset), format_(format) {}
@@ -60,11 +79,27 @@ class Kernel {
   // (zeros). Throws convjit::Error on a null weights pointer.
   PackedWeights pack_weights(const float* weights, const float* bias) const;
 
+  // Packing into memory the host provides (a weight arena): packed_size() floats, starting
+  // on a kPackedAlignment-byte boundary. The result refers to `memory` without owning it, so
+  // the memory must outlive every run() that uses it. Throws convjit::Error("memory", ...)
+  // when the span is too small or misaligned, and as pack_weights does.
+  static constexpr std::size_t kPackedAlignment = 64;
+  std::size_t packed_size() const noexcept;
+  PackedWeights pack_weights_into(std::span<float> memory, const float* weights,
+                                  const float* bias) const;
+
   // src: the whole input batch in the shape's layout; dst: the whole output batch.
   // threads: 0 = the kernel's default (the Jit's option, else OMP_NUM_THREADS, else 1).
   // Throws convjit::Error on null pointers, packed weights of another format or size, or
-  // overlap between src and dst.
+  // overlap between src and dst. Runs the shape's n images; a kernel with add=1 needs the
+  // RunOptions form.
   void run(const float* src, const PackedWeights& weights, float* dst, int threads = 0) const;
+  // The same with a run-time batch, the host's pool or a residual. Also throws
+  // convjit::Error naming "batch" (not positive), "pool" (null, or no threads), "residual"
+  // (missing for add=1, given for add=0, overlapping src, or overlapping dst without being
+  // dst) and "threads".
+  void run(const float* src, const PackedWeights& weights, float* dst,
+           const RunOptions& options) const;
 
   // The library's view of the kernel (plan, code); opaque outside it.
   const KernelState& state() const noexcept { return *state_; }

@@ -36,13 +36,27 @@ struct ConvShape {
   Layout layout = Layout::nhwc;
   bool bias = true;
   Activation act;
+  bool add_residual = false;  // the store adds a residual tensor shaped and laid out like dst
+  // NHWC pixel strides in floats when wider than the channels (a slice of a wider tensor);
+  // 0 when dense, which is what resolve() makes of a stride equal to c or oc.
+  std::int64_t src_stride = 0, dst_stride = 0;
 
   std::int64_t ic_per_group() const { return c / groups; }
   std::int64_t oc_per_group() const { return oc / groups; }
   bool is_depthwise() const { return groups > 1 && groups == c && groups == oc; }
 
-  std::int64_t src_elems() const { return n * c * h * w; }
-  std::int64_t dst_elems() const { return n * oc * out_h * out_w; }
+  // Floats from one pixel to the next (NHWC; NCHW is always dense).
+  std::int64_t src_pixel_stride() const { return src_stride ? src_stride : c; }
+  std::int64_t dst_pixel_stride() const { return dst_stride ? dst_stride : oc; }
+  bool dense_src() const { return src_stride == 0; }
+  bool dense_dst() const { return dst_stride == 0; }
+  // Floats from one image to the next.
+  std::int64_t src_image_floats() const { return h * w * src_pixel_stride(); }
+  std::int64_t dst_image_floats() const { return out_h * out_w * dst_pixel_stride(); }
+  // The extent of the whole batch in floats: the last pixel needs only its own channels, so
+  // a strided tensor ends `stride - channels` floats before n image strides.
+  std::int64_t src_elems() const { return n * src_image_floats() - (src_pixel_stride() - c); }
+  std::int64_t dst_elems() const { return n * dst_image_floats() - (dst_pixel_stride() - oc); }
   // Weights as the user holds them: HWIO (nhwc) or OIHW (nchw), I = c / groups.
   std::int64_t weight_elems() const { return kh * kw * ic_per_group() * oc; }
   std::int64_t bias_elems() const { return bias ? oc : 0; }

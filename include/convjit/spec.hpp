@@ -41,6 +41,13 @@ struct ConvSpec {
   Layout layout = Layout::nhwc;
   bool bias = true;
   Activation act;
+  // dst = act(conv(src) + bias + residual), the residual passed to run() (key add=1).
+  bool add_residual = false;
+  // NHWC only: floats from one pixel to the next (keys src_stride, dst_stride), so a layer
+  // reads a channel slice of a wider tensor or writes into a slice of a concatenation.
+  // 0: dense (c for the input, oc for the output).
+  std::int64_t src_stride = 0;
+  std::int64_t dst_stride = 0;
 
   // Parses "n=1,c=64,h=56,w=56,oc=64,k=3,p=same" (see docs/ARCHITECTURE.md, "Spec string").
   // Throws convjit::Error naming the key and the reason.

@@ -228,6 +228,39 @@ ConvShape random_shape(std::mt19937_64& rng, const RandomShapeLimits& limits) {
                            std::to_string(limits.max_attempts) + " attempts");
 }
 
+ConvShape with_residual(const ConvShape& shape, bool add) {
+  ConvSpec spec = shape.spec();
+  spec.add_residual = add;
+  return spec.resolve();
+}
+
+ConvShape with_pixel_strides(const ConvShape& shape, std::int64_t src_stride,
+                             std::int64_t dst_stride) {
+  ConvSpec spec = shape.spec();
+  spec.src_stride = src_stride;
+  spec.dst_stride = dst_stride;
+  return spec.resolve();
+}
+
+ConvShape with_random_engine_options(const ConvShape& shape, std::mt19937_64& rng,
+                                     EngineOptions options) {
+  ConvSpec spec = shape.spec();
+  if (options.residual) spec.add_residual = chance(rng, 0.5);
+  if (options.strides && shape.layout == Layout::nhwc) {
+    auto stride = [&](std::int64_t channels) -> std::int64_t {
+      if (!chance(rng, 2.0 / 3.0)) return 0;
+      return chance(rng, 0.5) ? channels + uniform_int(rng, 1, 9) : channels * uniform_int(rng, 2, 4);
+    };
+    spec.src_stride = stride(shape.c);
+    spec.dst_stride = stride(shape.oc);
+  }
+  return spec.resolve();
+}
+
+bool is_output_element(const ConvShape& shape, std::int64_t i) {
+  return shape.layout == Layout::nchw || i % shape.dst_pixel_stride() < shape.oc;
+}
+
 // ------------------------------------------------------------------ comparison
 
 
@@ -396,25 +429,37 @@ Comparison compare_backend_with_reference(const ConvShape& shape, const JitTarge
   // The bias pointer is passed even when shape.bias is false: both the kernel and the
   // reference must then ignore it.
   const PackedWeights packed = kernel->pack_weights(weights.data(), bias.data());
+  const auto dst_elems = static_cast<std::size_t>(shape.dst_elems());
+  const std::vector<float> residual =
+      shape.add_residual ? random_floats(dst_elems, seed ^ 0x27d4eb2fu) : std::vector<float>{};
 
   // dst sits between two guard regions; its own elements start as NaN so an output the
-  // kernel never writes is an infinite error.
+  // kernel never writes is an infinite error, and the gaps between strided pixels' slices
+  // hold the sentinel, like the guards.
   constexpr std::size_t guard = 64;
   constexpr float sentinel = -12345.5f;
-  const auto dst_elems = static_cast<std::size_t>(shape.dst_elems());
   std::vector<float> buffer(dst_elems + 2 * guard, sentinel);
-  std::fill(buffer.begin() + guard, buffer.begin() + guard + dst_elems,
-            std::numeric_limits<float>::quiet_NaN());
-  kernel->run(src.data(), packed, buffer.data() + guard, 1);
+  for (std::size_t i = 0; i < dst_elems; ++i)
+    if (is_output_element(shape, static_cast<std::int64_t>(i)))
+      buffer[guard + i] = std::numeric_limits<float>::quiet_NaN();
+  RunOptions options;
+  options.threads = 1;
+  options.residual = shape.add_residual ? residual.data() : nullptr;
+  kernel->run(src.data(), packed, buffer.data() + guard, options);
 
-  std::vector<float> expected(dst_elems);
+  std::vector<float> expected(dst_elems, sentinel);
   reference_conv(shape, src.data(), weights.data(), shape.bias ? bias.data() : nullptr,
-                 expected.data());
+                 expected.data(), shape.add_residual ? residual.data() : nullptr);
 
   Comparison result = compare_outputs(shape, buffer.data() + guard, expected.data(), dst_elems);
   for (std::size_t i = 0; i < guard; ++i)
     result.guards_intact = result.guards_intact && buffer[i] == sentinel &&
                            buffer[guard + dst_elems + i] == sentinel;
+  // The gaps between strided pixels' slices must still hold the sentinel.
+  const float* actual = buffer.data() + guard;
+  for (std::size_t i = 0; i < dst_elems; ++i)
+    if (!is_output_element(shape, static_cast<std::int64_t>(i)))
+      result.guards_intact = result.guards_intact && actual[i] == sentinel;
   return result;
 }
 

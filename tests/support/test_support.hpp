@@ -75,6 +75,26 @@ struct RandomShapeLimits {
 // act none/relu/clamp. Sizes are drawn log-uniformly so small shapes are common.
 ConvShape random_shape(std::mt19937_64& rng, const RandomShapeLimits& limits = {});
 
+// What an inference engine adds to a layer: a residual (add=1) and, for NHWC, pixel strides
+// wider than the channels (a slice of a wider input, a slice of a concatenated output).
+struct EngineOptions {
+  bool residual = true;
+  bool strides = true;
+};
+
+// The shape with, drawn at random: add=1 (about half the time) and NHWC src/dst strides of
+// the channels plus 1..9 or the channels times 2..4 (each about two times in three).
+ConvShape with_random_engine_options(const ConvShape& shape, std::mt19937_64& rng,
+                                     EngineOptions options = {});
+
+// The shape's spec with these additions, resolved.
+ConvShape with_residual(const ConvShape& shape, bool add = true);
+ConvShape with_pixel_strides(const ConvShape& shape, std::int64_t src_stride,
+                             std::int64_t dst_stride);
+
+// Whether dst element i (of dst_elems()) is an output rather than a gap between the slices.
+bool is_output_element(const ConvShape& shape, std::int64_t i);
+
 // ------------------------------------------------------------------ comparison
 
 // accumulation_length, tolerance and max_abs_error: core/tolerance.hpp.
@@ -150,7 +170,7 @@ struct Comparison {
   std::size_t worst_index = 0;  // index into dst of the largest error
   float expected = 0;           // reference value there
   float actual = 0;             // backend value there
-  bool guards_intact = true;    // nothing written outside dst
+  bool guards_intact = true;    // nothing written outside dst or between its pixels' slices
   bool ok() const { return guards_intact && max_error <= tolerance; }
 };
 
@@ -179,7 +199,9 @@ std::vector<JitTarget> jit_targets();
 std::vector<JitTarget> all_targets();
 
 // Compiles the shape with the backend (threads = 1), runs random data (from seed) through
-// it and through reference_conv, and compares. Does not use Boost.Test (throws whatever the
+// it and through reference_conv, and compares. A shape with add=1 gets a random residual;
+// strided gaps in src hold random data the kernel must ignore, those in dst must stay as
+// they were. Does not use Boost.Test (throws whatever the
 // library throws, e.g. for an unimplemented backend).
 Comparison compare_backend_with_reference(const ConvShape& shape, const JitTarget& target,
                                           std::uint64_t seed);

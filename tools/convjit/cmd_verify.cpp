@@ -1,6 +1,7 @@
 // convjit verify SPEC... [--backend B,...] [--seed N] [--threads N]
 // Random data through each backend and through the reference; the worst absolute error per
-// (spec, backend) against a tolerance; exit 1 on any mismatch.
+// (spec, backend) against a tolerance; exit 1 on any mismatch. A spec with add=1 gets a
+// random residual; with src_stride/dst_stride the gaps between the slices must stay zero.
 //
 // Tolerance. Every output is a bias plus L = kh*kw*c/g products of numbers in [-1, 1]. The
 // reference accumulates in double; a kernel accumulates in float, in its own order, with
@@ -33,8 +34,9 @@ struct Outcome {
 
 Outcome check_backend(const ConvShape& shape, Backend backend, int threads,
                       const std::vector<float>& src, const std::vector<float>& weights,
-                      const std::vector<float>& bias, const std::vector<float>& expected,
-                      double tolerance, bool explicitly_requested) {
+                      const std::vector<float>& bias, const std::vector<float>& residual,
+                      const std::vector<float>& expected, double tolerance,
+                      bool explicitly_requested) {
   Outcome outcome;
   std::shared_ptr<const Kernel> kernel;
   try {
@@ -45,9 +47,18 @@ Outcome check_backend(const ConvShape& shape, Backend backend, int threads,
     outcome.failed = explicitly_requested;
     return outcome;
   }
-  std::vector<float> dst(expected.size(), std::numeric_limits<float>::quiet_NaN());
+  // Outputs start as NaN (an unwritten one fails), the gaps between strided slices as the
+  // zeros the reference leaves there (a write into one shows up as an error).
+  std::vector<float> dst(expected.size(), 0.0f);
+  for (std::size_t i = 0; i < dst.size(); ++i)
+    if (shape.layout == Layout::nchw ||
+        static_cast<std::int64_t>(i) % shape.dst_pixel_stride() < shape.oc)
+      dst[i] = std::numeric_limits<float>::quiet_NaN();
   const PackedWeights packed = kernel->pack_weights(weights.data(), bias.data());
-  kernel->run(src.data(), packed, dst.data(), threads);
+  RunOptions options;
+  options.threads = threads;
+  options.residual = shape.add_residual ? residual.data() : nullptr;
+  kernel->run(src.data(), packed, dst.data(), options);
   double worst = 0;
   std::size_t worst_at = 0;
   for (std::size_t i = 0; i < dst.size(); ++i) {
@@ -104,12 +115,16 @@ int cmd_verify(const std::vector<std::string>& args) {
     const auto src = random_floats(static_cast<std::size_t>(s.src_elems()), base);
     const auto weights = random_floats(static_cast<std::size_t>(s.weight_elems()), base + 1);
     const auto bias = random_floats(static_cast<std::size_t>(s.oc), base + 2);
+    const auto residual = s.add_residual
+                              ? random_floats(static_cast<std::size_t>(s.dst_elems()), base + 3)
+                              : std::vector<float>{};
     std::vector<float> expected(static_cast<std::size_t>(s.dst_elems()));
-    reference_conv(s, src.data(), weights.data(), bias.data(), expected.data());
+    reference_conv(s, src.data(), weights.data(), bias.data(), expected.data(),
+                   s.add_residual ? residual.data() : nullptr);
     const double tolerance = convjit::tolerance(s);
     for (Backend b : backends) {
-      const Outcome o = check_backend(s, b, threads, src, weights, bias, expected, tolerance,
-                                      explicit_backends);
+      const Outcome o = check_backend(s, b, threads, src, weights, bias, residual, expected,
+                                      tolerance, explicit_backends);
       any_failed = any_failed || o.failed;
       const bool ran = o.status == "ok" || o.status == "MISMATCH";
       ran_count += ran ? 1 : 0;
