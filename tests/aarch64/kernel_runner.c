@@ -47,7 +47,7 @@ static void run_image(const struct kernel_case* c, const float* src, const float
   for (int r = 0; r < 2; ++r)
     for (int t = 0; t < 2; ++t) {
       const struct kernel_call_args args = {src, weights, bias, dst,
-                                            rows[r], rows[r + 1], tiles[t], tiles[t + 1]};
+                                            rows[r], rows[r + 1], tiles[t], tiles[t + 1], NULL};
       c->kernel(&args);
     }
 }
