@@ -39,6 +39,7 @@ ConvSpec ConvShape::spec() const {
   spec.add_residual = add_residual;
   spec.src_stride = src_stride;
   spec.dst_stride = dst_stride;
+  spec.algo = algo;
   return spec;
 }
 
@@ -68,6 +69,7 @@ std::size_t ConvShape::hash() const {
   mix(static_cast<std::uint64_t>(layout));
   mix(bias ? 1 : 0);
   mix(add_residual ? 1 : 0);
+  mix(static_cast<std::uint64_t>(algo) + 11);
   mix(static_cast<std::uint64_t>(act.kind));
   mix(std::hash<float>{}(act.lo));
   mix(std::hash<float>{}(act.hi));

@@ -76,7 +76,7 @@ const std::vector<std::string_view>& known_keys() {
   static const std::vector<std::string_view> keys = {
       "n", "c", "h", "w", "oc", "k", "kh", "kw", "s", "sh", "sw", "d", "dh", "dw",
       "p", "ph", "pw", "pt", "pb", "pl", "pr", "g", "layout", "bias", "act",
-      "add", "src_stride", "dst_stride"};
+      "add", "src_stride", "dst_stride", "algo"};
   return keys;
 }
 
@@ -219,6 +219,7 @@ ConvSpec ConvSpec::parse(std::string_view text) {
     else if (it->second == "0") spec.add_residual = false;
     else throw Error("add", "expected 0 or 1, got '" + it->second + "'");
   }
+  if (auto it = kv.find("algo"); it != kv.end()) spec.algo = parse_algorithm(it->second);
   spec.src_stride = integer("src_stride", 0);
   spec.dst_stride = integer("dst_stride", 0);
   if (kv.count("src_stride") && spec.src_stride <= 0)
@@ -313,7 +314,48 @@ ConvShape ConvSpec::resolve() const {
   checked_product("src", {n, s.src_pixel_stride(), h, w});
   checked_product("dst", {n, s.dst_pixel_stride(), s.out_h, s.out_w});
   checked_product("weights", {kh, kw, c / groups, oc});
+  s.algo = algo;
+  if (winograd_tile_of(algo) || algo == Algorithm::winograd)
+    if (std::string why = winograd_ineligibility(s); !why.empty())
+      throw Error("algo", std::string(convjit::to_string(algo)) + " cannot compute this shape: " + why);
   return s;
+}
+
+std::string_view to_string(Algorithm algo) {
+  switch (algo) {
+    case Algorithm::automatic: return "auto";
+    case Algorithm::direct: return "direct";
+    case Algorithm::winograd: return "winograd";
+    case Algorithm::winograd_f2: return "winograd_f2";
+    case Algorithm::winograd_f4: return "winograd_f4";
+    case Algorithm::winograd_f6: return "winograd_f6";
+  }
+  return "?";
+}
+
+Algorithm parse_algorithm(std::string_view name) {
+  for (Algorithm a : {Algorithm::automatic, Algorithm::direct, Algorithm::winograd,
+                      Algorithm::winograd_f2, Algorithm::winograd_f4, Algorithm::winograd_f6})
+    if (name == to_string(a)) return a;
+  throw Error("algo", "expected auto, direct, winograd, winograd_f2, winograd_f4 or winograd_f6, "
+                      "got '" + std::string(name) + "'");
+}
+
+int winograd_tile_of(Algorithm algo) {
+  switch (algo) {
+    case Algorithm::winograd_f2: return 2;
+    case Algorithm::winograd_f4: return 4;
+    case Algorithm::winograd_f6: return 6;
+    default: return 0;
+  }
+}
+
+std::string winograd_ineligibility(const ConvShape& s) {
+  if (s.kh != 3 || s.kw != 3) return "it needs a 3x3 kernel, not " + std::to_string(s.kh) + "x" + std::to_string(s.kw);
+  if (s.sh != 1 || s.sw != 1) return "it needs stride 1";
+  if (s.dh != 1 || s.dw != 1) return "it needs dilation 1";
+  if (s.groups != 1) return "it needs groups 1";
+  return {};
 }
 
 std::string_view to_string(Layout layout) { return layout == Layout::nhwc ? "nhwc" : "nchw"; }
@@ -347,6 +389,7 @@ void append_tail(std::ostringstream& out, const ConvSpec& spec) {
   if (spec.add_residual) out << ",add=1";
   if (spec.src_stride) out << ",src_stride=" << spec.src_stride;
   if (spec.dst_stride) out << ",dst_stride=" << spec.dst_stride;
+  if (spec.algo != Algorithm::automatic) out << ",algo=" << to_string(spec.algo);
 }
 
 void append_kernel_stride_dilation(std::ostringstream& out, std::int64_t kh, std::int64_t kw,

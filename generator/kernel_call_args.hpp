@@ -5,7 +5,7 @@
 
 namespace convjit {
 
-// One image, output rows [row_begin, row_end) of the channel tiles [tile_begin, tile_end)
+// One image, output rows [row_begin, row_end) (Winograd kernels: blocks of tiles) of the channel tiles [tile_begin, tile_end)
 // (numbered over groups × channel tiles, as KernelSchedule numbers them). Passed by pointer in
 // the first argument register.
 struct KernelCallArgs {
@@ -20,6 +20,9 @@ struct KernelCallArgs {
   // This image's residual when the shape adds one, addressed exactly like dst (the same
   // offsets); it may be dst itself, since each output is read once just before its store.
   const float* residual = nullptr;
+  // The calling thread's scratch (Winograd kernels: KernelPlan::winograd.scratch_floats,
+  // 64-byte aligned); null for kernels that need none.
+  float* scratch = nullptr;
 };
 
 }  // namespace convjit

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <ostream>
 #include <sstream>
 
 namespace convjit {
@@ -117,6 +118,7 @@ TileChoice choose_tile(const ConvShape& s, Strategy strategy, std::int64_t block
           case Strategy::oc_vectors: loads = tt + uu; break;
           case Strategy::depthwise: loads = tt + uu * tt; break;
           case Strategy::width_vectors: loads = uu + tt; break;
+          case Strategy::winograd: break;
         }
         return step_cycles(uu * tt, loads) + 2.0 * uu * tt / std::max<std::int64_t>(s.kh * s.kw, 1);
       };
@@ -194,6 +196,8 @@ void size_packed_weights(KernelPlan& p) {
       p.packed_weight_floats = s.oc * s.ic_per_group() * s.kh * s.kw;
       p.packed_bias_floats = s.oc;
       break;
+    case Strategy::winograd:  // sized by make_winograd_plan
+      break;
   }
 }
 
@@ -214,6 +218,7 @@ std::string_view to_string(Strategy strategy) {
     case Strategy::oc_vectors: return "oc_vectors";
     case Strategy::depthwise: return "depthwise";
     case Strategy::width_vectors: return "width_vectors";
+    case Strategy::winograd: return "winograd";
   }
   return "?";
 }
@@ -226,7 +231,7 @@ std::vector<VectorShape> vector_shapes(Isa isa) {
   return {{8, 16}};
 }
 
-KernelPlan make_plan(const ConvShape& shape, Isa isa) {
+KernelPlan make_direct_plan(const ConvShape& shape, Isa isa) {
   if (isa == Isa::automatic) throw Error("isa", "the planner needs a concrete instruction set");
   KernelPlan p;
   p.shape = shape;
@@ -262,6 +267,8 @@ KernelPlan make_plan(const ConvShape& shape, Isa isa) {
   size_packed_weights(p);
   decide_unrolling(p);
   p.name = make_name(p);
+  p.algorithm_choice = shape.algo == Algorithm::direct ? "direct as asked (algo=direct)"
+                                                       : "direct (Winograd does not apply)";
   return p;
 }
 
@@ -278,9 +285,28 @@ std::uint64_t KernelPlan::packing_format() const {
                           static_cast<std::uint64_t>(oc_blocks), static_cast<std::uint64_t>(s.oc),
                           static_cast<std::uint64_t>(s.kh), static_cast<std::uint64_t>(s.kw),
                           static_cast<std::uint64_t>(s.ic_per_group()),
-                          static_cast<std::uint64_t>(s.bias)})
+                          static_cast<std::uint64_t>(s.bias),
+                          static_cast<std::uint64_t>(winograd.m)})
     mix(v);
   return h;
+}
+
+void KernelPlan::describe_winograd(std::ostream& out) const {
+  const WinogradPlan& wp = winograd;
+  const std::int64_t per_tile = wp.elements() * (wp.ic_blocks + oc_blocks) * lanes;
+  out << "winograd   F(" << wp.m << "x" << wp.m << ", 3x3): " << wp.alpha << "x" << wp.alpha
+      << " input tiles, " << wp.elements() << " products per tile and channel pair ("
+      << 9.0 * wp.m * wp.m / wp.elements() << "x fewer multiplications than direct)\n"
+      << "tiles      " << wp.tiles_h << "x" << wp.tiles_w << " per image, " << wp.blocks
+      << " block(s) of " << wp.block_tiles << " (last " << wp.last_block_tiles() << ")\n"
+      << "blocking   " << wp.why << "\n"
+      << "products   register tile " << wp.gemm_tiles << " tiles x " << wp.gemm_blocks
+      << " blocks of " << lanes << " channels, " << oc_blocks << " output and " << wp.ic_blocks
+      << " input channel vectors\n"
+      << "scratch    " << wp.scratch_floats * 4 << " bytes per thread (V and M "
+      << per_tile * 4 << " bytes a tile)\n"
+      << "packed     " << packed_weight_floats << " transformed weight + " << packed_bias_floats
+      << " bias floats\n";
 }
 
 std::string KernelPlan::describe() const {
@@ -294,7 +320,12 @@ std::string KernelPlan::describe() const {
       << (isa == Isa::neon ? "q" : lanes == 16 ? "zmm" : "ymm") << "), " << vector_registers
       << " registers"
       << (uses_opmasks() ? ", opmask tails" : "") << "\n"
-      << "strategy   " << to_string(strategy) << "\n";
+      << "strategy   " << to_string(strategy) << "\n"
+      << "algorithm  " << algorithm_choice << "\n";
+  if (strategy == Strategy::winograd) {
+    describe_winograd(out);
+    return out.str();
+  }
   if (strategy == Strategy::width_vectors) {
     out << "tile       " << ur_w << " vectors of " << lanes << " output columns x " << oc_tile
         << " output channels (" << ur_w * oc_tile << " accumulators)\n";

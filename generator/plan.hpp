@@ -6,8 +6,10 @@
 #include <convjit/shape.hpp>
 
 #include "generator/strategy.hpp"
+#include "generator/winograd_plan.hpp"
 
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -73,6 +75,11 @@ struct KernelPlan {
   std::int64_t packed_weight_floats = 0;
   std::int64_t packed_bias_floats = 0;
 
+  // Strategy::winograd only.
+  WinogradPlan winograd;
+  // Why this algorithm (direct or Winograd at this tile size), for `convjit plan`.
+  std::string algorithm_choice;
+
   std::int64_t estimated_code_bytes = 0;
   std::string name;  // e.g. conv_k3x3_s1x1_d1x1_oc_vectors_ur6x2_nhwc_avx2
 
@@ -82,12 +89,18 @@ struct KernelPlan {
   bool uses_opmasks() const { return isa == Isa::avx512; }
 
   std::string describe() const;
+  void describe_winograd(std::ostream& out) const;
   // Identifies the packed-weights format: equal for plans that pack identically.
   std::uint64_t packing_format() const;
 };
 
 // The planner: a pure function of the shape and the instruction set (avx2, avx512 or neon).
+// The shape's algo decides between direct and Winograd kernels (automatic: the cost model).
 KernelPlan make_plan(const ConvShape& shape, Isa isa = Isa::avx2);
+// The direct kernel whatever the shape's algo says (the generic backend's only kind).
+KernelPlan make_direct_plan(const ConvShape& shape, Isa isa = Isa::avx2);
+// The Winograd kernel with output tile m (2, 4 or 6); the shape must be eligible.
+KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m);
 
 // Taps in bounds, the arithmetic every emitter shares.
 // Input column of output column ow at kernel column kw (may be outside [0, w)).

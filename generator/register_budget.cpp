@@ -23,6 +23,8 @@ RegisterBudget register_budget(Strategy strategy, int columns, int blocks, bool 
       b.lane_mask = opmasks ? 0 : 1;
       b.gather_index = gathers ? 1 : 0;
       break;
+    case Strategy::winograd:  // WinogradSchedule budgets its own phases
+      break;
   }
   return b;
 }

@@ -16,6 +16,9 @@ enum class Strategy : std::uint8_t {
   // NCHW (and NHWC with c = oc = 1, the same memory): a vector holds 8 neighbouring output
   // columns; each (ic, kh, kw) weight is broadcast against ur_w input vectors.
   width_vectors,
+  // NHWC 3x3 stride 1: Winograd F(m×m, 3×3) — tiles transformed, multiplied per transformed
+  // element as a batched GEMM over channels, transformed back (KernelPlan::winograd).
+  winograd,
 };
 
 std::string_view to_string(Strategy strategy);

@@ -70,6 +70,8 @@ TileGeometry make_tile_geometry(const KernelPlan& p) {
       g.bias_group = ocg * f;
       g.groups_looped = static_cast<int>(s.groups);
       break;
+    case Strategy::winograd:  // addressed by WinogradSchedule, not by column tiles
+      break;
   }
   return g;
 }

@@ -9,6 +9,7 @@
 #include "runtime/observability.hpp"
 #include "runtime/pack.hpp"
 #include "runtime/thread_count.hpp"
+#include "runtime/thread_scratch.hpp"
 #include "runtime/work_split.hpp"
 
 #include <algorithm>
@@ -73,6 +74,8 @@ std::size_t packed_floats_of(const KernelPlan& plan, const KernelCode& code) {
   return static_cast<std::size_t>(plan.packed_weight_floats + plan.packed_bias_floats);
 }
 
+bool is_winograd(const KernelPlan& plan) { return plan.strategy == Strategy::winograd; }
+
 void call(const KernelState& k, const KernelCallArgs& args) {
   if (k.entry) k.entry(&args);
   else k.code->call(args);
@@ -101,6 +104,7 @@ void run_items(const KernelState& k, const RunBuffers& r, const WorkSplit& split
       args.tile_end = tile_end;
     }
     if (r.residual) args.residual = r.residual + image * k.image_dst_floats;
+    if (k.scratch_floats) args.scratch = thread_scratch(k.scratch_floats);
     call(k, args);
   });
 }
@@ -148,6 +152,7 @@ bool execute_in_parallel(const KernelState& k, const RunBuffers& r, int team, Th
 // One thread, kept free of divisions: whole images one after another. The arguments are
 // built here from scalars, so the kernel's loads of them forward from plain stores.
 inline void run_images(const KernelState& k, KernelCallArgs args, std::int64_t images) {
+  if (k.scratch_floats) args.scratch = thread_scratch(k.scratch_floats);
   for (std::int64_t image = 0; image < images; ++image) {
     call(k, args);
     args.src += k.image_src_floats;
@@ -178,11 +183,12 @@ KernelState::KernelState(std::shared_ptr<const KernelPlan> plan_in,
       dst_tail_gap(static_cast<std::size_t>(plan_in->shape.n * plan_in->shape.dst_image_floats() -
                                             plan_in->shape.dst_elems())),
       images(plan_in->shape.n),
-      channel_tiles(channel_tile_count(*plan_in)),
-      out_rows(plan_in->shape.out_h),
+      channel_tiles(is_winograd(*plan_in) ? 1 : channel_tile_count(*plan_in)),
+      out_rows(is_winograd(*plan_in) ? plan_in->winograd.blocks : plan_in->shape.out_h),
+      scratch_floats(static_cast<std::size_t>(plan_in->winograd.scratch_floats)),
       default_threads(threads > 0 ? threads : default_thread_count()),
       verbose(verbose_enabled()),
-      splits_channel_tiles(code_in->splits_channel_tiles()),
+      splits_channel_tiles(code_in->splits_channel_tiles() && !is_winograd(*plan_in)),
       add_residual(plan_in->shape.add_residual),
       pool(pool_in.get()),
       shape(plan_in->shape),

@@ -30,7 +30,8 @@ class KernelState {
   std::size_t dst_tail_gap = 0;
   std::int64_t images = 1;            // the default batch
   std::int64_t channel_tiles = 1;
-  std::int64_t out_rows = 1;
+  std::int64_t out_rows = 1;           // the kernel's rows: output rows, or Winograd blocks
+  std::size_t scratch_floats = 0;     // per thread (thread_scratch), 0 for none
   int default_threads = 1;
   bool verbose = false;
   bool splits_channel_tiles = false;

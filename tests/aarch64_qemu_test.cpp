@@ -228,6 +228,7 @@ std::string kernel_table_source(const std::vector<Case>& cases) {
   layout("offsetof(struct kernel_call_args, tile_begin)", offsetof(KernelCallArgs, tile_begin));
   layout("offsetof(struct kernel_call_args, tile_end)", offsetof(KernelCallArgs, tile_end));
   layout("offsetof(struct kernel_call_args, residual)", offsetof(KernelCallArgs, residual));
+  layout("offsetof(struct kernel_call_args, scratch)", offsetof(KernelCallArgs, scratch));
   c << "\n";
   for (std::size_t i = 0; i < cases.size(); ++i)
     c << "void " << kernel_symbol(i) << "(const struct kernel_call_args*);\n";

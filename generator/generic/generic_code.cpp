@@ -87,6 +87,9 @@ class GenericCode final : public KernelCode {
       throw Error("plan", "register tile " + std::to_string(plan_.ur_w) + "x" +
                               std::to_string(plan_.oc_tile) +
                               " is larger than the generic kernel supports");
+    if (plan_.strategy == Strategy::winograd)
+      throw Error("algo", "the generic backend computes direct convolution only (it is the "
+                          "baseline without a JIT); use algo=direct or auto");
     if (plan_.strategy != Strategy::width_vectors &&
         (plan_.oc_tail_lanes < 1 || plan_.oc_tail_lanes > kLanes))
       throw Error("plan", "channel tail of " + std::to_string(plan_.oc_tail_lanes) + " lanes");
@@ -100,6 +103,7 @@ class GenericCode final : public KernelCode {
       case Strategy::oc_vectors: run_oc_vectors(a); break;
       case Strategy::depthwise: run_depthwise(a); break;
       case Strategy::width_vectors: run_width_vectors(a); break;
+      case Strategy::winograd: break;  // refused by the constructor
     }
   }
 

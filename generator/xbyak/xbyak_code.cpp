@@ -1,6 +1,7 @@
 // XbyakCode: the KernelCode of the Xbyak backend; owns the emitter's executable memory.
 #include "generator/xbyak/xbyak_emitter.hpp"
 #include "generator/xbyak/xbyak_code.hpp"
+#include "generator/xbyak/xbyak_winograd_emitter.hpp"
 
 #include <convjit/error.hpp>
 
@@ -13,7 +14,7 @@ constexpr std::size_t kMaxCodeBytes = std::size_t{64} << 20;
 
 class XbyakCode final : public KernelCode {
  public:
-  explicit XbyakCode(std::unique_ptr<XbyakEmitter> emitter)
+  explicit XbyakCode(std::unique_ptr<Xbyak::CodeGenerator> emitter)
       : emitter_(std::move(emitter)),
         entry_(emitter_->getCode<Entry>()) {}
 
@@ -26,7 +27,7 @@ class XbyakCode final : public KernelCode {
   }
 
  private:
-  std::unique_ptr<XbyakEmitter> emitter_;
+  std::unique_ptr<Xbyak::CodeGenerator> emitter_;
   Entry entry_;
 };
 
@@ -38,6 +39,8 @@ std::shared_ptr<const KernelCode> make_xbyak_code(const KernelPlan& plan) {
   while (capacity < static_cast<std::size_t>(plan.estimated_code_bytes) * 2) capacity *= 2;
   for (; capacity <= kMaxCodeBytes; capacity *= 2) {
     try {
+      if (plan.strategy == Strategy::winograd)
+        return std::make_shared<XbyakCode>(std::make_unique<XbyakWinogradEmitter>(plan, capacity));
       return std::make_shared<XbyakCode>(std::make_unique<XbyakEmitter>(plan, capacity));
     } catch (const Xbyak::Error& e) {
       if (static_cast<int>(e) != Xbyak::ERR_CODE_IS_TOO_BIG)

@@ -34,6 +34,9 @@ struct JitOptions {
   // The host's threads for every run() of this Jit's kernels (RunOptions::pool overrides);
   // null: OpenMP. The kernels keep it alive.
   std::shared_ptr<ThreadPool> pool;
+  // The algorithm for specs that leave it automatic (a spec's algo= wins). winograd* here
+  // means Winograd wherever the shape allows it and direct elsewhere.
+  Algorithm algo = Algorithm::automatic;
 };
 
 struct CacheStats {
@@ -69,12 +72,14 @@ class Jit {
   Backend backend() const noexcept { return backend_; }
   Isa isa() const noexcept { return isa_; }
   int threads() const noexcept { return threads_; }
+  Algorithm algo() const noexcept { return algo_; }
   const std::shared_ptr<ThreadPool>& pool() const noexcept { return pool_; }
 
  private:
   Backend backend_;
   Isa isa_;
   int threads_;
+  Algorithm algo_;
   std::shared_ptr<ThreadPool> pool_;
   std::unique_ptr<KernelCache> cache_;
 };

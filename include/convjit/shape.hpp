@@ -40,6 +40,7 @@ struct ConvShape {
   // NHWC pixel strides in floats when wider than the channels (a slice of a wider tensor);
   // 0 when dense, which is what resolve() makes of a stride equal to c or oc.
   std::int64_t src_stride = 0, dst_stride = 0;
+  Algorithm algo = Algorithm::automatic;  // as the spec asked (key algo=)
 
   std::int64_t ic_per_group() const { return c / groups; }
   std::int64_t oc_per_group() const { return oc / groups; }

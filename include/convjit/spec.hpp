@@ -12,6 +12,9 @@ struct ConvShape;
 enum class Layout : std::uint8_t { nhwc, nchw };
 enum class PaddingMode : std::uint8_t { explicit_pads, valid, same, same_lower };
 enum class ActivationKind : std::uint8_t { none, relu, clamp };
+// How the kernel computes (key algo=): `automatic` lets the planner choose; `winograd` asks
+// for Winograd F(m×m, 3×3) with the planner's tile size, winograd_f2/f4/f6 for that one.
+enum class Algorithm : std::uint8_t { automatic, direct, winograd, winograd_f2, winograd_f4, winograd_f6 };
 
 struct Activation {
   ActivationKind kind = ActivationKind::none;
@@ -48,6 +51,7 @@ struct ConvSpec {
   // 0: dense (c for the input, oc for the output).
   std::int64_t src_stride = 0;
   std::int64_t dst_stride = 0;
+  Algorithm algo = Algorithm::automatic;
 
   // Parses "n=1,c=64,h=56,w=56,oc=64,k=3,p=same" (see docs/ARCHITECTURE.md, "Spec string").
   // Throws convjit::Error naming the key and the reason.
@@ -65,5 +69,12 @@ struct ConvSpec {
 std::string_view to_string(Layout layout);
 std::string_view to_string(PaddingMode mode);
 std::string to_string(const Activation& act);
+std::string_view to_string(Algorithm algo);
+// Throws convjit::Error("algo", ...) for a name that is none of to_string's.
+Algorithm parse_algorithm(std::string_view name);
+// The Winograd output tile (2, 4 or 6) an algorithm asks for; 0 when it names none.
+int winograd_tile_of(Algorithm algo);
+// Why Winograd F(m×m, 3×3) cannot compute this shape; empty when it can.
+std::string winograd_ineligibility(const ConvShape& shape);
 
 }  // namespace convjit

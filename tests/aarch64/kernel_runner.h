@@ -17,6 +17,7 @@ struct kernel_call_args {
   int64_t tile_begin;
   int64_t tile_end;
   const float* residual; /* NULL: the shapes run here add none */
+  float* scratch;        /* NULL: no Winograd kernels here */
 };
 
 typedef void (*kernel_entry)(const struct kernel_call_args*);
