@@ -18,6 +18,17 @@ std::int64_t accumulation_length(const ConvShape& s);
 // [-1, 1]; see the derivation in tolerance.cpp.
 double tolerance(const ConvShape& s);
 
+// Winograd F(m×m, 3×3) kernels round differently (the transforms' coefficients grow with m):
+// their bound is relative, max |y − y_ref| ≤ winograd_relative_bound(m) · max(max |y_ref|, 1),
+// pinned per tile size by tests/winograd_test.cpp over random shapes up to 512 channels.
+double winograd_relative_bound(int m);
+
+// The bound for outputs of a kernel computed by `algo` (direct, or a winograd_f* tile size)
+// against the reference's `expected` (n floats of dst, gaps between strided pixels ignored):
+// tolerance(s) for direct kernels.
+double tolerance(const ConvShape& s, Algorithm algo, const float* expected, std::size_t n);
+double tolerance(const ConvShape& s, Algorithm algo, const std::vector<float>& expected);
+
 // max_i |a_i − b_i|; +infinity when sizes differ or an element is NaN/inf in one and not
 // identical in the other (so unwritten NaN-filled outputs always fail).
 double max_abs_error(const std::vector<float>& a, const std::vector<float>& b);

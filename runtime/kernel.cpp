@@ -219,6 +219,13 @@ Kernel::~Kernel() = default;
 const ConvShape& Kernel::shape() const noexcept { return state_->shape; }
 std::string_view Kernel::backend() const noexcept { return state_->code->backend(); }
 const std::string& Kernel::name() const noexcept { return state_->plan->name; }
+Algorithm Kernel::algorithm() const noexcept {
+  const KernelPlan& p = *state_->plan;
+  if (p.strategy != Strategy::winograd) return Algorithm::direct;
+  return p.winograd.m == 2 ? Algorithm::winograd_f2
+         : p.winograd.m == 4 ? Algorithm::winograd_f4
+                             : Algorithm::winograd_f6;
+}
 double Kernel::generation_us() const noexcept { return state_->generation_us; }
 
 std::string Kernel::describe() const {

@@ -71,6 +71,8 @@ class Kernel {
   std::string_view backend() const noexcept;
   // A name that says what the kernel is, e.g. conv_k3x3_s1x1_d1x1_oc_vectors_ur6x2_nhwc_avx2.
   const std::string& name() const noexcept;
+  // How it computes: direct, or winograd_f2/f4/f6 (never automatic).
+  Algorithm algorithm() const noexcept;
   // The plan and the backend, human-readable (what `convjit plan` prints).
   std::string describe() const;
   double generation_us() const noexcept;

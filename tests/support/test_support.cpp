@@ -401,9 +401,9 @@ std::vector<JitTarget> all_targets() {
 }
 
 Comparison compare_outputs(const ConvShape& shape, const float* actual, const float* expected,
-                           std::size_t count) {
+                           std::size_t count, Algorithm algo) {
   Comparison result;
-  result.tolerance = tolerance(shape);
+  result.tolerance = tolerance(shape, algo, expected, count);
   for (std::size_t i = 0; i < count; ++i) {
     const double err = max_abs_error(actual + i, expected + i, 1);
     if (i == 0 || err > result.max_error) {
@@ -451,7 +451,8 @@ Comparison compare_backend_with_reference(const ConvShape& shape, const JitTarge
   reference_conv(shape, src.data(), weights.data(), shape.bias ? bias.data() : nullptr,
                  expected.data(), shape.add_residual ? residual.data() : nullptr);
 
-  Comparison result = compare_outputs(shape, buffer.data() + guard, expected.data(), dst_elems);
+  Comparison result = compare_outputs(shape, buffer.data() + guard, expected.data(), dst_elems,
+                                      kernel->algorithm());
   for (std::size_t i = 0; i < guard; ++i)
     result.guards_intact = result.guards_intact && buffer[i] == sentinel &&
                            buffer[guard + dst_elems + i] == sentinel;

@@ -175,10 +175,10 @@ struct Comparison {
 };
 
 // Judges `count` outputs of a kernel for the shape against the reference's `expected` with
-// core/tolerance.hpp's rule (max_abs_error per element, tolerance(shape)), and names the worst
-// element. guards_intact stays true: where dst lives is the caller's to check.
+// core/tolerance.hpp's rule for the kernel's algorithm (max_abs_error per element), and names
+// the worst element. guards_intact stays true: where dst lives is the caller's to check.
 Comparison compare_outputs(const ConvShape& shape, const float* actual, const float* expected,
-                           std::size_t count);
+                           std::size_t count, Algorithm algo = Algorithm::direct);
 
 // A code generator under test: a backend and the instruction set it generates for.
 struct JitTarget {

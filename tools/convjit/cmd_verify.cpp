@@ -29,14 +29,15 @@ struct Outcome {
   std::string status;  // "ok", "MISMATCH", "unavailable"
   std::string detail;  // the error, or why the backend could not run
   double worst = 0;
+  double tolerance = 0;   // the kernel's algorithm's bound (core/tolerance.hpp)
+  std::string algorithm;  // direct or winograd_f*
   bool failed = false;
 };
 
 Outcome check_backend(const ConvShape& shape, Backend backend, int threads,
                       const std::vector<float>& src, const std::vector<float>& weights,
                       const std::vector<float>& bias, const std::vector<float>& residual,
-                      const std::vector<float>& expected, double tolerance,
-                      bool explicitly_requested) {
+                      const std::vector<float>& expected, bool explicitly_requested) {
   Outcome outcome;
   std::shared_ptr<const Kernel> kernel;
   try {
@@ -59,6 +60,9 @@ Outcome check_backend(const ConvShape& shape, Backend backend, int threads,
   options.threads = threads;
   options.residual = shape.add_residual ? residual.data() : nullptr;
   kernel->run(src.data(), packed, dst.data(), options);
+  outcome.algorithm = std::string(to_string(kernel->algorithm()));
+  outcome.tolerance = convjit::tolerance(shape, kernel->algorithm(), expected);
+  const double tolerance = outcome.tolerance;
   double worst = 0;
   std::size_t worst_at = 0;
   for (std::size_t i = 0; i < dst.size(); ++i) {
@@ -106,7 +110,7 @@ int cmd_verify(const std::vector<std::string>& args) {
   for (const std::string& text : parsed.positional) shapes.push_back(parse_shape(text));
 
   std::vector<std::vector<std::string>> rows = {
-      {"spec", "backend", "worst error", "tolerance", "result"}};
+      {"spec", "backend", "algorithm", "worst error", "tolerance", "result"}};
   bool any_failed = false;
   int ran_count = 0;
   for (std::size_t k = 0; k < shapes.size(); ++k) {
@@ -121,21 +125,20 @@ int cmd_verify(const std::vector<std::string>& args) {
     std::vector<float> expected(static_cast<std::size_t>(s.dst_elems()));
     reference_conv(s, src.data(), weights.data(), bias.data(), expected.data(),
                    s.add_residual ? residual.data() : nullptr);
-    const double tolerance = convjit::tolerance(s);
     for (Backend b : backends) {
       const Outcome o = check_backend(s, b, threads, src, weights, bias, residual, expected,
-                                      tolerance, explicit_backends);
+                                      explicit_backends);
       any_failed = any_failed || o.failed;
       const bool ran = o.status == "ok" || o.status == "MISMATCH";
       ran_count += ran ? 1 : 0;
       std::string result = o.status;
       if (!o.detail.empty()) result += " (" + o.detail + ")";
       rows.push_back({parsed.positional[k], std::string(to_string(resolve_backend(b))),
-                      ran ? format_number(o.worst, 3) : "-", format_number(tolerance, 3),
-                      result});
+                      ran ? o.algorithm : "-", ran ? format_number(o.worst, 3) : "-",
+                      ran ? format_number(o.tolerance, 3) : "-", result});
     }
   }
-  print_table(std::cout, rows, "llrrl");
+  print_table(std::cout, rows, "lllrrl");
   if (ran_count == 0) {
     std::cout << "verify: FAILED (no backend could run, nothing was verified)\n";
     return kExitFailure;
