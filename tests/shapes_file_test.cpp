@@ -1,5 +1,5 @@
 // The shapes-file format (bench/shapes_file.hpp): the optional groups and count columns, the
-// errors for bad lines, and the shipped lists.
+// errors for bad lines, and the shipped lists (bench/shapes.txt, shapes_vgg.txt, networks/).
 #define BOOST_TEST_MODULE shapes_file
 #include <boost/test/unit_test.hpp>
 
@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <numeric>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -43,6 +44,12 @@ std::filesystem::path bench_dir() {
 std::int64_t total_count(const std::vector<ShapeEntry>& entries) {
   return std::accumulate(entries.begin(), entries.end(), std::int64_t{0},
                          [](std::int64_t sum, const ShapeEntry& e) { return sum + e.count; });
+}
+
+double weighted_flops(const std::vector<ShapeEntry>& entries) {
+  double sum = 0;
+  for (const ShapeEntry& e : entries) sum += e.shape.flops() * static_cast<double>(e.count);
+  return sum;
 }
 
 }  // namespace
@@ -91,9 +98,9 @@ BOOST_AUTO_TEST_CASE(pair_view_keeps_name_and_shape) {
 }
 
 BOOST_AUTO_TEST_CASE(file_entries_carry_the_file_stem_as_source) {
-  const auto entries = bench::load_shape_entries(testing::shapes_file_path());
+  const auto entries = bench::load_shape_entries((bench_dir() / "networks" / "vgg16.txt").string());
   BOOST_REQUIRE(!entries.empty());
-  for (const ShapeEntry& e : entries) BOOST_TEST(e.source == "shapes");
+  for (const ShapeEntry& e : entries) BOOST_TEST(e.source == "vgg16");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -146,6 +153,49 @@ BOOST_AUTO_TEST_CASE(bench_shapes_stay_small_and_ungrouped) {
     BOOST_TEST(e.count == 1, e.name);
     BOOST_TEST(e.shape.flops() < 1e9, e.name);
   }
+}
+
+BOOST_AUTO_TEST_CASE(vgg_file_holds_3x3_stride_1_layers_from_64_to_512_channels) {
+  const auto entries = bench::load_shape_entries((bench_dir() / "shapes_vgg.txt").string());
+  BOOST_REQUIRE(entries.size() >= 5u);
+  std::set<std::int64_t> sizes;
+  for (const ShapeEntry& e : entries) {
+    BOOST_TEST((e.shape.kh == 3 && e.shape.kw == 3 && e.shape.sh == 1 && e.shape.sw == 1), e.name);
+    BOOST_TEST((e.shape.c >= 64 && e.shape.oc <= 512), e.name);
+    BOOST_TEST(e.shape.out_h == e.shape.h, e.name);
+    sizes.insert(e.shape.h);
+  }
+  BOOST_TEST(*sizes.begin() == 14);
+  BOOST_TEST(*sizes.rbegin() == 224);
+}
+
+// Layer counts and FLOPs of torchvision's architectures at 224x224 (convolutions only).
+BOOST_AUTO_TEST_CASE(network_files_list_every_conv_layer) {
+  struct Expected {
+    const char* file;
+    std::int64_t layers;
+    double gflop;
+  };
+  for (const Expected& x : {Expected{"resnet50.txt", 53, 8.17}, Expected{"mobilenet_v2.txt", 52, 0.60},
+                            Expected{"vgg16.txt", 13, 30.69}}) {
+    const auto entries = bench::load_shape_entries((bench_dir() / "networks" / x.file).string());
+    BOOST_TEST(total_count(entries) == x.layers, x.file);
+    BOOST_TEST(weighted_flops(entries) * 1e-9 == x.gflop, boost::test_tools::tolerance(0.01));
+    std::set<std::string> names;
+    for (const ShapeEntry& e : entries) {
+      BOOST_TEST(names.insert(e.name).second, x.file << ": duplicate name " << e.name);
+      BOOST_TEST(e.shape.n == 1, e.name);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(mobilenet_v2_lists_its_depthwise_layers_once_per_shape) {
+  const auto entries =
+      bench::load_shape_entries((bench_dir() / "networks" / "mobilenet_v2.txt").string());
+  std::int64_t depthwise = 0;
+  for (const ShapeEntry& e : entries)
+    if (e.shape.is_depthwise()) depthwise += e.count;
+  BOOST_TEST(depthwise == 17);  // one per inverted-residual block
 }
 
 BOOST_AUTO_TEST_SUITE_END()
