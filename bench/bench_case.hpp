@@ -20,6 +20,9 @@ struct Case {
   std::string status = "ok";  // ok | skipped | mismatch
   std::string reason;
   std::string impl;  // what ran, when known (kernel name, oneDNN implementation)
+  // How the backend computes: the error bound its output is held to, and the report's note
+  // that GFLOP/s count direct-convolution FLOPs whatever the algorithm.
+  Algorithm algorithm = Algorithm::direct;
   double compile_us = nan_value;
   double pack_us = nan_value;
   double max_abs_err = nan_value;

@@ -30,7 +30,7 @@ namespace convjit::bench {
 std::string json_escape(std::string_view text);
 
 // Backend names, in the order the suite reports them: convjit's "xbyak", "llvm", "generic",
-// "reference", then the baselines "onednn", "xnnpack", "im2col_openblas".
+// "reference", then the baselines "onednn", "onednn_winograd", "xnnpack", "im2col_openblas".
 const std::vector<std::string>& known_backend_names();
 
 // The default set (what an empty BenchOptions::backends means): convjit's available_backends()
