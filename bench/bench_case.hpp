@@ -6,6 +6,7 @@
 
 #include <convjit/convjit.hpp>
 
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -55,6 +56,9 @@ struct ShapeResult {
   std::string name;
   ConvShape shape;
   std::vector<Case> cases;
+  // From the shapes file (ShapeEntry): the totals per source weight each layer by its count.
+  std::int64_t count = 1;
+  std::string source;
   const Case* find(const std::string& backend) const {
     for (const Case& c : cases)
       if (c.backend == backend && c.ok()) return &c;

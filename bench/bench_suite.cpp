@@ -213,11 +213,11 @@ void release_kernels_and_buffers(ShapeResult& r) {
   }
 }
 
-ShapeResult measure_shape(const std::pair<std::string, ConvShape>& named, std::uint32_t seed,
+ShapeResult measure_shape(const ShapeEntry& entry, std::uint32_t seed,
                           const std::vector<std::string>& backends, const Preparation& p) {
-  const auto& [name, shape] = named;
+  const ConvShape& shape = entry.shape;
   const ShapeData data = make_data(shape, seed, p.options.verify);
-  ShapeResult r{name, shape, {}};
+  ShapeResult r{entry.name, shape, {}, entry.count, entry.source};
   // No reallocation: each case's call points into the Case itself (its packed weights).
   r.cases.reserve(backends.size());
   for (const std::string& b : backends) {
