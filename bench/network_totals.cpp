@@ -130,21 +130,26 @@ void print_network_totals(const std::vector<ShapeResult>& results,
                           std::ostream& out) {
   const std::vector<NetworkTotals> totals = network_totals(results);
   if (totals.empty()) return;
-  std::vector<Series> rows, versus;
-  for (const std::string& b : backends) rows.push_back(backend_series(b));
-  const bool both_onednn = has(backends, "onednn") && has(backends, "onednn_winograd");
-  if (both_onednn) rows.push_back(onednn_best_series());
-  for (const char* b : {"onednn", "xnnpack"})
-    if (has(backends, b)) versus.push_back(backend_series(b));
-  if (both_onednn) versus.insert(versus.begin() + 1, onednn_best_series());
   out << "\n  totals per shapes file: each layer's median x its COUNT, summed; eff.GFLOP/s ="
          " direct-convolution FLOPs / total\n"
          "  (Winograd does fewer multiplications, so it can pass 1x the FMA peak); layers ="
          " the layers a backend ran;\n"
          "  vs X = X's total / this backend's over the layers both ran (> 1: this backend"
-         " faster; * = not all layers)\n";
-  if (both_onednn) out << "  onednn_best = per layer the faster of onednn and onednn_winograd\n";
-  for (const NetworkTotals& n : totals) print_table(n, rows, versus, peak, out);
+         " faster; * = not all layers);\n"
+         "  onednn_best = per layer the faster of onednn and onednn_winograd, where"
+         " onednn_winograd ran a layer\n";
+  for (const NetworkTotals& n : totals) {
+    std::vector<Series> rows, versus;
+    for (const std::string& b : backends) rows.push_back(backend_series(b));
+    for (const char* b : {"onednn", "xnnpack"})
+      if (has(backends, b)) versus.push_back(backend_series(b));
+    // Only where it differs from onednn: Winograd ran somewhere in this network.
+    if (has(backends, "onednn") && total_of(n, backend_series("onednn_winograd")).layers) {
+      rows.push_back(onednn_best_series());
+      versus.insert(versus.begin() + 1, onednn_best_series());
+    }
+    print_table(n, rows, versus, peak, out);
+  }
 }
 
 }  // namespace convjit::bench

@@ -28,8 +28,8 @@ std::vector<NetworkTotals> network_totals(const std::vector<ShapeResult>& result
 
 // Per source, per backend: total ms, effective GFLOP/s and multiple of `peak` (0: unknown),
 // the layers it ran, and the ratios of the oneDNN and XNNPACK totals to its own over the
-// layers both ran (> 1: this backend is faster). With onednn and onednn_winograd both
-// measured, a row takes the faster of the two per layer ("oneDNN's best").
+// layers both ran (> 1: this backend is faster). Where onednn_winograd ran some layer of the
+// network, a row and a column take the faster of onednn and it per layer ("onednn_best").
 void print_network_totals(const std::vector<ShapeResult>& results,
                           const std::vector<std::string>& backends, double peak,
                           std::ostream& out);

@@ -97,6 +97,16 @@ BOOST_AUTO_TEST_CASE(totals_weight_medians_by_count_and_compare_with_the_librari
   BOOST_TEST(contains(best, "5/5"), best);
 }
 
+BOOST_AUTO_TEST_CASE(no_onednn_best_where_winograd_ran_no_layer) {
+  std::vector<ShapeResult> results;
+  add_layer(results, "a", 1, "net", {{"xbyak", 1}, {"onednn", 2}, {"onednn_winograd", na}});
+  add_layer(results, "b", 1, "net", {{"xbyak", 1}, {"onednn", 2}, {"onednn_winograd", na}});
+  std::ostringstream out;
+  print_network_totals(results, {"xbyak", "onednn", "onednn_winograd"}, 0, out);
+  BOOST_TEST(row_of(out.str(), "onednn_best").empty(), out.str());
+  BOOST_TEST(contains(row_of(out.str(), "onednn_winograd"), "not measured"), out.str());
+}
+
 BOOST_AUTO_TEST_CASE(no_total_without_a_shapes_file) {
   std::vector<ShapeResult> results;
   add_layer(results, "spec", 1, "", {{"xbyak", 1}});
