@@ -64,6 +64,13 @@ XbyakWinogradEmitter::XbyakWinogradEmitter(const KernelPlan& plan, std::size_t m
   input_labels_.resize(w_.input.transforms.size());
   output_labels_.resize(w_.output.transforms.size());
 
+  // The vector constants come first, behind a jump: every later use refers back to a
+  // defined label, which Xbyak resolves at once (forward references it keeps in a hash
+  // table until the label is defined, thousands of them in a Winograd kernel).
+  Xbyak::Label entry;
+  jmp(entry, T_NEAR);
+  emit_vector_constants();
+  L(entry);
   emit_entry();
   for (std::size_t i = 0; i < w_.input.transforms.size(); ++i) {
     L(input_labels_[i]);
@@ -79,7 +86,7 @@ XbyakWinogradEmitter::XbyakWinogradEmitter(const KernelPlan& plan, std::size_t m
     L(gemm_last_);
     emit_gemm(w_.last_block);
   }
-  emit_constants();
+  emit_tables();
   setProtectModeRE();
 }
 
@@ -91,7 +98,10 @@ Xbyak::Address XbyakWinogradEmitter::at(const Reg64& base, std::int64_t disp) {
 }
 
 Xbyak::Address XbyakWinogradEmitter::constant(float value) {
-  return util::ptr[util::rip + constants_[value]];
+  const auto it = constants_.find(value);
+  if (it == constants_.end())
+    throw Error("algo", "internal: the Winograd schedule did not list the coefficient " + std::to_string(value));
+  return util::ptr[util::rip + it->second];
 }
 
 void XbyakWinogradEmitter::zero(const Xmm& reg) {
@@ -450,7 +460,27 @@ void XbyakWinogradEmitter::emit_gemm_group(int tiles, int blocks) {
       vmovups(at(kTileM, t * w_.m_tile + b * w_.channel_vector), acc[t * blocks + b]);
 }
 
-void XbyakWinogradEmitter::emit_constants() {
+void XbyakWinogradEmitter::emit_vector_constants() {
+  if (!plan_.uses_opmasks()) {
+    align(32);
+    L(tail_mask_words_);
+    for (int i = 0; i < 16; ++i) dd(i < 8 ? 0xffffffffu : 0u);
+  }
+  // The schedule's coefficient magnitudes, with their negations (a combination's first
+  // term multiplies by the signed coefficient), and the clamp's bounds.
+  std::vector<float> values;
+  for (float v : w_.constants) values.insert(values.end(), {v, -v});
+  const ConvShape& s = plan_.shape;
+  if (s.act.kind == ActivationKind::clamp) values.insert(values.end(), {s.act.lo, s.act.hi});
+  for (float v : values) {
+    if (constants_.contains(v)) continue;
+    align(64);
+    L(constants_[v]);
+    for (int i = 0; i < plan_.lanes; ++i) dd(std::bit_cast<std::uint32_t>(v));
+  }
+}
+
+void XbyakWinogradEmitter::emit_tables() {
   align(64);
   L(input_routines_);
   for (const Xbyak::Label& l : input_labels_) putL(l);
@@ -464,21 +494,6 @@ void XbyakWinogradEmitter::emit_constants() {
   bytes(input_columns_, w_.input.column_class);
   bytes(output_rows_, w_.output.row_class);
   bytes(output_columns_, w_.output.column_class);
-  if (!plan_.uses_opmasks()) {
-    align(32);
-    L(tail_mask_words_);
-    for (int i = 0; i < 16; ++i) dd(i < 8 ? 0xffffffffu : 0u);
-  }
-  const ConvShape& s = plan_.shape;
-  if (s.act.kind == ActivationKind::clamp) {
-    (void)constants_[s.act.lo];
-    (void)constants_[s.act.hi];
-  }
-  for (auto& [value, label] : constants_) {
-    align(64);
-    L(label);
-    for (int i = 0; i < plan_.lanes; ++i) dd(std::bit_cast<std::uint32_t>(value));
-  }
 }
 
 }  // namespace convjit

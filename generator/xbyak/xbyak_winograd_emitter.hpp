@@ -41,7 +41,8 @@ class XbyakWinogradEmitter : public Xbyak::CodeGenerator {
   void zero(const Xbyak::Xmm& reg);
   Xbyak::Address at(const Xbyak::Reg64& base, std::int64_t disp);
   Xbyak::Address constant(float value);
-  void emit_constants();
+  void emit_vector_constants();  // constants and the avx2 tail mask words, before the code
+  void emit_tables();            // the routine and class tables, after it
 
   const KernelPlan& plan_;
   const WinogradSchedule w_;
