@@ -152,6 +152,7 @@ class RawResults:
         self.t1 = Bench(path("threads_1.jsonl"))
         self.t2 = Bench(path("threads_2.jsonl"))
         self.micro = Micro(path("microbench.json"))
+        self.winograd_error = read_text(path("winograd_error.txt"))
         self.tools = read_kv(path("tools.txt"))
         self.quick = self.tools.get("quick") == "1"
         self.load_start = read_text(path("loadavg_start.txt"), "? ? ?")

@@ -9,7 +9,8 @@ from report_format import fnum, fpct, fus, fx, table
 def write_report(r, targets, plot, out):
     sections = (title_section(r, targets) + environment_section(r) + targets_section(targets) +
                 main_comparison_section(r, plot) + native_section(r) + thread_section(r, plot) +
-                microbench_section(r) + skipped_section(r) + method_section(r, plot))
+                microbench_section(r) + winograd_accuracy_section(r) + skipped_section(r) +
+                method_section(r, plot))
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(sections))
 
@@ -162,6 +163,21 @@ def microbench_section(r):
         "first-compile samples in the two bench runs.\n",
         generation_table(r),
         ""]
+
+
+def winograd_accuracy_section(r):
+    """The error table tests/winograd_test.cpp prints, beside the direct kernels' error."""
+    lines = [l for l in (r.winograd_error or "").splitlines()]
+    start = next((i for i, l in enumerate(lines) if l.startswith("max |y - y_ref|")), None)
+    if start is None:
+        return []
+    rows = lines[start:start + 6]
+    return ["## Winograd accuracy\n",
+            "max |y − y_ref| / max |y_ref| against the double-accumulating reference on U(−1, 1) data, "
+            "per algorithm and input-channel count (`winograd_test`, random eligible shapes in both "
+            "layouts with padding at every border). The tests pin 1e-5 for F(2×2) and 1e-4 for F(4×4) "
+            "and F(6×6); `algo=auto` picks only F(2×2) and F(4×4).\n",
+            "```", *rows, "```\n"]
 
 
 def skipped_section(r):
