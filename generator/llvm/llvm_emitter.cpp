@@ -365,7 +365,7 @@ void LlvmEmitter::emit_tile_store(const TileWalk& walk, const Address& dst,
     const bool last_of_tail = plan_.strategy != Strategy::width_vectors && run.has_tail &&
                               block == run.blocks - 1;
     const Address out = dst.plus(st.dst_offset + block * geo_.dst_block);
-    const std::uint32_t lanes = last_of_tail ? tail : st.lanes;
+    const std::uint32_t lanes = last_of_tail ? tail : st.store.lanes;
     llvm::Value* value = acc[st.column * run.blocks + block];
     if (residual_delta) {
       // Only the stored lanes are read: the others may lie outside the residual.

@@ -512,9 +512,9 @@ void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,
       for (const TileStore& st : walk.stores) {
         const Xmm a = acc(st.column, o);
         const std::int64_t disp = st.dst_offset + o * geo_.dst_block;
-        const bool full = st.lanes == plan_.all_lanes();
+        const bool full = st.store.lanes == plan_.all_lanes();
         if (add) {
-          if (!full) set_mask(st.lanes);
+          if (!full) set_mask(st.store.lanes);
           emit_residual_add(a, base.dst, disp, !full);
         }
         emit_activation(a);
@@ -522,7 +522,7 @@ void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,
         if (full) {
           vmovups(out, a);
         } else {
-          if (!add) set_mask(st.lanes);
+          if (!add) set_mask(st.store.lanes);
           masked_store(out, a);
         }
       }
