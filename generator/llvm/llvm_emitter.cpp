@@ -360,21 +360,17 @@ llvm::Value* LlvmEmitter::emit_activation(llvm::Value* value) {
 void LlvmEmitter::emit_tile_store(const TileWalk& walk, const Address& dst,
                                   const ChannelTileRun& run, const Values& acc,
                                   llvm::Value* residual_delta) {
-  const std::uint32_t tail = first_lanes(plan_.oc_tail_lanes, plan_.lanes);
   auto store = [&](const TileStore& st, int block) {
-    const bool last_of_tail = plan_.strategy != Strategy::width_vectors && run.has_tail &&
-                              block == run.blocks - 1;
+    const VectorStore& how = schedule_.store_of(st, run, block);
     const Address out = dst.plus(st.dst_offset + block * geo_.dst_block);
-    const std::uint32_t lanes = last_of_tail ? tail : st.store.lanes;
     llvm::Value* value = acc[st.column * run.blocks + block];
     if (residual_delta) {
       // Only the stored lanes are read: the others may lie outside the residual.
       const Address residual{builder_.CreateGEP(i8_, pointer(out), residual_delta), 0};
-      value = builder_.CreateFAdd(value, lanes == plan_.all_lanes()
-                                             ? load_vector(residual)
-                                             : load_vector_masked(residual, lanes));
+      value = builder_.CreateFAdd(value, how.partial() ? load_vector_masked(residual, how.lanes)
+                                                       : load_vector(residual));
     }
-    store_vector(emit_activation(value), out, lanes);
+    store_vector(emit_activation(value), out, how);
   };
   if (plan_.strategy == Strategy::width_vectors) {
     for (int o = 0; o < run.blocks; ++o)
@@ -448,9 +444,31 @@ llvm::Value* LlvmEmitter::broadcast_input(const Address& a) {
   return builder_.CreateVectorSplat(plan_.lanes, scalar);
 }
 
-void LlvmEmitter::store_vector(llvm::Value* value, const Address& a, std::uint32_t lanes) {
-  if (lanes == plan_.all_lanes()) builder_.CreateAlignedStore(value, pointer(a), llvm::Align(4));
-  else builder_.CreateMaskedStore(value, pointer(a), llvm::Align(4), mask(lanes));
+void LlvmEmitter::store_vector(llvm::Value* value, const Address& a, const VectorStore& store) {
+  switch (store.kind) {
+    case StoreKind::whole:
+      builder_.CreateAlignedStore(value, pointer(a), llvm::Align(4));
+      break;
+    case StoreKind::masked:
+      builder_.CreateMaskedStore(value, pointer(a), llvm::Align(4), mask(store.lanes));
+      break;
+    case StoreKind::pieces:
+      // Plain stores of the pieces' lanes (x86: vmovups xmm, vmovlps, vmovss, vextractps),
+      // never llvm.masked.store, which AVX2 lowers to vmaskmovps.
+      for (const StorePiece& piece : store.pieces) {
+        const Address at = a.plus(static_cast<std::int64_t>(piece.first_lane) * 4);
+        llvm::Value* part;
+        if (piece.lanes == 1) {
+          part = builder_.CreateExtractElement(value, builder_.getInt64(piece.first_lane));
+        } else {
+          std::vector<int> lanes(static_cast<std::size_t>(piece.lanes));
+          for (int i = 0; i < piece.lanes; ++i) lanes[static_cast<std::size_t>(i)] = piece.first_lane + i;
+          part = builder_.CreateShuffleVector(value, lanes);
+        }
+        builder_.CreateAlignedStore(part, pointer(at), llvm::Align(4));
+      }
+      break;
+  }
 }
 
 // llvm.fmuladd rather than llvm.fma: one fused multiply-add wherever the target has one
