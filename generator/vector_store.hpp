@@ -3,14 +3,16 @@
 // outputs (a channel tail, the last columns of a width-vector row). The schedule decides it
 // per partial vector; the emitters translate it and decide nothing.
 //
-// Why not always a masked store: on AMD Zen 3 and 4 an AVX2 `vmaskmovps` store is
-// microcoded and costs many times a plain store, so a kernel with one tail per output pixel
-// (seed_28_s3_p1: 100 one-float tails) ran three times slower with AVX2 than with AVX-512
-// opmask stores on the same core. The tail's length is known when the code is generated, so
-// an AVX2 tail is written with plain stores of 4, 2 and 1 floats that together cover exactly
-// its lanes. AVX-512 keeps its opmask store, which is one fast instruction. NEON keeps
+// Why not always a masked store: on AMD Zen an AVX2 `vmaskmovps` store is microcoded; on a
+// Zen 4 EPYC it costs 7-10 ns whatever its lanes, against 0.3-0.6 ns for the pieces below
+// (build/convjit_tail_access_bench). A kernel with one tail per output pixel
+// (seed_28_s3_p1: 100 one-float tails) took 0.67 us with them and takes 0.22 us without, as
+// fast as its AVX-512 opmask kernel on the same core. The tail's length is known when the
+// code is generated, so an AVX2 tail is written with plain stores of 4, 2 and 1 floats that
+// together cover exactly its lanes. AVX-512 keeps its opmask store, which is one fast instruction. NEON keeps
 // llvm.masked.store, which LLVM already turns into per-lane stores for a constant mask.
-// Masked loads stay as they are: they are not slow the way masked stores are.
+// Masked loads stay as they are: a vmaskmovps load costs what a full load does there, and the
+// exact narrow loads twice that.
 //
 // A tail is never widened into a full store, even where the buffer has room after it:
 // the lanes past the tail belong to the next pixel or the next row, which another thread
