@@ -8,6 +8,7 @@ Baseline::~Baseline() = default;
 
 #ifdef CONVJIT_HAVE_ONEDNN
 std::unique_ptr<Baseline> make_onednn_baseline();
+std::unique_ptr<Baseline> make_onednn_winograd_baseline();
 #endif
 #ifdef CONVJIT_HAVE_XNNPACK
 std::unique_ptr<Baseline> make_xnnpack_baseline();
@@ -20,6 +21,7 @@ std::vector<std::unique_ptr<Baseline>> available_baselines() {
   std::vector<std::unique_ptr<Baseline>> out;
 #ifdef CONVJIT_HAVE_ONEDNN
   out.push_back(make_onednn_baseline());
+  out.push_back(make_onednn_winograd_baseline());
 #endif
 #ifdef CONVJIT_HAVE_XNNPACK
   out.push_back(make_xnnpack_baseline());
@@ -31,7 +33,8 @@ std::vector<std::unique_ptr<Baseline>> available_baselines() {
 }
 
 const std::vector<std::string>& known_baseline_names() {
-  static const std::vector<std::string> names{"onednn", "xnnpack", "im2col_openblas"};
+  static const std::vector<std::string> names{"onednn", "onednn_winograd", "xnnpack",
+                                                "im2col_openblas"};
   return names;
 }
 
@@ -40,7 +43,7 @@ std::string baseline_missing_reason(const std::string& name) {
 #ifdef CONVJIT_BENCH_BASELINES_DISABLED
   disabled = " (CONVJIT_BUILD_BENCH_BASELINES=OFF)";
 #endif
-  if (name == "onednn") {
+  if (name == "onednn" || name == "onednn_winograd") {
 #ifndef CONVJIT_HAVE_ONEDNN
     return std::string("not built: oneDNN (libdnnl-dev) was not found when convjit was configured") +
            disabled;

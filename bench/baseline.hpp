@@ -11,6 +11,10 @@
 //     bias buffers may be freed afterwards;
 //   - PreparedConv::run() computes the whole batch, bias and activation included, on
 //     `threads` threads (the benchmark uses 1);
+//   - a baseline that computes in a layout of its own (oneDNN's Winograd: blocked src, dst
+//     and weights) converts outside the timed loop: stage_input() before the timed calls,
+//     finish_output() after them. Only run() is timed, as it would be in a network that keeps
+//     its activations in that layout from layer to layer;
 //   - a shape a baseline cannot compute exactly is refused by unsupported_reason(), never
 //     computed wrongly.
 #include <convjit/shape.hpp>
@@ -24,16 +28,25 @@ namespace convjit::bench {
 class PreparedConv {
  public:
   virtual ~PreparedConv();
-  // src: the whole NHWC input batch; dst: the whole NHWC output batch.
+  // src: the whole NHWC input batch; dst: the whole NHWC output batch. A baseline with a
+  // layout of its own reads the input stage_input() staged and writes its own output buffer:
+  // it touches neither pointer.
   virtual void run(const float* src, float* dst) = 0;
+  // Copies src (NHWC) into the layout run() reads; nothing for NHWC baselines.
+  virtual void stage_input(const float* src) { (void)src; }
+  // Writes the last run()'s output to dst (NHWC); nothing for NHWC baselines.
+  virtual void finish_output(float* dst) { (void)dst; }
   // What runs, when the library says (e.g. oneDNN's "jit:avx512_core"); may be empty.
   virtual std::string describe() const { return {}; }
+  // The algorithm whose error bound (core/tolerance.hpp) the output is held to.
+  virtual Algorithm algorithm() const { return Algorithm::direct; }
 };
 
 class Baseline {
  public:
   virtual ~Baseline();
-  // "onednn", "xnnpack" or "im2col_openblas" (the benchmark's backend names).
+  // "onednn", "onednn_winograd", "xnnpack" or "im2col_openblas" (the benchmark's backend
+  // names).
   virtual std::string name() const = 0;
   // Library and version as far as cheaply known, e.g. "oneDNN 2.6.3 (isa avx512_core)".
   virtual std::string version() const = 0;
@@ -48,7 +61,7 @@ class Baseline {
 };
 
 // The baselines whose libraries were found when this build was configured, in the order
-// onednn, xnnpack, im2col_openblas.
+// onednn, onednn_winograd, xnnpack, im2col_openblas.
 std::vector<std::unique_ptr<Baseline>> available_baselines();
 
 // Every baseline name the benchmark knows, built or not.

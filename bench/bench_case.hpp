@@ -6,6 +6,7 @@
 
 #include <convjit/convjit.hpp>
 
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -20,6 +21,9 @@ struct Case {
   std::string status = "ok";  // ok | skipped | mismatch
   std::string reason;
   std::string impl;  // what ran, when known (kernel name, oneDNN implementation)
+  // How the backend computes: the error bound its output is held to, and the report's note
+  // that GFLOP/s count direct-convolution FLOPs whatever the algorithm.
+  Algorithm algorithm = Algorithm::direct;
   double compile_us = nan_value;
   double pack_us = nan_value;
   double max_abs_err = nan_value;
@@ -52,6 +56,9 @@ struct ShapeResult {
   std::string name;
   ConvShape shape;
   std::vector<Case> cases;
+  // From the shapes file (ShapeEntry): the totals per source weight each layer by its count.
+  std::int64_t count = 1;
+  std::string source;
   const Case* find(const std::string& backend) const {
     for (const Case& c : cases)
       if (c.backend == backend && c.ok()) return &c;

@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
         return argv[++i];
       };
       if (arg == "--shapes") {
-        auto shapes = cb::load_shapes_file(value());
+        auto shapes = cb::load_shape_entries(value());
         options.shapes.insert(options.shapes.end(), shapes.begin(), shapes.end());
         have_shapes = true;
       } else if (arg == "--backend" || arg == "--backends") {
@@ -73,11 +73,11 @@ int main(int argc, char** argv) {
       } else if (!arg.empty() && arg[0] == '-') {
         throw convjit::Error(arg, "unknown option");
       } else {
-        options.shapes.emplace_back(arg, convjit::ConvSpec::parse(arg).resolve());
+        options.shapes.push_back({arg, convjit::ConvSpec::parse(arg).resolve()});
         have_shapes = true;
       }
     }
-    if (!have_shapes) options.shapes = cb::load_shapes_file(CONVJIT_DEFAULT_SHAPES);
+    if (!have_shapes) options.shapes = cb::load_shape_entries(CONVJIT_DEFAULT_SHAPES);
     return cb::run_bench(options, std::cout);
   } catch (const convjit::Error& e) {
     return usage_error(e.what());

@@ -1,6 +1,7 @@
 #include "bench/bench_output.hpp"
 
 #include "bench/bench_format.hpp"
+#include "bench/network_totals.hpp"
 
 #include <convjit/convjit.hpp>
 
@@ -43,6 +44,12 @@ double gflops_of(const ConvShape& s, double median_us) {
 
 double share_of_peak(double gflops, double peak) { return peak > 0 ? gflops / peak : nan_value; }
 
+// "2.06x": effective GFLOP/s as a multiple of the FMA peak ("-" when the peak is unknown).
+std::string peak_multiple(double gflops, double peak) {
+  const double share = share_of_peak(gflops, peak);
+  return std::isfinite(share) ? fixed(share, 2) + "x" : std::string("-");
+}
+
 // median(backend) / median(xbyak): > 1 means xbyak is faster.
 double speedup_of_xbyak(const Case& c, const Case* xbyak) {
   return c.ok() && xbyak ? c.stats.median_us / xbyak->stats.median_us : nan_value;
@@ -73,13 +80,13 @@ void print_cpu_and_peaks(const Environment& env, std::ostream& out) {
   if (env.peak_avx512 > 0)
     out << "\n" << continued << fixed(env.peak_avx512, 1)
         << " GFLOP/s with AVX-512 zmm, for context: libraries that run AVX-512 code can exceed"
-           " 100% of the AVX2 peak";
+           " 1x the AVX2 peak";
   out << "\n";
 }
 
 void print_threads_and_load(const Environment& env, const BenchOptions& o, std::ostream& out) {
   out << "  threads    : " << o.threads << " per call"
-      << (o.threads > 1 ? " (%peak is of threads x the single-thread peak)" : "") << "\n";
+      << (o.threads > 1 ? " (x peak is of threads x the single-thread peak)" : "") << "\n";
   out << "  load       : " << (env.load_average.empty() ? "?" : env.load_average)
       << " (1-minute load average at start)";
   // Above half a load per CPU, other processes take noticeable time from the measured thread.
@@ -120,8 +127,8 @@ void print_isa(const Environment& env, const BenchOptions& o, std::ostream& out)
                      : "native: convjit ("s + native_isa_name() +
                            ") and every baseline use the widest vectors this CPU has")
       << "\n"
-      << "  %peak      : of the " << (peak_is_avx512(env, o) ? "AVX-512" : "AVX2")
-      << " peak above\n";
+      << "  x peak     : effective GFLOP/s as a multiple of the "
+      << (peak_is_avx512(env, o) ? "AVX-512" : "AVX2") << " peak above\n";
 }
 
 void print_method(const BenchOptions& o, std::ostream& out) {
@@ -137,6 +144,9 @@ void print_method(const BenchOptions& o, std::ostream& out) {
       << (use_cpu_timer(o) ? "the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID)"
                            : "wall clock (steady_clock)")
       << "; median per call; spread = (p75 - p25) / median;\n"
+      << continued << "eff.GFLOP/s = direct-convolution FLOPs / median, whatever the algorithm:"
+         " Winograd does fewer\n"
+      << continued << "multiplications, so its effective rate can pass 1x the FMA peak;\n"
       << continued << "speedup = backend median / xbyak median (> 1: xbyak faster);"
          " quiet = repetitions not preempted (CPU time >= 95% of wall)\n";
 }
@@ -152,8 +162,8 @@ void print_shape_heading(const ShapeResult& r, std::size_t index, std::size_t to
   out << "  ";
   print_label(out, "backend");
   out << std::setw(12) << "compile_us" << std::setw(12) << "median_us" << std::setw(12)
-      << "min_us" << std::setw(12) << "max_us" << std::setw(8) << "spread" << std::setw(9)
-      << "GFLOP/s" << std::setw(7) << "%peak" << std::setw(10) << "speedup" << std::setw(7)
+      << "min_us" << std::setw(12) << "max_us" << std::setw(8) << "spread" << std::setw(13)
+      << "eff.GFLOP/s" << std::setw(8) << "x peak" << std::setw(10) << "speedup" << std::setw(7)
       << "quiet" << "  impl\n";
 }
 
@@ -162,7 +172,8 @@ void print_case_row(const Case& c, const ConvShape& s, const Case* xbyak, double
   out << "  ";
   print_label(out, c.backend);
   if (!c.ok()) {
-    out << c.status << ": " << c.reason << "\n";
+    // "n/a: ..." (no implementation of the algorithm for the shape) says it all.
+    out << (c.reason.rfind("n/a", 0) == 0 ? c.reason : c.status + ": " + c.reason) << "\n";
     return;
   }
   const Stats& st = c.stats;
@@ -170,8 +181,8 @@ void print_case_row(const Case& c, const ConvShape& s, const Case* xbyak, double
   const double spread = (st.p75_us - st.p25_us) / st.median_us * 100;
   out << std::setw(12) << fixed(c.compile_us, 1) << std::setw(12) << time_us(st.median_us)
       << std::setw(12) << time_us(st.min_us) << std::setw(12) << time_us(st.max_us)
-      << std::setw(7) << fixed(spread, 1) << "%" << std::setw(9) << fixed(gf, 2)
-      << std::setw(6) << fixed(share_of_peak(gf, peak) * 100, 1) << "%" << std::setw(9)
+      << std::setw(7) << fixed(spread, 1) << "%" << std::setw(13) << fixed(gf, 2)
+      << std::setw(8) << peak_multiple(gf, peak) << std::setw(10)
       << (xbyak ? fixed(speedup_of_xbyak(c, xbyak), 2) + "x" : std::string("-"))
       << std::setw(6) << fixed(c.undisturbed * 100, 0) << "%  " << c.impl << "\n";
 }
@@ -183,7 +194,9 @@ std::string case_json(const Case& c, const ShapeResult& r, const Case* xbyak,
   const double gf = c.ok() ? gflops_of(s, st.median_us) : nan_value;
   std::ostringstream os;
   os << "{\"name\":" << json_string(r.name) << ",\"spec\":" << json_string(s.to_string())
-     << ",\"backend\":" << json_string(c.backend) << ",\"status\":" << json_string(c.status);
+     << ",\"backend\":" << json_string(c.backend) << ",\"status\":" << json_string(c.status)
+     << ",\"algorithm\":" << json_string(std::string(to_string(c.algorithm)))
+     << ",\"count\":" << r.count << ",\"source\":" << json_string(r.source);
   if (!c.ok()) os << ",\"reason\":" << json_string(c.reason);
   os << ",\"median_us\":" << json_number(st.median_us)
      << ",\"min_us\":" << json_number(st.min_us) << ",\"max_us\":" << json_number(st.max_us)
@@ -210,7 +223,8 @@ std::string case_json(const Case& c, const ShapeResult& r, const Case* xbyak,
 void print_gflops_geomeans(const std::vector<ShapeResult>& results,
                            const std::vector<std::string>& backends, double peak,
                            std::ostream& out) {
-  out << "\n  geometric mean GFLOP/s and %peak per backend (over the shapes it ran):\n";
+  out << "\n  geometric mean effective GFLOP/s and multiple of the peak per backend (over the"
+         " shapes it ran):\n";
   for (const std::string& b : backends) {
     GeometricMean gflops;
     for (const ShapeResult& r : results)
@@ -223,7 +237,7 @@ void print_gflops_geomeans(const std::vector<ShapeResult>& results,
     }
     const double gm = gflops.value();
     out << std::setw(9) << fixed(gm, 2) << " GFLOP/s " << std::setw(6)
-        << fixed(share_of_peak(gm, peak) * 100, 1) << "%  over " << gflops.count << " shape"
+        << peak_multiple(gm, peak) << " peak  over " << gflops.count << " shape"
         << (gflops.count == 1 ? "" : "s") << "\n";
   }
 }
@@ -318,11 +332,11 @@ void print_summary_text(const std::vector<ShapeResult>& results,
                         std::ostream& out) {
   out << "\nSummary";
   print_gflops_geomeans(results, backends, peak, out);
-  if (!xbyak_ran_somewhere(results)) {
+  if (!xbyak_ran_somewhere(results))
     out << "  xbyak was not measured on any shape: no speedup ratios.\n";
-    return;
-  }
-  print_speedup_geomeans(results, backends, out);
+  else
+    print_speedup_geomeans(results, backends, out);
+  print_network_totals(results, backends, peak, out);
 }
 
 }  // namespace

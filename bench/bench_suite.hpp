@@ -4,8 +4,8 @@
 // Typical use (the tool):
 //
 //   convjit::bench::BenchOptions o;
-//   o.shapes = convjit::bench::load_shapes_file("bench/shapes.txt");      // --shapes FILE
-//   o.shapes.emplace_back(spec_text, convjit::ConvSpec::parse(spec_text).resolve());  // SPEC
+//   o.shapes = convjit::bench::load_shape_entries("bench/shapes.txt");    // --shapes FILE
+//   o.shapes.push_back({spec_text, convjit::ConvSpec::parse(spec_text).resolve()});  // SPEC
 //   o.backends = convjit::bench::parse_backend_list("xbyak,onednn");      // --backend (optional)
 //   o.threads = 1;                                                        // --threads N
 //   o.json = true;                                                        // --json
@@ -14,7 +14,8 @@
 // Every convjit::Error thrown here (bad shapes file, unknown backend name, bad option) means
 // "bad argument": the tool prints e.what() on one line and exits 2. Nothing else is thrown for
 // a backend that cannot run a shape: that is reported as skipped in the output.
-#include "bench/shapes_file.hpp"  // load_shapes_file, parse_shapes
+#include "bench/shape_entry.hpp"
+#include "bench/shapes_file.hpp"  // load_shape_entries, parse_shape_entries
 
 #include <convjit/shape.hpp>
 
@@ -30,7 +31,7 @@ namespace convjit::bench {
 std::string json_escape(std::string_view text);
 
 // Backend names, in the order the suite reports them: convjit's "xbyak", "llvm", "generic",
-// "reference", then the baselines "onednn", "xnnpack", "im2col_openblas".
+// "reference", then the baselines "onednn", "onednn_winograd", "xnnpack", "im2col_openblas".
 const std::vector<std::string>& known_backend_names();
 
 // The default set (what an empty BenchOptions::backends means): convjit's available_backends()
@@ -48,8 +49,10 @@ std::vector<std::string> parse_backend_list(const std::string& comma_separated);
 enum class Timer { automatic, wall, cpu };
 
 struct BenchOptions {
-  // (name, shape). The name is only a label (the tool may use the spec text for SPEC args).
-  std::vector<std::pair<std::string, ConvShape>> shapes;
+  // The name is only a label (the tool uses the spec text for SPEC args). The text report
+  // ends with a total per source (shapes file) of more than one entry: the sum of each
+  // backend's median times weighted by the entries' counts (a whole network's convolutions).
+  std::vector<ShapeEntry> shapes;
   // Backend names (see known_backend_names()). Empty = the default set. The reference kernel
   // is skipped for shapes above `reference_max_mflops` unless "reference" is listed here.
   std::vector<std::string> backends;
@@ -89,10 +92,13 @@ struct BenchOptions {
 //
 // JSON lines (one per shape and backend, in the order of the text tables):
 //   {"name":..., "spec": ConvShape::to_string(), "backend":..., "status":"ok",
+//    "algorithm": "direct" or "winograd_f2/f4/f6" (the error bound it was checked with),
+//    "count": the shapes file's COUNT (1 for a SPEC), "source": the file's stem ("" for a SPEC),
 //    "median_us":..., "min_us":..., "max_us":..., "p25_us":..., "p75_us":... (per call, with
 //    the chosen "timer": "cpu" or "wall"), "median_wall_us":..., "median_cpu_us":...,
 //    "undisturbed": fraction of repetitions whose CPU time was >= 95% of their wall time,
-//    "gflops": flops / median, "peak_fraction": gflops / measured AVX2 FMA peak,
+//    "gflops": direct-convolution flops / median (an effective rate for Winograd, which can
+//    exceed the peak), "peak_fraction": gflops / measured FMA peak (a multiple, > 1 possible),
 //    "compile_us": Kernel::generation_us() (convjit) or prepare() time (baselines),
 //    "pack_us":..., "mflop":..., "threads":..., "reps":..., "calls_per_rep":...,
 //    "max_abs_err":..., "speedup_of_xbyak": median(this) / median(xbyak) or null}

@@ -4,7 +4,8 @@ import math
 import os
 import statistics
 
-BACKEND_ORDER = ["xbyak", "llvm", "generic", "reference", "onednn", "xnnpack", "im2col_openblas"]
+BACKEND_ORDER = ["xbyak", "llvm", "generic", "reference", "onednn", "onednn_winograd", "xnnpack",
+                 "im2col_openblas"]
 # The backends xbyak's speed-ups are given against, in the order the comparisons were asked for.
 VERSUS_ORDER = ["generic", "reference", "im2col_openblas", "onednn", "xnnpack", "llvm"]
 BIG_MFLOP = 10.0

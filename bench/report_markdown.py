@@ -223,7 +223,7 @@ def environment_table(r):
         ["LLVM", tools.get("llvm", "not found")],
         ["Xbyak", tools.get("pkg_libxbyak-dev", "?") + " (Debian package)"],
     ]
-    for name in ("onednn", "xnnpack", "im2col_openblas"):
+    for name in ("onednn", "onednn_winograd", "xnnpack", "im2col_openblas"):
         rows.append([f"{name} (avx2 run)", bl.get(name, "not built")])
         # XNNPACK cannot be capped, so its native run is the same library setting.
         if name != "xnnpack":

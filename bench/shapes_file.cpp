@@ -5,6 +5,7 @@
 #include <array>
 #include <charconv>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <istream>
 #include <sstream>
@@ -12,9 +13,14 @@
 namespace convjit::bench {
 namespace {
 
-constexpr std::size_t field_count = 13;  // after the name
-constexpr std::array<const char*, field_count> field_names = {
-    "N", "C", "H", "W", "OC", "KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW"};
+constexpr std::size_t required_fields = 13;  // after the name
+constexpr std::size_t optional_fields = 2;   // G, COUNT
+constexpr std::array<const char*, required_fields + optional_fields> field_names = {
+    "N", "C", "H", "W", "OC", "KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW", "G", "COUNT"};
+constexpr const char* format_text = "'name N C H W OC KH KW SH SW PH PW DH DW [G [COUNT]]'";
+
+// Positions in the parsed fields.
+constexpr std::size_t groups_field = 13, count_field = 14;
 
 bool parse_int(const std::string& text, std::int64_t& value) {
   const char* first = text.data();
@@ -32,21 +38,28 @@ std::vector<std::string> words_of(std::string line) {
   return words;
 }
 
-// `where` ("FILE:LINE: ") starts every error message.
-std::array<std::int64_t, field_count> parse_fields(const std::vector<std::string>& words,
-                                                   const std::string& where) {
-  if (words.size() != field_count + 1)
-    throw Error("shapes", where + "expected 14 fields 'name N C H W OC KH KW SH SW PH PW DH DW'"
-                                  ", got " + std::to_string(words.size()));
-  std::array<std::int64_t, field_count> v{};
-  for (std::size_t i = 0; i < field_count; ++i)
+// The numbers after the name; the optional ones default to 1. `where` ("FILE:LINE: ") starts
+// every error message.
+std::array<std::int64_t, required_fields + optional_fields> parse_fields(
+    const std::vector<std::string>& words, const std::string& where) {
+  const std::size_t numbers = words.size() - 1;
+  if (numbers < required_fields || numbers > required_fields + optional_fields)
+    throw Error("shapes", where + "expected 14 to 16 fields " + format_text + ", got " +
+                              std::to_string(words.size()));
+  std::array<std::int64_t, required_fields + optional_fields> v{};
+  v[groups_field] = v[count_field] = 1;
+  for (std::size_t i = 0; i < numbers; ++i)
     if (!parse_int(words[i + 1], v[i]))
       throw Error("shapes", where + "field " + field_names[i] + " is not an integer: '" +
                                 words[i + 1] + "'");
+  // The shape's own validation (resolve()) reports bad groups; the count is ours.
+  if (v[count_field] < 1)
+    throw Error("shapes", where + "field COUNT must be at least 1, got " +
+                              std::to_string(v[count_field]));
   return v;
 }
 
-ConvSpec spec_of(const std::array<std::int64_t, field_count>& v) {
+ConvSpec spec_of(const std::array<std::int64_t, required_fields + optional_fields>& v) {
   ConvSpec spec;
   spec.n = v[0], spec.c = v[1], spec.h = v[2], spec.w = v[3], spec.oc = v[4];
   spec.kh = v[5], spec.kw = v[6], spec.sh = v[7], spec.sw = v[8];
@@ -54,24 +67,24 @@ ConvSpec spec_of(const std::array<std::int64_t, field_count>& v) {
   spec.pad_top = spec.pad_bottom = v[9];
   spec.pad_left = spec.pad_right = v[10];
   spec.dh = v[11], spec.dw = v[12];
+  spec.groups = v[groups_field];
   return spec;
 }
 
-}  // namespace
-
-std::vector<std::pair<std::string, ConvShape>> parse_shapes(std::istream& in,
-                                                            const std::string& source) {
-  std::vector<std::pair<std::string, ConvShape>> out;
+// `where_name` starts error messages (the path as given); `source` labels the entries.
+std::vector<ShapeEntry> parse(std::istream& in, const std::string& where_name,
+                              const std::string& source) {
+  std::vector<ShapeEntry> out;
   std::string line;
   int line_no = 0;
   while (std::getline(in, line)) {
     ++line_no;
-    const std::string where = source + ":" + std::to_string(line_no) + ": ";
+    const std::string where = where_name + ":" + std::to_string(line_no) + ": ";
     const std::vector<std::string> words = words_of(line);
     if (words.empty()) continue;
-    const ConvSpec spec = spec_of(parse_fields(words, where));
+    const auto fields = parse_fields(words, where);
     try {
-      out.emplace_back(words[0], spec.resolve());
+      out.push_back({words[0], spec_of(fields).resolve(), fields[count_field], source});
     } catch (const Error& e) {
       throw Error("shapes", where + words[0] + ": " + e.field() + ": " + e.reason());
     }
@@ -79,10 +92,33 @@ std::vector<std::pair<std::string, ConvShape>> parse_shapes(std::istream& in,
   return out;
 }
 
-std::vector<std::pair<std::string, ConvShape>> load_shapes_file(const std::string& path) {
+std::vector<std::pair<std::string, ConvShape>> named_shapes(
+    const std::vector<ShapeEntry>& entries) {
+  std::vector<std::pair<std::string, ConvShape>> out;
+  out.reserve(entries.size());
+  for (const ShapeEntry& e : entries) out.emplace_back(e.name, e.shape);
+  return out;
+}
+
+}  // namespace
+
+std::vector<ShapeEntry> parse_shape_entries(std::istream& in, const std::string& source) {
+  return parse(in, source, source);
+}
+
+std::vector<ShapeEntry> load_shape_entries(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw Error("shapes", "cannot open '" + path + "'");
-  return parse_shapes(in, path);
+  return parse(in, path, std::filesystem::path(path).stem().string());
+}
+
+std::vector<std::pair<std::string, ConvShape>> parse_shapes(std::istream& in,
+                                                            const std::string& source) {
+  return named_shapes(parse_shape_entries(in, source));
+}
+
+std::vector<std::pair<std::string, ConvShape>> load_shapes_file(const std::string& path) {
+  return named_shapes(load_shape_entries(path));
 }
 
 }  // namespace convjit::bench

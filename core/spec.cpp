@@ -355,7 +355,6 @@ std::string winograd_ineligibility(const ConvShape& s) {
   if (s.sh != 1 || s.sw != 1) return "it needs stride 1";
   if (s.dh != 1 || s.dw != 1) return "it needs dilation 1";
   if (s.groups != 1) return "it needs groups 1";
-  if (s.layout != Layout::nhwc) return "it is built for layout=nhwc only";
   return {};
 }
 

@@ -19,7 +19,8 @@ std::int64_t accumulation_length(const ConvShape& s);
 double tolerance(const ConvShape& s);
 
 // Winograd F(m×m, 3×3) kernels round differently (the transforms' coefficients grow with m):
-// their bound is relative, max |y − y_ref| ≤ winograd_relative_bound(m) · max(max |y_ref|, 1),
+// their bound is relative, max |y − y_ref| ≤ winograd_relative_bound(m) · max(max |y_ref|, 5σ),
+// with σ = √((L+1)/9) the spread of an output of U(−1, 1) data (a clamp may hide the largest),
 // pinned per tile size by tests/winograd_test.cpp over random shapes up to 512 channels.
 double winograd_relative_bound(int m);
 

@@ -307,6 +307,11 @@ void KernelPlan::describe_winograd(std::ostream& out) const {
       << per_tile * 4 << " bytes a tile)\n"
       << "packed     " << packed_weight_floats << " transformed weight + " << packed_bias_floats
       << " bias floats\n";
+  if (wp.stages_nchw)
+    out << "staging    nchw: the kernel computes nhwc; run() transposes src (and the residual) in "
+           "and dst out through "
+        << 4 * (shape.c * shape.h * shape.w + shape.oc * shape.out_h * shape.out_w)
+        << " bytes per image of the calling thread's staging buffer\n";
 }
 
 std::string KernelPlan::describe() const {

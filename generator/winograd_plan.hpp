@@ -29,6 +29,9 @@ struct WinogradPlan {
   std::int64_t m_offset = 0;        // M: alpha² × block_tiles × oc_blocks·lanes
   std::int64_t temp_offset = 0;     // between a transform's two passes: alpha² vectors
   std::int64_t scratch_floats = 0;
+  // NCHW shapes: the kernel computes NHWC and run() stages src, the residual and dst through
+  // the calling thread's staging buffer, a transpose each way (no per-pixel gathers inside).
+  bool stages_nchw = false;
 
   std::string why;  // the planner's reasons, for `convjit plan`
 

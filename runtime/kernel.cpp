@@ -9,6 +9,7 @@
 #include "runtime/observability.hpp"
 #include "runtime/pack.hpp"
 #include "runtime/thread_count.hpp"
+#include "runtime/layout_staging.hpp"
 #include "runtime/thread_scratch.hpp"
 #include "runtime/work_split.hpp"
 
@@ -190,6 +191,7 @@ KernelState::KernelState(std::shared_ptr<const KernelPlan> plan_in,
       verbose(verbose_enabled()),
       splits_channel_tiles(code_in->splits_channel_tiles() && !is_winograd(*plan_in)),
       add_residual(plan_in->shape.add_residual),
+      stages_nchw(is_winograd(*plan_in) && plan_in->winograd.stages_nchw),
       pool(pool_in.get()),
       shape(plan_in->shape),
       plan(std::move(plan_in)),
@@ -347,6 +349,31 @@ void run_checked(const Kernel& kernel, const KernelState& k, const RunBuffers& r
           std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
 }
 
+// NCHW Winograd kernels compute NHWC, where a tile's channel vectors are contiguous: the
+// calling thread transposes src (and the residual) into its staging buffer, the work is
+// shared as for any kernel, and dst is transposed back.
+void run_staged(const Kernel& kernel, const KernelState& k, const RunBuffers& r, int team,
+                ThreadPool* pool) {
+  const ConvShape& s = k.shape;
+  const std::int64_t in_pixels = s.h * s.w, out_pixels = s.out_h * s.out_w;
+  const std::size_t images = static_cast<std::size_t>(r.images);
+  const std::size_t src_floats = (k.image_src_floats * images + 15) / 16 * 16;  // dst 64-byte aligned
+  float* staged_src = thread_staging(src_floats + k.image_dst_floats * images);
+  float* staged_dst = staged_src + src_floats;
+  for (std::size_t i = 0; i < images; ++i) {
+    planes_to_pixels(r.src + i * k.image_src_floats, s.c, in_pixels, staged_src + i * k.image_src_floats);
+    if (r.residual)
+      planes_to_pixels(r.residual + i * k.image_dst_floats, s.oc, out_pixels,
+                       staged_dst + i * k.image_dst_floats);
+  }
+  // The staged residual is dst itself, which the kernels read just before they store.
+  const RunBuffers staged{staged_src, r.weights, r.bias, staged_dst, r.residual ? staged_dst : nullptr,
+                          r.images};
+  run_checked(kernel, k, staged, team, pool);
+  for (std::size_t i = 0; i < images; ++i)
+    pixels_to_planes(staged_dst + i * k.image_dst_floats, s.oc, out_pixels, r.dst + i * k.image_dst_floats);
+}
+
 }  // namespace
 
 void Kernel::run(const float* src, const PackedWeights& weights, float* dst, int threads) const {
@@ -363,6 +390,10 @@ void Kernel::run(const float* src, const PackedWeights& weights, float* dst, int
   const float* w = weights.data();
   const float* b = w + weights.bias_offset();
   const int team = threads > 0 ? threads : k.pool ? team_size(k, 0, k.pool) : k.default_threads;
+  if (k.stages_nchw) [[unlikely]] {
+    run_staged(*this, k, RunBuffers{src, w, b, dst, nullptr, k.images}, team, k.pool);
+    return;
+  }
   if (team == 1 && !k.verbose) [[likely]] {
     run_images(k, KernelCallArgs{src, w, b, dst, 0, k.out_rows}, k.images);
     return;
@@ -406,6 +437,10 @@ void Kernel::run(const float* src, const PackedWeights& weights, float* dst,
 
   const float* w = weights.data();
   const float* b = w + weights.bias_offset();
+  if (k.stages_nchw) [[unlikely]] {
+    run_staged(*this, k, RunBuffers{src, w, b, dst, options.residual, images}, team, pool);
+    return;
+  }
   if (team == 1 && !k.verbose) [[likely]] {
     run_images(k, KernelCallArgs{src, w, b, dst, 0, k.out_rows, 0, INT64_MAX, options.residual},
                images);

@@ -36,6 +36,7 @@ class KernelState {
   bool verbose = false;
   bool splits_channel_tiles = false;
   bool add_residual = false;
+  bool stages_nchw = false;          // an NCHW Winograd kernel: run() stages through NHWC
   ThreadPool* pool = nullptr;         // the Jit's pool (kept alive by pool_owner), or OpenMP
 
   ConvShape shape;                    // the plan's, with the default batch as n

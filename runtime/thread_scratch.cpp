@@ -15,11 +15,10 @@ struct ScratchBuffer {
   std::size_t floats = 0;
 };
 
-thread_local ScratchBuffer buffer;
+thread_local ScratchBuffer scratch;
+thread_local ScratchBuffer staging;
 
-}  // namespace
-
-float* thread_scratch(std::size_t floats) {
+float* at_least(ScratchBuffer& buffer, std::size_t floats) {
   if (floats > buffer.floats) [[unlikely]] {
     buffer.data.reset();
     buffer.floats = 0;
@@ -28,5 +27,11 @@ float* thread_scratch(std::size_t floats) {
   }
   return buffer.data.get();
 }
+
+}  // namespace
+
+float* thread_scratch(std::size_t floats) { return at_least(scratch, floats); }
+
+float* thread_staging(std::size_t floats) { return at_least(staging, floats); }
 
 }  // namespace convjit

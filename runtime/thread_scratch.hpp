@@ -10,4 +10,8 @@ namespace convjit {
 // At least `floats` floats, valid until this thread asks for more or ends.
 float* thread_scratch(std::size_t floats);
 
+// A second buffer with the same rules, for what one run() stages for all its threads (NCHW
+// tensors transposed for an NHWC kernel) while the calling thread also uses its scratch.
+float* thread_staging(std::size_t floats);
+
 }  // namespace convjit

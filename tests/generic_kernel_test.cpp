@@ -158,7 +158,7 @@ BOOST_AUTO_TEST_CASE(the_draw_reaches_every_strategy_channel_tails_and_groups) {
   std::map<std::string, int> strategies;
   int tail_blocks = 0, grouped = 0, nchw = 0, batched = 0, padded_rows = 0, nhwc_width = 0;
   for (const ConvShape& shape : random_generic_shapes()) {
-    const KernelPlan plan = make_plan(shape, generic_jit().isa());
+    const KernelPlan plan = make_direct_plan(shape, generic_jit().isa());
     ++strategies[std::string(to_string(plan.strategy))];
     if (plan.strategy != Strategy::width_vectors && plan.oc_tail_lanes < plan.lanes) ++tail_blocks;
     if (plan.strategy == Strategy::width_vectors && shape.layout == Layout::nhwc) ++nhwc_width;

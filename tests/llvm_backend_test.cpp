@@ -113,7 +113,7 @@ BOOST_AUTO_TEST_CASE(four_hundred_random_shapes_match_the_reference) {
     const ConvShape shape = random_shape(rng, limits);  // redraws shapes that do not resolve
     BOOST_TEST_REQUIRE(shape.flops() <= 2e6);
     check_backend_matches_reference(shape, Backend::llvm, 5000 + i);
-    for (const std::string& path : code_paths(make_plan(shape, llvm_jit().isa()))) ++covered[path];
+    for (const std::string& path : code_paths(make_direct_plan(shape, llvm_jit().isa()))) ++covered[path];
   }
   for (const char* path :
        {"oc_vectors", "depthwise", "width_vectors", "nhwc", "nchw", "rows unrolled",
@@ -193,7 +193,7 @@ BOOST_AUTO_TEST_CASE(any_row_range_writes_exactly_its_rows) {
       auto kernel = llvm_jit().compile(shape);
       const PackedWeights packed = kernel->pack_weights(d.weights.data(), d.bias.data());
       const float* weights = packed.data();
-      const float* bias = packed.data() + make_plan(shape, llvm_jit().isa()).packed_weight_floats;
+      const float* bias = packed.data() + make_direct_plan(shape, llvm_jit().isa()).packed_weight_floats;
       const std::int64_t plane = shape.out_h * shape.out_w;
       int ranges = 0;
       for (std::int64_t begin = -1; begin <= shape.out_h; ++begin)
@@ -302,7 +302,7 @@ BOOST_AUTO_TEST_CASE(the_ir_uses_only_generic_vector_operations) {
       const ConvShape shape = ConvSpec::parse(spec).resolve();
       Jit jit(JitOptions{.backend = Backend::llvm, .isa = isa, .threads = 1});
       const std::string ir = kernel_code(*jit.compile(shape)).ir();
-      const std::string lanes = std::to_string(make_plan(shape, isa).lanes);
+      const std::string lanes = std::to_string(make_direct_plan(shape, isa).lanes);
       BOOST_TEST_CONTEXT(spec << " " << to_string(isa)) {
         BOOST_TEST(ir.find("define void @") != std::string::npos);
         BOOST_TEST(ir.find("@llvm.fmuladd.v" + lanes + "f32") != std::string::npos);

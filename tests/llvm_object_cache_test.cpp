@@ -44,7 +44,8 @@ ConvShape shape_b() { return ConvSpec::parse("n=1,c=3,h=11,w=9,oc=24,k=3,s=2,p=s
 
 // The key of the plan an automatic llvm Jit makes on this CPU.
 std::string key_of(const ConvShape& shape) {
-  return llvm_object_key(make_plan(shape, resolve_isa(Isa::automatic, Backend::llvm)));
+  // The llvm backend compiles direct plans (runtime/jit.cpp plan_for).
+  return llvm_object_key(make_direct_plan(shape, resolve_isa(Isa::automatic, Backend::llvm)));
 }
 
 // A fresh directory, removed with everything in it.

@@ -62,7 +62,7 @@ BOOST_AUTO_TEST_CASE(every_strategy_compiles_to_neon_fmla_for_aarch64) {
   const std::regex call(R"(\n\s*(bl|blr)\s+(\S+))");
   for (const char* spec : kShapes) {
     BOOST_TEST_CONTEXT(spec) {
-      const KernelPlan plan = make_plan(ConvSpec::parse(spec).resolve());
+      const KernelPlan plan = make_direct_plan(ConvSpec::parse(spec).resolve());
       const CrossCompiledKernel k = cross_compile_kernel(plan, "aarch64-linux-gnu");
       BOOST_TEST(k.triple.find("aarch64") == 0u);
       BOOST_TEST(elf_machine(k.object) == kElfAArch64);
@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_CASE(the_same_ir_serves_x86_64_with_and_without_fma) {
   const std::regex call(R"(\n\s*(call)\s+(\S+))");
   for (const char* spec : kShapes) {
     BOOST_TEST_CONTEXT(spec) {
-      const KernelPlan plan = make_plan(ConvSpec::parse(spec).resolve());
+      const KernelPlan plan = make_direct_plan(ConvSpec::parse(spec).resolve());
       const CrossCompiledKernel haswell = cross_compile_kernel(plan, "x86_64-linux-gnu", "haswell");
       BOOST_TEST(elf_machine(haswell.object) == kElfX86_64);
       BOOST_TEST(count(haswell.assembly, vfmadd) > 0u);
@@ -97,6 +97,6 @@ BOOST_AUTO_TEST_CASE(the_same_ir_serves_x86_64_with_and_without_fma) {
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_target_is_a_convjit_error) {
-  const KernelPlan plan = make_plan(ConvSpec::parse("c=1,h=8,w=8,oc=1,k=3").resolve());
+  const KernelPlan plan = make_direct_plan(ConvSpec::parse("c=1,h=8,w=8,oc=1,k=3").resolve());
   BOOST_CHECK_THROW(cross_compile_kernel(plan, "nonsense-unknown-none"), convjit::Error);
 }

@@ -12,8 +12,9 @@
 using namespace convjit;
 
 namespace {
+// The direct planner: the Winograd plans have their own suite (winograd_test.cpp).
 KernelPlan plan_of(const char* spec, Isa isa = Isa::avx2) {
-  return make_plan(ConvSpec::parse(spec).resolve(), isa);
+  return make_direct_plan(ConvSpec::parse(spec).resolve(), isa);
 }
 
 }  // namespace
@@ -66,7 +67,7 @@ BOOST_AUTO_TEST_CASE(looped_column_tiles_have_every_tap_in_bounds) {
   std::mt19937_64 rng(4);
   for (int i = 0; i < 500; ++i) {
     const ConvShape s = testing::random_shape(rng);
-    const KernelPlan p = make_plan(s);
+    const KernelPlan p = make_direct_plan(s);
     for (const ColumnTile& t : p.columns) {
       if (t.repeat == 1) continue;
       const std::int64_t last = t.ow_begin + t.width * t.repeat - 1;
@@ -86,7 +87,7 @@ BOOST_AUTO_TEST_CASE(rows_and_columns_cover_the_output_exactly_once) {
   std::mt19937_64 rng(11);
   for (int i = 0; i < 1000; ++i) {
     const ConvShape s = testing::random_shape(rng);
-    const KernelPlan p = make_plan(s);
+    const KernelPlan p = make_direct_plan(s);
     std::int64_t next = 0;
     for (const RowSegment& r : p.rows) {
       BOOST_TEST(r.oh_begin == next);
@@ -107,10 +108,10 @@ BOOST_AUTO_TEST_CASE(register_tile_fits_sixteen_ymm_or_thirty_two_evex_registers
   std::mt19937_64 rng(12);
   for (int i = 0; i < 1000; ++i) {
     const ConvShape shape = testing::random_shape(rng);
-    const KernelPlan avx2 = make_plan(shape, Isa::avx2);
+    const KernelPlan avx2 = make_direct_plan(shape, Isa::avx2);
     BOOST_TEST(avx2.vector_registers == 16);
     BOOST_TEST(make_schedule(avx2).registers.total() <= 16, avx2.name);
-    const KernelPlan avx512 = make_plan(shape, Isa::avx512);
+    const KernelPlan avx512 = make_direct_plan(shape, Isa::avx512);
     BOOST_TEST(avx512.vector_registers == 32);
     BOOST_TEST(make_schedule(avx512).registers.total() <= 32, avx512.name);
   }
@@ -122,7 +123,7 @@ BOOST_AUTO_TEST_CASE(input_channel_steps_divide_the_channel_count) {
   wide.max_channels = 512;
   wide.max_flops = 1e9;
   for (int i = 0; i < 300; ++i) {
-    const KernelPlan p = make_plan(testing::random_shape(rng, wide));
+    const KernelPlan p = make_direct_plan(testing::random_shape(rng, wide));
     const std::int64_t icg = p.strategy == Strategy::depthwise ? 1 : p.shape.ic_per_group();
     BOOST_TEST(icg % p.ic_unroll == 0, p.name);
     BOOST_TEST(p.unroll_kh == (p.ic_unroll == icg), p.name);
@@ -220,7 +221,7 @@ BOOST_AUTO_TEST_CASE(neon_plans_put_four_channels_in_a_q_register_and_have_32_re
 BOOST_AUTO_TEST_CASE(neon_tiles_leave_four_of_the_32_registers_to_llvm) {
   std::mt19937_64 rng(14);
   for (int i = 0; i < 1000; ++i) {
-    const KernelPlan p = make_plan(testing::random_shape(rng), Isa::neon);
+    const KernelPlan p = make_direct_plan(testing::random_shape(rng), Isa::neon);
     BOOST_TEST(p.lanes == 4);
     BOOST_TEST(make_schedule(p).registers.total() <= 28, p.name);
   }

@@ -15,8 +15,9 @@ using namespace convjit;
 
 namespace {
 
+// The direct planner: the Winograd plans have their own suite (winograd_test.cpp).
 KernelPlan plan_of(const char* spec, Isa isa = Isa::avx2) {
-  return make_plan(ConvSpec::parse(spec).resolve(), isa);
+  return make_direct_plan(ConvSpec::parse(spec).resolve(), isa);
 }
 
 // Output columns held by accumulator column `column` of a tile starting at ow.
@@ -53,7 +54,7 @@ BOOST_AUTO_TEST_CASE(every_tap_in_bounds_is_read_and_every_tap_in_padding_is_lef
   for (int i = 0; i < 400; ++i) {
     const ConvShape s = testing::random_shape(rng);
     for (Isa isa : {Isa::avx2, Isa::avx512}) {
-      const KernelPlan p = make_plan(s, isa);
+      const KernelPlan p = make_direct_plan(s, isa);
       const KernelSchedule k = make_schedule(p);
       for_each_tile_instance(k, [&](const TileWalk& walk, std::int64_t ow) {
         for (std::int64_t kw = 0; kw < s.kw; ++kw) {
@@ -137,7 +138,7 @@ BOOST_AUTO_TEST_CASE(stores_write_every_output_column_exactly_once) {
   std::mt19937_64 rng(22);
   for (int i = 0; i < 400; ++i) {
     const ConvShape s = testing::random_shape(rng);
-    const KernelPlan p = make_plan(s, i % 2 ? Isa::avx512 : Isa::avx2);
+    const KernelPlan p = make_direct_plan(s, i % 2 ? Isa::avx512 : Isa::avx2);
     const KernelSchedule k = make_schedule(p);
     std::vector<int> writes(static_cast<std::size_t>(s.out_w), 0);
     const std::int64_t column_bytes = k.geometry.dst_column;

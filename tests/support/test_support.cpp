@@ -1,5 +1,6 @@
 #include "tests/support/test_support.hpp"
 
+#include "bench/shapes_file.hpp"
 #include "core/reference.hpp"
 #include "core/tolerance.hpp"
 
@@ -8,10 +9,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <limits>
-#include <sstream>
 #include <stdexcept>
 
 namespace convjit::testing {
@@ -313,38 +312,7 @@ ConvCase& ConvCase::clamp(float lo, float hi) { spec_.act = {ActivationKind::cla
 // ------------------------------------------------------------------ benchmark shapes
 
 std::vector<std::pair<std::string, ConvShape>> load_shapes_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": cannot open");
-  std::vector<std::pair<std::string, ConvShape>> out;
-  std::string line;
-  int line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
-    std::istringstream fields(line);
-    std::string name;
-    if (!(fields >> name)) continue;  // blank or comment-only
-    const std::string where = path + ":" + std::to_string(line_no);
-    std::int64_t v[13];
-    for (std::int64_t& x : v)
-      if (!(fields >> x))
-        throw std::runtime_error(where + ": expected name N C H W OC KH KW SH SW PH PW DH DW");
-    std::string extra;
-    if (fields >> extra) throw std::runtime_error(where + ": unexpected '" + extra + "'");
-    ConvSpec spec;
-    spec.n = v[0]; spec.c = v[1]; spec.h = v[2]; spec.w = v[3]; spec.oc = v[4];
-    spec.kh = v[5]; spec.kw = v[6]; spec.sh = v[7]; spec.sw = v[8];
-    spec.padding = PaddingMode::explicit_pads;
-    spec.pad_top = spec.pad_bottom = v[9];
-    spec.pad_left = spec.pad_right = v[10];
-    spec.dh = v[11]; spec.dw = v[12];
-    try {
-      out.emplace_back(name, spec.resolve());
-    } catch (const convjit::Error& e) {
-      throw std::runtime_error(where + ": " + e.what());
-    }
-  }
-  return out;
+  return bench::load_shapes_file(path);
 }
 
 // ------------------------------------------------------------------ preconditions

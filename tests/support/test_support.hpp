@@ -142,9 +142,9 @@ class ConvCase {
 
 // ------------------------------------------------------------------ benchmark shapes
 
-// Reads the shape-list format of bench/shapes.txt: `name N C H W OC KH KW SH SW PH PW DH DW`
-// (symmetric padding PH, PW), '#' starts a comment, blank lines ignored. Shapes are nhwc
-// with bias. Throws std::runtime_error naming the file and line on a malformed line.
+// The bench's shapes-file parser (bench/shapes_file.hpp), the one every reader of the format
+// uses: `name N C H W OC KH KW SH SW PH PW DH DW [G [COUNT]]`. Shapes are nhwc with bias.
+// Throws convjit::Error (a std::runtime_error) naming the file and line on a malformed line.
 std::vector<std::pair<std::string, ConvShape>> load_shapes_file(const std::string& path);
 
 #ifdef CONVJIT_SHAPES_FILE

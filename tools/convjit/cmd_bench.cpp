@@ -19,9 +19,9 @@ int cmd_bench(const std::vector<std::string>& args) {
   bench::BenchOptions options;
   // SPEC arguments first, in the order given, then the shapes file.
   for (const std::string& text : parsed.positional)
-    options.shapes.emplace_back(text, parse_shape(text));
+    options.shapes.push_back({text, parse_shape(text)});
   if (parsed.has("--shapes")) {
-    auto from_file = bench::load_shapes_file(parsed.value("--shapes"));
+    auto from_file = bench::load_shape_entries(parsed.value("--shapes"));
     options.shapes.insert(options.shapes.end(), from_file.begin(), from_file.end());
   }
   if (options.shapes.empty())

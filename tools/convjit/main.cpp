@@ -51,9 +51,10 @@ const Command kCommands[] = {
     {"bench", cmd_bench,
      "convjit bench [SPEC...] [--shapes FILE] [--backend B,...] [--threads N] [--json]\n"
      "  Median time per (shape, backend), each backend checked against the reference first.\n"
-     "  FILE lines: name N C H W OC KH KW SH SW PH PW DH DW (e.g. bench/shapes.txt).\n"
-     "  B: xbyak, llvm, generic, reference, and the baselines built in (onednn, xnnpack,\n"
-     "     im2col_openblas), or all; default: every available one.\n"
+     "  FILE lines: name N C H W OC KH KW SH SW PH PW DH DW [G [COUNT]] (e.g. bench/shapes.txt,\n"
+     "  bench/networks/resnet50.txt); G groups, COUNT occurrences (weights the file's total).\n"
+     "  B: xbyak, llvm, generic, reference, and the baselines built in (onednn,\n"
+     "     onednn_winograd, xnnpack, im2col_openblas), or all; default: every available one.\n"
      "  --threads N      threads per call (default 1)\n"
      "  --json           one JSON object per line (name, spec, backend, median_us, gflops,\n"
      "                   compile_us, ...)\n"
