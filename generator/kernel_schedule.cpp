@@ -82,7 +82,7 @@ std::vector<TileStore> tile_stores(const KernelPlan& p, const TileGeometry& g,
   for (int j = 0; j < walk.columns; ++j) {
     const std::int64_t column = origin + (width ? j * p.lanes : j);
     const std::uint32_t lanes = width ? width_store_mask(p, walk.tile.width, j) : p.all_lanes();
-    stores.push_back({j, column * g.dst_column, lanes});
+    stores.push_back({j, column * g.dst_column, make_vector_store(p.isa, p.lanes, lanes)});
   }
   return stores;
 }
@@ -157,6 +157,7 @@ KernelSchedule make_schedule(const KernelPlan& p) {
   for (const RowSegment& r : p.rows) k.has_rows_without_taps |= r.kh_end == r.kh_begin;
   for (const ColumnTile& tile : p.columns) k.tiles.push_back(make_tile_walk(p, k.geometry, tile));
   k.bias = bias_load(p);
+  k.channel_tail = make_vector_store(p.isa, p.lanes, first_lanes(p.oc_tail_lanes, p.lanes));
   k.add_residual = p.shape.add_residual;
   if (!k.reduction_unrolled) k.looped = make_looped_reduction(p, k.geometry);
   k.kernel_width = s.kw;

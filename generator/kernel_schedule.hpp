@@ -9,6 +9,7 @@
 #include "generator/plan.hpp"
 #include "generator/register_budget.hpp"
 #include "generator/tile_geometry.hpp"
+#include "generator/vector_store.hpp"
 
 #include <cstdint>
 #include <vector>
@@ -46,11 +47,11 @@ struct TileTap {
 };
 
 // One accumulator column's store. Channel block b adds b × dst_block bytes; the last block of
-// a run with has_tail stores the plan's tail lanes only.
+// a run with has_tail stores KernelSchedule::channel_tail instead (store_of() picks).
 struct TileStore {
   int column = 0;
   std::int64_t dst_offset = 0;  // bytes from the tile's output pointer
-  std::uint32_t lanes = 0;      // lanes stored (width vectors); every lane otherwise
+  VectorStore store;            // the lanes stored (width vectors: a row's last columns), and how
   bool operator==(const TileStore&) const = default;
 };
 
@@ -113,6 +114,9 @@ struct KernelSchedule {
   bool has_rows_without_taps = false;  // a pass whose kernel rows all lie in padding
 
   std::vector<TileWalk> tiles;  // the column tiles of every output row, in order
+  // The store of a channel tile's partial last block (oc vectors, depthwise): the plan's
+  // oc_tail_lanes. Whole when every block is full.
+  VectorStore channel_tail;
   BiasLoad bias = BiasLoad::zero;
   // Each store first adds the residual at its own offset from KernelCallArgs::residual
   // (after the bias and the reduction, before the activation).
@@ -120,6 +124,11 @@ struct KernelSchedule {
 
   bool reduction_unrolled = true;  // else `looped`
   LoopedReduction looped;
+
+  // How channel block `block` of a run writes the store's column.
+  const VectorStore& store_of(const TileStore& st, const ChannelTileRun& run, int block) const {
+    return run.has_tail && block == run.blocks - 1 ? channel_tail : st.store;
+  }
 
   std::int64_t tile_count() const { return groups * tiles_per_group; }
   // The number KernelCallArgs' tile_begin/tile_end count: group-major, emission order.

@@ -14,8 +14,9 @@ struct RegisterBudget {
   int masked_input = 0;   // depthwise: the tail block's input
   int lane_mask = 0;      // avx2 (no opmasks): a vector lane mask for tails
   int gather_index = 0;   // strided width vectors: the gather's lane offsets
-  // oc vectors on avx2: the store's tail mask reuses the broadcast register (stores come
-  // after the last broadcast), so it costs nothing.
+  // oc vectors on avx2: the tail mask of a residual's masked read at the store reuses the
+  // broadcast register (stores come after the last broadcast), so it costs nothing. (The
+  // tail stores themselves are pieces and need no mask: vector_store.hpp.)
   bool mask_in_broadcast = false;
 
   int total() const {

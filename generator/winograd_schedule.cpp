@@ -1,5 +1,7 @@
 #include "generator/winograd_schedule.hpp"
 
+#include "generator/tile_geometry.hpp"
+
 #include <algorithm>
 
 namespace convjit {
@@ -144,6 +146,8 @@ WinogradSchedule make_winograd_schedule(const KernelPlan& p) {
   w.ic_full_blocks = wp.ic_blocks - (w.ic_tail_lanes ? 1 : 0);
   w.oc_tail_lanes = p.oc_tail_lanes < p.lanes ? p.oc_tail_lanes : 0;
   w.oc_full_blocks = p.oc_blocks - (w.oc_tail_lanes ? 1 : 0);
+  if (w.oc_tail_lanes)
+    w.oc_tail_store = make_vector_store(p.isa, p.lanes, first_lanes(w.oc_tail_lanes, p.lanes));
   w.reduction = s.c;
   w.reduction_unroll = static_cast<int>(std::min<std::int64_t>(s.c, 4));
   w.full_block = gemm_pass(wp.block_tiles, p);

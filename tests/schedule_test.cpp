@@ -148,7 +148,7 @@ BOOST_AUTO_TEST_CASE(stores_write_every_output_column_exactly_once) {
         const std::int64_t first = st.dst_offset / column_bytes + (ow - walk.tile.ow_begin) + base;
         const int lanes = p.strategy == Strategy::width_vectors ? p.lanes : 1;
         for (int lane = 0; lane < lanes; ++lane) {
-          const bool stored = p.strategy != Strategy::width_vectors || (st.lanes >> lane & 1u);
+          const bool stored = p.strategy != Strategy::width_vectors || (st.store.lanes >> lane & 1u);
           if (!stored) continue;
           const std::int64_t column = first + lane;
           BOOST_REQUIRE_MESSAGE(column >= 0 && column < s.out_w, p.name << " stores column " << column);

@@ -2,7 +2,8 @@
 // LlvmEmitter: translates a plan's KernelSchedule into target-independent LLVM IR — the same
 // walk XbyakEmitter translates (groups, channel tiles, row passes, column tiles, reduction,
 // taps, stores), written with generic vector types (<lanes x float>, the plan's width) and
-// generic intrinsics (llvm.fmuladd, llvm.masked.load/store/gather, llvm.maxnum/minnum). No
+// generic intrinsics (llvm.fmuladd, llvm.masked.load/store/gather, llvm.maxnum/minnum); avx2
+// tails are stored as plain narrow stores (vector_store.hpp). No
 // x86 intrinsics and no inline assembly, so the same IR compiles for x86-64 and AArch64.
 //
 // The emitted function is `void NAME(const KernelCallArgs*)`, plus, where the schedule shares
@@ -28,7 +29,7 @@ namespace convjit {
 // to the emitter (plan.cpp, tile_geometry.cpp) changes: old entries are then never loaded.
 // (The key also holds the plan's describe() text and the library's build id, which catch most
 // such changes on their own; this number is the explicit switch.)
-inline constexpr int kLlvmKernelVersion = 3;
+inline constexpr int kLlvmKernelVersion = 4;  // 4: avx2 tails stored in plain pieces
 
 class LlvmEmitter {
  public:
@@ -105,7 +106,7 @@ class LlvmEmitter {
   llvm::Value* load_input_vector(const Address& address);
   llvm::Value* broadcast_input(const Address& address);
   bool inputs_loaded_per_tap() const;
-  void store_vector(llvm::Value* value, const Address& address, std::uint32_t lanes);
+  void store_vector(llvm::Value* value, const Address& address, const VectorStore& store);
   llvm::Value* fma(llvm::Value* a, llvm::Value* b, llvm::Value* acc);
   llvm::Constant* mask(std::uint32_t lanes);
   // for (iv = begin; iv < end; ++iv) carried = body(iv, carried). With `guard`, the loop may

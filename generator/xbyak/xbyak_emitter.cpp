@@ -1,5 +1,6 @@
 #include "generator/xbyak/xbyak_emitter.hpp"
 
+#include "generator/xbyak/store_pieces.hpp"
 #include "generator/xbyak/vector_registers.hpp"
 #include "generator/kernel_code.hpp"
 
@@ -86,6 +87,10 @@ void XbyakEmitter::allocate_vector_registers() {
   if (budget.lane_mask) mask_ = regs.take("lane mask");
   if (budget.mask_in_broadcast) mask_ = broadcast_;
   if (budget.gather_index) gather_index_ = regs.take("gather offsets");
+  // At a store the reduction is over, so its registers are free: the first one holds a
+  // partial vector's residual (avx2 masked read) and then the upper half of a tail written in
+  // pieces.
+  store_scratch_ = plan_.strategy == Strategy::width_vectors ? inputs_.at(0) : weights_.at(0);
 }
 
 void XbyakEmitter::add_imm(const Reg64& reg, std::int64_t value) {
@@ -496,10 +501,19 @@ void XbyakEmitter::emit_residual_add(const Xmm& a, const Reg64& dst, std::int64_
   } else if (plan_.uses_opmasks()) {
     vaddps(a | kMask, a, residual);  // masked-off lanes are not read, so cannot fault
   } else {
-    // The reduction is over, so its registers are free.
-    const Xmm scratch = plan_.strategy == Strategy::width_vectors ? inputs_[0] : weights_[0];
-    vmaskmovps(scratch, mask_, residual);
-    vaddps(a, a, scratch);
+    vmaskmovps(store_scratch_, mask_, residual);
+    vaddps(a, a, store_scratch_);
+  }
+}
+
+void XbyakEmitter::emit_vector_store(const VectorStore& store, const Reg64& base,
+                                     std::int64_t disp, const Xmm& a) {
+  switch (store.kind) {
+    case StoreKind::whole: vmovups(at(base, disp), a); break;
+    case StoreKind::masked: masked_store(at(base, disp), a); break;
+    case StoreKind::pieces:
+      emit_store_pieces(*this, store.pieces, base, disp, a, store_scratch_);
+      break;
   }
 }
 
@@ -507,40 +521,31 @@ void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,
                                    const ChannelTileRun& run) {
   const bool add = schedule_.add_residual;
   if (add) mov(kResidualDelta, slot(kSlotResidualDelta));
+  // The lane mask serves a partial vector's residual read and a masked store; the narrow
+  // stores of StoreKind::pieces need none.
+  auto needs_mask = [&](const VectorStore& store) {
+    return store.partial() && (add || store.kind == StoreKind::masked);
+  };
+  auto store_column = [&](const TileStore& st, int block, const Reg64& dst) {
+    const Xmm a = acc(st.column, block);
+    const VectorStore& store = schedule_.store_of(st, run, block);
+    const std::int64_t disp = st.dst_offset + block * geo_.dst_block;
+    if (add) emit_residual_add(a, dst, disp, store.partial());
+    emit_activation(a);
+    emit_vector_store(store, dst, disp, a);
+  };
   if (plan_.strategy == Strategy::width_vectors) {
     for (int o = 0; o < run.blocks; ++o)
       for (const TileStore& st : walk.stores) {
-        const Xmm a = acc(st.column, o);
-        const std::int64_t disp = st.dst_offset + o * geo_.dst_block;
-        const bool full = st.lanes == plan_.all_lanes();
-        if (add) {
-          if (!full) set_mask(st.lanes);
-          emit_residual_add(a, base.dst, disp, !full);
-        }
-        emit_activation(a);
-        const Xbyak::Address out = at(base.dst, disp);
-        if (full) {
-          vmovups(out, a);
-        } else {
-          if (!add) set_mask(st.lanes);
-          masked_store(out, a);
-        }
+        if (needs_mask(st.store)) set_mask(st.store.lanes);
+        store_column(st, o, base.dst);
       }
     return;
   }
   // Every column's tail block stores the same lanes: one mask for the whole tile.
-  if (run.has_tail) set_mask(first_lanes(plan_.oc_tail_lanes, plan_.lanes));
+  if (run.has_tail && needs_mask(schedule_.channel_tail)) set_mask(schedule_.channel_tail.lanes);
   for (const TileStore& st : walk.stores)
-    for (int b = 0; b < run.blocks; ++b) {
-      const Xmm a = acc(st.column, b);
-      const std::int64_t disp = st.dst_offset + b * geo_.dst_block;
-      const bool tail = run.has_tail && b == run.blocks - 1;
-      if (add) emit_residual_add(a, base.dst, disp, tail);
-      emit_activation(a);
-      const Xbyak::Address out = at(base.dst, disp);
-      if (tail) masked_store(out, a);
-      else vmovups(out, a);
-    }
+    for (int b = 0; b < run.blocks; ++b) store_column(st, b, base.dst);
 }
 
 void XbyakEmitter::emit_constants() {

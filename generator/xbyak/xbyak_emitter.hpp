@@ -57,6 +57,10 @@ class XbyakEmitter : public Xbyak::CodeGenerator {
                                 const ReductionStep& step, const Xbyak::Reg64& src,
                                 const Xbyak::Reg64& wei);
   void emit_tile_store(const TileWalk& walk, const TileBase& base, const ChannelTileRun& run);
+  // One accumulator to [base + disp] as the schedule's VectorStore says (a masked store uses
+  // the current mask).
+  void emit_vector_store(const VectorStore& store, const Xbyak::Reg64& base, std::int64_t disp,
+                         const Xbyak::Xmm& acc);
   void emit_residual_add(const Xbyak::Xmm& acc, const Xbyak::Reg64& dst, std::int64_t disp,
                          bool masked);
   void emit_activation(const Xbyak::Xmm& acc);
@@ -86,6 +90,7 @@ class XbyakEmitter : public Xbyak::CodeGenerator {
   std::vector<Xbyak::Xmm> weights_;  // oc/depthwise: one per block
   std::vector<Xbyak::Xmm> inputs_;   // width: one per vector
   Xbyak::Xmm broadcast_, mask_, gather_index_, masked_input_;
+  Xbyak::Xmm store_scratch_;  // a reduction register, free at the stores (allocate_vector_registers)
 
   // Constant pool, emitted after the code.
   std::map<std::uint32_t, Xbyak::Label> masks_;  // avx2: lane bitmask -> lanes x int32 mask

@@ -1,6 +1,7 @@
 #include "generator/xbyak/xbyak_winograd_emitter.hpp"
 
 #include "generator/kernel_call_args.hpp"
+#include "generator/xbyak/store_pieces.hpp"
 #include "generator/xbyak/vector_registers.hpp"
 
 #include <convjit/error.hpp>
@@ -59,7 +60,7 @@ XbyakWinogradEmitter::XbyakWinogradEmitter(const KernelPlan& plan, std::size_t m
   result_ = regs.take("transform result");
   zero_ = regs.take("zero");
   bias_ = regs.take("bias");
-  residual_ = regs.take("residual");
+  residual_ = regs.take("residual");  // also a tail's upper half, once the residual is added
   if (!plan.uses_opmasks()) mask_ = regs.take("lane mask");
   input_labels_.resize(w_.input.transforms.size());
   output_labels_.resize(w_.output.transforms.size());
@@ -126,10 +127,17 @@ void XbyakWinogradEmitter::load(const Xmm& dst, const Xbyak::Address& src, bool 
   else vmaskmovps(dst, mask_, src);
 }
 
-void XbyakWinogradEmitter::store(const Xbyak::Address& dst, const Xmm& src, bool masked) {
-  if (!masked) vmovups(dst, src);
-  else if (plan_.uses_opmasks()) vmovups(dst | kMask, src);
-  else vmaskmovps(dst, mask_, src);
+void XbyakWinogradEmitter::store_tail(std::int64_t offset) {
+  switch (w_.oc_tail_store.kind) {
+    case StoreKind::whole: vmovups(at(kOut, offset), result_); break;
+    case StoreKind::masked:
+      if (plan_.uses_opmasks()) vmovups(at(kOut, offset) | kMask, result_);
+      else vmaskmovps(at(kOut, offset), mask_, result_);
+      break;
+    case StoreKind::pieces:
+      emit_store_pieces(*this, w_.oc_tail_store.pieces, kOut, offset, result_, residual_);
+      break;
+  }
 }
 
 Xmm XbyakWinogradEmitter::emit_combination(const LinearCombination& terms,
@@ -330,7 +338,9 @@ void XbyakWinogradEmitter::emit_output_routine(const TileTransform& x) {
     jnz(next, T_NEAR);
   }
   if (w_.oc_tail_lanes) {
-    emit_tail_mask(w_.oc_tail_lanes);
+    // The mask serves the residual's read and a masked store; narrow stores need none.
+    if (plan_.shape.add_residual || w_.oc_tail_store.kind == StoreKind::masked)
+      emit_tail_mask(w_.oc_tail_lanes);
     emit_output_channel_vector(x, true);
   }
   ret();
@@ -371,7 +381,8 @@ void XbyakWinogradEmitter::emit_output_channel_vector(const TileTransform& x, bo
         vmaxps(result_, result_, constant(s.act.lo));
         vminps(result_, result_, constant(s.act.hi));
       }
-      store(at(kOut, offset), result_, tail);
+      if (tail) store_tail(offset);
+      else vmovups(at(kOut, offset), result_);
     }
   }
 }

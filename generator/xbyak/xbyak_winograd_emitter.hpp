@@ -37,7 +37,8 @@ class XbyakWinogradEmitter : public Xbyak::CodeGenerator {
                               const Xbyak::Xmm& out);
   void emit_tail_mask(int lanes);
   void load(const Xbyak::Xmm& dst, const Xbyak::Address& src, bool masked);
-  void store(const Xbyak::Address& dst, const Xbyak::Xmm& src, bool masked);
+  // result_ to [kOut + offset] as the schedule's oc_tail_store says.
+  void store_tail(std::int64_t offset);
   void zero(const Xbyak::Xmm& reg);
   Xbyak::Address at(const Xbyak::Reg64& base, std::int64_t disp);
   Xbyak::Address constant(float value);
