@@ -15,6 +15,8 @@
 #include <convjit/convjit.hpp>
 
 #include <cstring>
+#include <map>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -269,6 +271,25 @@ BOOST_AUTO_TEST_CASE(the_ir_is_vector_code_of_the_plans_width_with_a_routine_per
     BOOST_TEST(ir.find(plan.name + ".in8") != std::string::npos, target.name());
     BOOST_TEST(ir.find("fmuladd") != std::string::npos, target.name());
   }
+}
+
+BOOST_AUTO_TEST_CASE(an_avx2_plan_on_an_avx512_host_keeps_every_routine_to_avx2,
+                     *boost::unit_test::precondition(cpu_runs_avx512)) {
+  // Each routine is a function of its own: each needs the AVX-512-less features, or the
+  // routines an avx2 plan calls would be AVX-512 code.
+  Jit jit(JitOptions{.backend = Backend::llvm, .isa = Isa::avx2, .threads = 1});
+  const std::string ir =
+      kernel_code(*jit.compile(with_algo("c=16,h=12,w=12,oc=16,k=3,p=1", "winograd_f4"))).ir();
+  std::map<std::string, std::string> groups;  // attribute group -> its text
+  const std::regex group(R"(\nattributes #(\d+) = \{([^}]*)\})");
+  for (auto it = std::sregex_iterator(ir.begin(), ir.end(), group); it != std::sregex_iterator(); ++it)
+    groups[(*it)[1]] = (*it)[2];
+  const std::regex definition(R"(\ndefine [^\n]*@([^(]+)\([^\n]*#(\d+) \{)");
+  int definitions = 0;
+  for (auto it = std::sregex_iterator(ir.begin(), ir.end(), definition); it != std::sregex_iterator();
+       ++it, ++definitions)
+    BOOST_TEST(groups[(*it)[2]].find("-avx512f") != std::string::npos, (*it)[1].str());
+  BOOST_TEST(definitions > 3);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
