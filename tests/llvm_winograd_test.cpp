@@ -125,6 +125,16 @@ BOOST_AUTO_TEST_CASE(several_blocks_per_image_and_a_shorter_last_block_match) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(nchw_shapes_run_through_the_staging_transposes) {
+  // The kernel computes NHWC; run() transposes NCHW src, residual and dst around it.
+  check_at_every_tile_size(
+      {
+          "c=8,h=10,w=10,oc=8,k=3,p=1,layout=nchw",
+          "c=5,h=9,w=13,oc=11,k=3,p=same,layout=nchw,act=relu,add=1",
+      },
+      450);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(fused_epilogue)
