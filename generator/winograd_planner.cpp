@@ -209,6 +209,10 @@ KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m) {
 
 KernelPlan make_plan(const ConvShape& shape, Isa isa) {
   if (const int m = winograd_tile_of(shape.algo)) return make_winograd_plan(shape, isa, m);
+  // algo=winograd insists like winograd_f*: a neon plan (the AArch64 cross path) must not
+  // quietly become a direct kernel. algo=auto stays direct there.
+  if (shape.algo == Algorithm::winograd && isa == Isa::neon)
+    throw Error("algo", "winograd kernels are built for avx2 and avx512 only");
   if (shape.algo == Algorithm::direct || isa == Isa::neon || !winograd_ineligibility(shape).empty())
     return make_direct_plan(shape, isa);
   KernelPlan direct = make_direct_plan(shape, isa);

@@ -44,8 +44,9 @@ ConvShape shape_b() { return ConvSpec::parse("n=1,c=3,h=11,w=9,oc=24,k=3,s=2,p=s
 
 // The key of the plan an automatic llvm Jit makes on this CPU.
 std::string key_of(const ConvShape& shape) {
-  // The llvm backend compiles direct plans (runtime/jit.cpp plan_for).
-  return llvm_object_key(make_direct_plan(shape, resolve_isa(Isa::automatic, Backend::llvm)));
+  // algo=auto on the llvm backend is make_plan's choice (runtime/jit.cpp plan_for): shape_a
+  // is a Winograd kernel, shape_b (stride 2) a direct one.
+  return llvm_object_key(make_plan(shape, resolve_isa(Isa::automatic, Backend::llvm)));
 }
 
 // A fresh directory, removed with everything in it.

@@ -29,7 +29,9 @@ namespace convjit {
 // to the emitter (plan.cpp, tile_geometry.cpp) changes: old entries are then never loaded.
 // (The key also holds the plan's describe() text and the library's build id, which catch most
 // such changes on their own; this number is the explicit switch.)
-inline constexpr int kLlvmKernelVersion = 4;  // 4: avx2 tails stored in plain pieces
+// 5: avx2 tails stored in plain pieces; Winograd kernels (llvm_winograd_emitter), and the
+// plan's target features on every function of a module, not only the entry point.
+inline constexpr int kLlvmKernelVersion = 5;
 
 class LlvmEmitter {
  public:

@@ -1,6 +1,7 @@
 #include "generator/llvm/llvm_pipeline.hpp"
 
 #include "generator/llvm/llvm_emitter.hpp"
+#include "generator/llvm/llvm_winograd_emitter.hpp"
 
 #include <convjit/error.hpp>
 
@@ -16,8 +17,10 @@ namespace {
 
 // An avx2 plan compiled for an AVX-512 host must still be AVX2 code (JitOptions::isa, the
 // benchmark's same-ISA mode): the function gets the host's features with AVX-512 switched
-// off, which also rules out EVEX encodings, ymm16-31 and opmasks.
-void keep_to_the_plans_instruction_set(llvm::Function& function, const KernelPlan& plan,
+// off, which also rules out EVEX encodings, ymm16-31 and opmasks. Every function of the module
+// gets them: a kernel's internal functions (shared row bodies, Winograd routines) are code of
+// the same plan.
+void keep_to_the_plans_instruction_set(llvm::Module& module, const KernelPlan& plan,
                                        const llvm::TargetMachine& target) {
   if (plan.isa != Isa::avx2 || !target.getTargetTriple().isX86()) return;
   std::string features;
@@ -27,8 +30,11 @@ void keep_to_the_plans_instruction_set(llvm::Function& function, const KernelPla
     features.append(features.empty() ? "" : ",").append(feature.str());
   }
   features.append(features.empty() ? "" : ",").append("-avx512f");
-  function.addFnAttr("target-cpu", target.getTargetCPU());
-  function.addFnAttr("target-features", features);
+  for (llvm::Function& function : module) {
+    if (function.isDeclaration()) continue;
+    function.addFnAttr("target-cpu", target.getTargetCPU());
+    function.addFnAttr("target-features", features);
+  }
 }
 
 }  // namespace
@@ -39,8 +45,12 @@ std::unique_ptr<llvm::Module> build_kernel_module(const KernelPlan& plan, const 
   auto module = std::make_unique<llvm::Module>(symbol, context);
   module->setTargetTriple(target.getTargetTriple().str());
   module->setDataLayout(target.createDataLayout());
-  llvm::Function* function = LlvmEmitter(plan, *module).emit(symbol);
-  keep_to_the_plans_instruction_set(*function, plan, target);
+  // The Winograd kernels have an emitter of their own; both translate the plan's schedule.
+  if (plan.strategy == Strategy::winograd)
+    LlvmWinogradEmitter(plan, *module).emit(symbol);
+  else
+    LlvmEmitter(plan, *module).emit(symbol);
+  keep_to_the_plans_instruction_set(*module, plan, target);
   std::string problems;
   llvm::raw_string_ostream out(problems);
   if (llvm::verifyModule(*module, &out))
