@@ -57,6 +57,35 @@ BOOST_AUTO_TEST_CASE(wide_channel_counts_that_loop_over_input_channels_match) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(random_shapes_forced_to_winograd_match_with_their_own_bound) {
+  // The random shapes Winograd can compute (3x3, stride 1, dilation 1, groups 1, both
+  // layouts, every padding kind, engine options), each at the tile size the spec names, on
+  // every JIT backend and ISA; check_backend_matches_reference judges with the kernel's bound.
+  RandomShapeLimits limits;
+  limits.max_kernel = 3;
+  limits.max_stride = 1;
+  limits.max_dilation = 1;
+  limits.allow_groups = false;
+  limits.max_flops = 4e6;
+  const Algorithm tiles[] = {Algorithm::winograd_f2, Algorithm::winograd_f4, Algorithm::winograd_f6};
+  std::mt19937_64 rng(1202);
+  int checked = 0;
+  while (checked < 36) {
+    ConvShape shape = with_random_engine_options(random_shape(rng, limits), rng);
+    if (!winograd_ineligibility(shape).empty()) continue;
+    ConvSpec spec = ConvSpec::parse(shape.to_string());
+    spec.algo = tiles[checked % 3];
+    shape = spec.resolve();
+    for (const JitTarget& target : jit_targets()) {
+      // LLVM compiles a Winograd kernel in 0.15-0.9 s: every fourth shape (all tile sizes
+      // in turn) is enough there.
+      if (target.backend == Backend::llvm && checked % 4 != 0) continue;
+      check_backend_matches_reference(shape, target, 5000 + checked);
+    }
+    ++checked;
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(edge_shapes)

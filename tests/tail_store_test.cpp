@@ -48,8 +48,8 @@ std::vector<JitTarget> avx2_targets() { return targets_at(Isa::avx2); }
 // Shapes whose every partial vector has `n` lanes, one per kind of tail: an oc-vector
 // channel tail (alone and after a full block, dense and with strided output pixels, with a
 // residual), a depthwise channel tail, and the last columns of width-vector rows (NCHW, and
-// NHWC with one channel). Winograd output tails come from the xbyak backend only.
-std::vector<std::string> tail_specs(int n, Backend backend) {
+// NHWC with one channel), and Winograd output tails.
+std::vector<std::string> tail_specs(int n) {
   const std::string oc = std::to_string(n), oc8 = std::to_string(8 + n);
   const std::string w8 = std::to_string(8 + n + 2);  // 3×3 valid: 8 + n output columns
   std::vector<std::string> specs = {
@@ -64,11 +64,10 @@ std::vector<std::string> tail_specs(int n, Backend backend) {
       "c=2,h=4,w=" + w8 + ",oc=3,k=3,layout=nchw,add=1",
       "c=1,h=4,w=" + w8 + ",oc=1,k=3",
   };
-  if (backend == Backend::xbyak) {
-    specs.push_back("c=4,h=8,w=8,oc=" + oc8 + ",k=3,p=1,algo=winograd_f2");
-    specs.push_back("c=4,h=8,w=8,oc=" + oc + ",k=3,p=1,algo=winograd_f4,add=1,dst_stride=" +
-                    std::to_string(n + 2));
-  }
+  // Both JIT backends generate Winograd kernels, whose output tails follow oc_tail_store.
+  specs.push_back("c=4,h=8,w=8,oc=" + oc8 + ",k=3,p=1,algo=winograd_f2");
+  specs.push_back("c=4,h=8,w=8,oc=" + oc + ",k=3,p=1,algo=winograd_f4,add=1,dst_stride=" +
+                  std::to_string(n + 2));
   return specs;
 }
 
@@ -121,7 +120,7 @@ void check_writes_exactly_the_outputs(const ConvShape& s, const JitTarget& targe
 
 void check_tails_of(int n, Isa isa = Isa::avx2) {
   for (const JitTarget& target : targets_at(isa))
-    for (const std::string& spec : tail_specs(n, target.backend)) {
+    for (const std::string& spec : tail_specs(n)) {
       BOOST_TEST_CONTEXT(spec << ", " << target.name()) {
         check_writes_exactly_the_outputs(ConvSpec::parse(spec).resolve(), target);
       }
@@ -229,7 +228,7 @@ BOOST_AUTO_TEST_CASE(avx2_kernels_store_their_tails_without_vmaskmovps) {
   for (const JitTarget& target : avx2_targets()) {
     Jit jit(target.options());
     for (int n = 1; n < 8; ++n)
-      for (const std::string& spec : tail_specs(n, target.backend)) {
+      for (const std::string& spec : tail_specs(n)) {
         const auto kernel = jit.compile(ConvSpec::parse(spec).resolve());
         const auto code = kernel->state().code->machine_code();
         BOOST_REQUIRE_MESSAGE(!code.empty(), spec << ": no machine code to inspect");

@@ -1,4 +1,5 @@
 #include "generator/llvm/llvm_emitter.hpp"
+#include "generator/llvm/llvm_vector_store.hpp"
 
 #include "generator/kernel_code.hpp"
 
@@ -445,34 +446,7 @@ llvm::Value* LlvmEmitter::broadcast_input(const Address& a) {
 }
 
 void LlvmEmitter::store_vector(llvm::Value* value, const Address& a, const VectorStore& store) {
-  switch (store.kind) {
-    case StoreKind::whole:
-      builder_.CreateAlignedStore(value, pointer(a), llvm::Align(4));
-      break;
-    case StoreKind::masked:
-      builder_.CreateMaskedStore(value, pointer(a), llvm::Align(4), mask(store.lanes));
-      break;
-    case StoreKind::pieces:
-      // Plain stores of the pieces' lanes (x86: vmovups xmm, vmovlps, vmovss, vextractps);
-      // a masked store of several lanes would become vmaskmovps on AVX2.
-      for (const StorePiece& piece : store.pieces) {
-        if (piece.lanes == 1) {
-          // One lane: a one-lane masked store, which x86 lowers to a scalar store (vmovss,
-          // vextractps), never vmaskmovps. Unlike extractelement + store it also tells the
-          // code generator that only that lane is needed: a kernel whose every store is one
-          // lane (seed_28_s3_p1) then computes in scalar FMAs, 1.3x faster than in vectors.
-          builder_.CreateMaskedStore(value, pointer(a), llvm::Align(4),
-                                     mask(1u << piece.first_lane));
-          continue;
-        }
-        std::vector<int> lanes(static_cast<std::size_t>(piece.lanes));
-        for (int i = 0; i < piece.lanes; ++i) lanes[static_cast<std::size_t>(i)] = piece.first_lane + i;
-        const Address at = a.plus(static_cast<std::int64_t>(piece.first_lane) * 4);
-        builder_.CreateAlignedStore(builder_.CreateShuffleVector(value, lanes), pointer(at),
-                                    llvm::Align(4));
-      }
-      break;
-  }
+  emit_vector_store(builder_, value, pointer(a), store, plan_.lanes);
 }
 
 // llvm.fmuladd rather than llvm.fma: one fused multiply-add wherever the target has one

@@ -1,4 +1,5 @@
 #include "generator/llvm/llvm_winograd_emitter.hpp"
+#include "generator/llvm/llvm_vector_store.hpp"
 
 #include "generator/kernel_call_args.hpp"
 #include "generator/tile_geometry.hpp"
@@ -296,7 +297,8 @@ void LlvmWinogradEmitter::emit_output_channel_vector(const TileTransform& x, llv
       // Only the stored lanes of the residual are read: the others may lie outside it.
       if (residual_delta)
         value = builder_.CreateFAdd(value, load(builder_.CreateGEP(i8_, pixel, residual_delta), lanes));
-      store(activation(value), pixel, lanes);
+      if (lanes == all_lanes_) store(activation(value), pixel, lanes);
+      else emit_vector_store(builder_, activation(value), pixel, w_.oc_tail_store, plan_.lanes);
     }
   }
 }
