@@ -9,11 +9,13 @@
 #include "runtime/observability.hpp"
 #include "runtime/thread_count.hpp"
 #include "runtime/tuner.hpp"
+#include "runtime/tuning_cache.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 namespace convjit {
@@ -160,7 +162,12 @@ std::shared_ptr<const Kernel> Jit::compile(const ConvShape& shape) const {
         plan_candidates(planning_shape(shape, backend_, algo_), isa_, isas);
     for (PlanCandidate& c : candidates) c.plan.shape.algo = shape.algo;
     candidates.front().plan = std::move(model);  // its algorithm_choice names the Jit's defaults
-    TunedKernel tuned = Tuner(tune_, backend_, session.get()).tune(candidates);
+    // A winner of an earlier process for this CPU, library version and shape, if trusted.
+    const std::optional<TuningCache> disk = TuningCache::from_environment();
+    const std::string key = disk ? TuningCache::key(shape, backend_, isas, algo_) : std::string();
+    const std::optional<std::string> remembered = disk ? disk->load(key) : std::nullopt;
+    TunedKernel tuned = Tuner(tune_, backend_, session.get()).tune(candidates, remembered);
+    if (disk && !tuned.report->from_cache) disk->store(key, tuned.plan->name);
     plan = std::move(tuned.plan);
     code = std::move(tuned.code);
     report = std::move(tuned.report);
