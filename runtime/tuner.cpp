@@ -209,6 +209,8 @@ TunedKernel Tuner::tune(const std::vector<PlanCandidate>& candidates,
   }
   report->winner = fastest;
   report->why = why.str();
+  if (remembered)
+    report->why = "the tuning cache's winner " + *remembered + " is not a candidate; " + report->why;
   report->tuning_us = wall_us_since(start);
   return {trials[fastest].plan, trials[fastest].code, report};
 }
