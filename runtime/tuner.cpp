@@ -122,10 +122,13 @@ TunedKernel Tuner::tune(const std::vector<PlanCandidate>& candidates,
   const ConvShape& shape = candidates.front().plan.shape;
   const Scratch scratch(shape);
   std::vector<Trial> trials;
+  double least_trial_us = 0;
   const std::size_t limit = std::min(budget.candidates, candidates.size());
   for (std::size_t i = 0; i < limit; ++i) {
-    // The pick is always timed; the others only while the budget lasts.
-    if (i > 0 && wall_us_since(start) >= budget.microseconds) break;
+    // The pick is always timed; the others only while the budget lasts, and a candidate is
+    // not started when what the pick's least took (generation, packing, two calls) would
+    // overrun it.
+    if (i > 0 && wall_us_since(start) + least_trial_us > budget.microseconds) break;
     const PlanCandidate& c = candidates[i];
     report->candidates.push_back(entry_for(c));
     TunedCandidate& entry = report->candidates.back();
@@ -136,7 +139,9 @@ TunedKernel Tuner::tune(const std::vector<PlanCandidate>& candidates,
       auto state = std::make_unique<KernelState>(trial.plan, trial.code, 0.0, 1);
       state->verbose = false;
       const Kernel kernel(std::move(state));
+      const auto pack_begin = std::chrono::steady_clock::now();
       const PackedWeights packed = kernel.pack_weights(scratch.weights.data(), scratch.bias.data());
+      const double pack_us = wall_us_since(pack_begin);
       trial.dst.assign(static_cast<std::size_t>(shape.dst_elems()), 0.0f);
       RunOptions options;
       options.threads = 1;
@@ -145,6 +150,7 @@ TunedKernel Tuner::tune(const std::vector<PlanCandidate>& candidates,
       const double warm_begin = thread_cpu_us();
       call();
       const double warm = std::max(thread_cpu_us() - warm_begin, 0.01);
+      if (i == 0) least_trial_us = entry.generation_us + pack_us + 2 * warm;
       // The rest of the budget, shared among the candidates still to come.
       const double left = std::max(budget.microseconds - wall_us_since(start), 0.0) /
                           static_cast<double>(limit - i);
