@@ -1,5 +1,11 @@
 #include "core/cpu_features.hpp"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+#include <cstring>
+
 namespace convjit {
 
 bool cpu_has_avx2_fma() {
@@ -25,6 +31,46 @@ bool cpu_has_neon() {
 #else
   return false;
 #endif
+}
+
+const std::string& cpu_identity() {
+  static const std::string identity = [] {
+    std::string text;
+#if defined(__x86_64__)
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    __get_cpuid(0, &a, &b, &c, &d);
+    char vendor[13] = {};
+    std::memcpy(vendor, &b, 4);
+    std::memcpy(vendor + 4, &d, 4);
+    std::memcpy(vendor + 8, &c, 4);
+    __get_cpuid(1, &a, &b, &c, &d);
+    const unsigned base_family = (a >> 8) & 0xF, base_model = (a >> 4) & 0xF;
+    const unsigned family = base_family == 0xF ? base_family + ((a >> 20) & 0xFF) : base_family;
+    const unsigned model =
+        base_family == 0x6 || base_family == 0xF ? base_model + (((a >> 16) & 0xF) << 4) : base_model;
+    text = std::string(vendor) + " family " + std::to_string(family) + " model " +
+           std::to_string(model) + " stepping " + std::to_string(a & 0xF) + " features ";
+    __builtin_cpu_init();
+    const char* sep = "";
+    auto feature = [&](const char* name, bool has) {
+      if (!has) return;
+      text.append(sep).append(name);
+      sep = ",";
+    };
+    feature("sse4.2", __builtin_cpu_supports("sse4.2"));
+    feature("avx", __builtin_cpu_supports("avx"));
+    feature("avx2", __builtin_cpu_supports("avx2"));
+    feature("fma", __builtin_cpu_supports("fma"));
+    feature("avx512f", __builtin_cpu_supports("avx512f"));
+    feature("avx512vl", __builtin_cpu_supports("avx512vl"));
+    feature("avx512bw", __builtin_cpu_supports("avx512bw"));
+    feature("avx512dq", __builtin_cpu_supports("avx512dq"));
+#else
+    text = "aarch64 features neon";
+#endif
+    return text;
+  }();
+  return identity;
 }
 
 }  // namespace convjit

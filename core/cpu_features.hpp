@@ -1,10 +1,18 @@
 #pragma once
 // What the host CPU runs, asked once per process.
+#include <string>
+
 namespace convjit {
 
 bool cpu_has_avx2_fma();
 bool cpu_has_avx512();  // AVX-512F and AVX-512VL (with AVX2 and FMA)
 // AArch64 Advanced SIMD, which every AArch64 CPU has and no x86-64 one does.
 bool cpu_has_neon();
+
+// The CPU as a persistent cache must tell it apart, one line: vendor, family, model and
+// stepping, and the instruction-set features kernels and timings depend on, e.g.
+// "AuthenticAMD family 25 model 17 stepping 1 features avx,avx2,fma,avx512f,...".
+// Timings measured on one CPU say nothing about another.
+const std::string& cpu_identity();
 
 }  // namespace convjit

@@ -1,6 +1,9 @@
 // The names of backends and instruction sets, as spec strings, options and the tool spell them.
 #include <convjit/backend.hpp>
 #include <convjit/error.hpp>
+#include <convjit/jit.hpp>
+
+#include <cstdlib>
 
 #include <string>
 
@@ -40,6 +43,29 @@ Backend parse_backend(std::string_view name) {
     if (name == to_string(b)) return b;
   throw Error("backend", "unknown backend '" + std::string(name) +
                              "' (expected auto, xbyak, llvm, generic or reference)");
+}
+
+std::string_view to_string(Tuning tuning) {
+  switch (tuning) {
+    case Tuning::automatic: return "auto";
+    case Tuning::off: return "off";
+    case Tuning::fast: return "fast";
+    case Tuning::full: return "full";
+  }
+  return "?";
+}
+
+Tuning parse_tuning(std::string_view name) {
+  for (Tuning t : {Tuning::automatic, Tuning::off, Tuning::fast, Tuning::full})
+    if (name == to_string(t)) return t;
+  throw Error("tune", "unknown tuning '" + std::string(name) + "' (expected off, fast, full or auto)");
+}
+
+Tuning resolve_tuning(Tuning requested) {
+  if (requested != Tuning::automatic) return requested;
+  const char* env = std::getenv("CONVJIT_TUNE");
+  const Tuning from_env = env && *env ? parse_tuning(env) : Tuning::automatic;
+  return from_env == Tuning::automatic ? Tuning::fast : from_env;
 }
 
 }  // namespace convjit

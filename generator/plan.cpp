@@ -96,40 +96,47 @@ double step_cycles(int fmas, int loads) {
 
 // Cost model over the whole output row, in cycles per reduction step: partial oc tiles and
 // partial column tiles included. Comparable across vector widths (one FMA is one FMA).
+double tile_cycles(const ConvShape& s, Strategy strategy, std::int64_t blocks, int lanes, int u,
+                   int t) {
+  const std::int64_t columns = s.out_w;
+  const std::int64_t col_unit = strategy == Strategy::width_vectors ? u * lanes : u;
+  const std::int64_t full_col_tiles = columns / col_unit;
+  const std::int64_t rest_cols = columns % col_unit;
+  const std::int64_t full_oc_tiles = blocks / t;
+  const std::int64_t rest_blocks = blocks % t;
+  auto tile_cost = [&](int uu, int tt) {
+    if (uu == 0 || tt == 0) return 0.0;
+    int loads = 0;
+    switch (strategy) {
+      case Strategy::oc_vectors: loads = tt + uu; break;
+      case Strategy::depthwise: loads = tt + uu * tt; break;
+      case Strategy::width_vectors: loads = uu + tt; break;
+      case Strategy::winograd: break;
+    }
+    return step_cycles(uu * tt, loads) + 2.0 * uu * tt / std::max<std::int64_t>(s.kh * s.kw, 1);
+  };
+  const int rest_u = strategy == Strategy::width_vectors
+                         ? static_cast<int>(ceil_div(rest_cols, lanes))
+                         : static_cast<int>(rest_cols);
+  double cycles = 0;
+  cycles += full_col_tiles * full_oc_tiles * tile_cost(u, t);
+  cycles += full_col_tiles * tile_cost(u, static_cast<int>(rest_blocks));
+  cycles += full_oc_tiles * tile_cost(rest_u, t);
+  cycles += tile_cost(rest_u, static_cast<int>(rest_blocks));
+  return cycles;
+}
+
+bool tile_fits(const ConvShape& s, Strategy strategy, VectorShape vectors, bool opmasks, int u, int t) {
+  return register_budget(strategy, u, t, opmasks, s.sw > 1).total() <= vectors.registers - vectors.reserved;
+}
+
 TileChoice choose_tile(const ConvShape& s, Strategy strategy, std::int64_t blocks,
                        VectorShape vectors, bool opmasks) {
   TileChoice best;
-  const std::int64_t columns = s.out_w;
-  const int lanes = vectors.lanes;
   for (int t = 1; t <= std::min<std::int64_t>(blocks, 8); ++t) {
     for (int u = 1; u <= 28; ++u) {
-      if (register_budget(strategy, u, t, opmasks, s.sw > 1).total() >
-          vectors.registers - vectors.reserved)
-        continue;
-      const std::int64_t col_unit = strategy == Strategy::width_vectors ? u * lanes : u;
-      const std::int64_t full_col_tiles = columns / col_unit;
-      const std::int64_t rest_cols = columns % col_unit;
-      const std::int64_t full_oc_tiles = blocks / t;
-      const std::int64_t rest_blocks = blocks % t;
-      auto tile_cost = [&](int uu, int tt) {
-        if (uu == 0 || tt == 0) return 0.0;
-        int loads = 0;
-        switch (strategy) {
-          case Strategy::oc_vectors: loads = tt + uu; break;
-          case Strategy::depthwise: loads = tt + uu * tt; break;
-          case Strategy::width_vectors: loads = uu + tt; break;
-          case Strategy::winograd: break;
-        }
-        return step_cycles(uu * tt, loads) + 2.0 * uu * tt / std::max<std::int64_t>(s.kh * s.kw, 1);
-      };
-      const int rest_u = strategy == Strategy::width_vectors
-                             ? static_cast<int>(ceil_div(rest_cols, lanes))
-                             : static_cast<int>(rest_cols);
-      double cycles = 0;
-      cycles += full_col_tiles * full_oc_tiles * tile_cost(u, t);
-      cycles += full_col_tiles * tile_cost(u, static_cast<int>(rest_blocks));
-      cycles += full_oc_tiles * tile_cost(rest_u, t);
-      cycles += tile_cost(rest_u, static_cast<int>(rest_blocks));
+      if (!tile_fits(s, strategy, vectors, opmasks, u, t)) continue;
+      const double cycles = tile_cycles(s, strategy, blocks, vectors.lanes, u, t);
       if (cycles < best.cycles - 1e-9) best = {u, t, cycles};
     }
   }
@@ -231,30 +238,50 @@ std::vector<VectorShape> vector_shapes(Isa isa) {
   return {{8, 16}};
 }
 
-KernelPlan make_direct_plan(const ConvShape& shape, Isa isa) {
-  if (isa == Isa::automatic) throw Error("isa", "the planner needs a concrete instruction set");
-  KernelPlan p;
-  p.shape = shape;
-  p.isa = isa;
-  p.strategy = choose_strategy(shape);
-  const std::int64_t channels = p.strategy == Strategy::depthwise ? shape.c
-                                : p.strategy == Strategy::oc_vectors ? shape.oc_per_group()
-                                                                     : 1;
-  // The vector width whose best tile costs least; ties go to the narrower, listed first
-  // (a 16-lane vector with 6 live lanes costs what an 8-lane one does, and more loads).
-  TileChoice tile;
-  for (const VectorShape vectors : vector_shapes(isa)) {
-    const std::int64_t blocks = p.strategy == Strategy::width_vectors
-                                    ? shape.oc_per_group()  // one channel per broadcast weight
-                                    : ceil_div(channels, vectors.lanes);
-    const TileChoice choice = choose_tile(shape, p.strategy, blocks, vectors, p.uses_opmasks());
-    if (choice.cycles < tile.cycles - 1e-9) {
-      tile = choice;
-      p.lanes = vectors.lanes;
-      p.vector_registers = vectors.registers;
-      p.oc_blocks = blocks;
+namespace {
+
+std::int64_t channels_of(const ConvShape& shape, Strategy strategy) {
+  return strategy == Strategy::depthwise    ? shape.c
+         : strategy == Strategy::oc_vectors ? shape.oc_per_group()
+                                            : 1;
+}
+
+std::int64_t blocks_of(const ConvShape& shape, Strategy strategy, VectorShape vectors) {
+  return strategy == Strategy::width_vectors
+             ? shape.oc_per_group()  // one channel per broadcast weight
+             : ceil_div(channels_of(shape, strategy), vectors.lanes);
+}
+
+// Every register tile that fits, cheapest first (ties in the order choose_tile tries them).
+std::vector<TileChoice> rank_tiles(const ConvShape& s, Strategy strategy, std::int64_t blocks,
+                                   VectorShape vectors, bool opmasks) {
+  std::vector<TileChoice> tiles;
+  for (int t = 1; t <= std::min<std::int64_t>(blocks, 8); ++t)
+    for (int u = 1; u <= 28; ++u) {
+      if (tile_fits(s, strategy, vectors, opmasks, u, t))
+        tiles.push_back({u, t, tile_cycles(s, strategy, blocks, vectors.lanes, u, t)});
     }
-  }
+  std::stable_sort(tiles.begin(), tiles.end(),
+                   [](const TileChoice& a, const TileChoice& b) { return a.cycles < b.cycles; });
+  return tiles;
+}
+
+// Cycles per image of a direct plan: the tile's cost per reduction step over one output row,
+// times the steps of the window and the rows (and groups, which are an outer loop).
+double direct_plan_cycles(const KernelPlan& p, double row_step_cycles) {
+  const ConvShape& s = p.shape;
+  const double groups = p.strategy == Strategy::depthwise ? 1.0 : static_cast<double>(s.groups);
+  return row_step_cycles * static_cast<double>(s.kh * s.kw * reduction_length(p)) *
+         static_cast<double>(s.out_h) * groups;
+}
+
+KernelPlan finish_direct_plan(KernelPlan p, VectorShape vectors, std::int64_t blocks,
+                              const TileChoice& tile) {
+  const ConvShape& shape = p.shape;
+  p.lanes = vectors.lanes;
+  p.vector_registers = vectors.registers;
+  p.oc_blocks = blocks;
+  const std::int64_t channels = channels_of(shape, p.strategy);
   p.oc_tail_lanes = p.strategy == Strategy::width_vectors
                         ? p.lanes
                         : static_cast<int>(channels - (p.oc_blocks - 1) * p.lanes);
@@ -266,10 +293,55 @@ KernelPlan make_direct_plan(const ConvShape& shape, Isa isa) {
   p.columns = make_column_tiles(shape, column_width);
   size_packed_weights(p);
   decide_unrolling(p);
+  p.estimated_cycles = direct_plan_cycles(p, tile.cycles);
   p.name = make_name(p);
   p.algorithm_choice = shape.algo == Algorithm::direct ? "direct as asked (algo=direct)"
                                                        : "direct (Winograd does not apply)";
   return p;
+}
+
+KernelPlan start_direct_plan(const ConvShape& shape, Isa isa) {
+  if (isa == Isa::automatic) throw Error("isa", "the planner needs a concrete instruction set");
+  KernelPlan p;
+  p.shape = shape;
+  p.isa = isa;
+  p.strategy = choose_strategy(shape);
+  return p;
+}
+
+}  // namespace
+
+KernelPlan make_direct_plan(const ConvShape& shape, Isa isa) {
+  KernelPlan p = start_direct_plan(shape, isa);
+  // The vector width whose best tile costs least; ties go to the narrower, listed first
+  // (a 16-lane vector with 6 live lanes costs what an 8-lane one does, and more loads).
+  TileChoice tile;
+  VectorShape chosen;
+  std::int64_t chosen_blocks = 1;
+  for (const VectorShape vectors : vector_shapes(isa)) {
+    const std::int64_t blocks = blocks_of(shape, p.strategy, vectors);
+    const TileChoice choice = choose_tile(shape, p.strategy, blocks, vectors, p.uses_opmasks());
+    if (choice.cycles < tile.cycles - 1e-9) {
+      tile = choice;
+      chosen = vectors;
+      chosen_blocks = blocks;
+    }
+  }
+  return finish_direct_plan(std::move(p), chosen, chosen_blocks, tile);
+}
+
+std::optional<KernelPlan> make_direct_plan_with(const ConvShape& shape, Isa isa,
+                                                VectorShape vectors, int tile_rank) {
+  KernelPlan p = start_direct_plan(shape, isa);
+  const std::int64_t blocks = blocks_of(shape, p.strategy, vectors);
+  const TileChoice best = choose_tile(shape, p.strategy, blocks, vectors, p.uses_opmasks());
+  if (tile_rank == 0) return finish_direct_plan(std::move(p), vectors, blocks, best);
+  // The alternatives: the ranked tiles other than the model's own pick.
+  std::vector<TileChoice> others;
+  for (const TileChoice& t : rank_tiles(shape, p.strategy, blocks, vectors, p.uses_opmasks()))
+    if (t.ur_w != best.ur_w || t.oc_tile != best.oc_tile) others.push_back(t);
+  if (tile_rank < 0 || static_cast<std::size_t>(tile_rank) > others.size()) return std::nullopt;
+  return finish_direct_plan(std::move(p), vectors, blocks, others[static_cast<std::size_t>(tile_rank - 1)]);
 }
 
 // Hashes exactly what pack_for_plan's output depends on, so weights packed once serve the

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,11 @@ struct KernelPlan {
   // Why this algorithm (direct or Winograd at this tile size), for `convjit plan`.
   std::string algorithm_choice;
 
+  // The cost model's cycles for one image on one thread: the register tile's cost over every
+  // output row (direct) or products, transforms and traffic (Winograd). Comparable across
+  // instruction sets, vector shapes and algorithms, so candidates can be ranked by it.
+  double estimated_cycles = 0;
+
   std::int64_t estimated_code_bytes = 0;
   std::string name;  // e.g. conv_k3x3_s1x1_d1x1_oc_vectors_ur6x2_nhwc_avx2
 
@@ -99,8 +105,15 @@ struct KernelPlan {
 KernelPlan make_plan(const ConvShape& shape, Isa isa = Isa::avx2);
 // The direct kernel whatever the shape's algo says (the generic backend's only kind).
 KernelPlan make_direct_plan(const ConvShape& shape, Isa isa = Isa::avx2);
-// The Winograd kernel with output tile m (2, 4 or 6); the shape must be eligible.
-KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m);
+// The Winograd kernel with output tile m (2, 4 or 6); the shape must be eligible. lanes 0:
+// 16 at avx512 unless the channels would leave most lanes idle; 8 or 16 forces that width
+// (16 only at avx512).
+KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m, int lanes = 0);
+// The direct kernel with this vector shape (one of vector_shapes(isa)) and the cost model's
+// tile_rank-th cheapest register tile (0: the cheapest); none when there are fewer tiles.
+// make_direct_plan keeps the cheaper vector shape's best tile; these are its alternatives.
+std::optional<KernelPlan> make_direct_plan_with(const ConvShape& shape, Isa isa,
+                                                VectorShape vectors, int tile_rank);
 
 // Taps in bounds, the arithmetic every emitter shares.
 // Input column of output column ow at kernel column kw (may be outside [0, w)).

@@ -171,10 +171,13 @@ bool auto_may_pick(int m) { return m == 2 || m == 4; }
 
 }  // namespace
 
-KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m) {
+KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m, int lanes) {
   if (std::string why = winograd_ineligibility(shape); !why.empty())
     throw Error("algo", "winograd cannot compute this shape: " + why);
   if (isa == Isa::neon) throw Error("algo", "winograd kernels are built for avx2 and avx512 only");
+  if (lanes != 0 && lanes != 8 && !(lanes == 16 && isa == Isa::avx512))
+    throw Error("isa", "winograd kernels at " + std::string(to_string(isa)) + " have no " +
+                           std::to_string(lanes) + "-lane vectors");
   const WinogradTransform& t = winograd_transform(m);
   KernelPlan p;
   p.shape = shape;
@@ -182,7 +185,7 @@ KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m) {
   p.strategy = Strategy::winograd;
   // 16 lanes unless the channels would leave most of them idle.
   const bool zmm = isa == Isa::avx512 && std::min(shape.c, shape.oc) > 8;
-  p.lanes = zmm ? 16 : 8;
+  p.lanes = lanes != 0 ? lanes : zmm ? 16 : 8;
   p.vector_registers = isa == Isa::avx512 ? 32 : 16;
   p.oc_blocks = ceil_div(shape.oc, p.lanes);
   p.oc_tail_lanes = static_cast<int>(shape.oc - (p.oc_blocks - 1) * p.lanes);
@@ -201,6 +204,7 @@ KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m) {
   p.ur_w = wp.gemm_tiles;
   p.oc_tile = wp.gemm_blocks;
   p.estimated_code_bytes = 48 * 1024;
+  p.estimated_cycles = estimate(p).cycles;
   p.name = winograd_name(p);
   p.algorithm_choice = "winograd_f" + std::to_string(m) + " as asked (algo=" +
                        std::string(to_string(shape.algo)) + ")";

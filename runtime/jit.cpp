@@ -2,15 +2,20 @@
 #include <convjit/jit.hpp>
 
 #include "generator/plan.hpp"
+#include "generator/plan_candidates.hpp"
 #include "runtime/backends.hpp"
 #include "runtime/cache.hpp"
 #include "runtime/kernel_state.hpp"
 #include "runtime/observability.hpp"
 #include "runtime/thread_count.hpp"
+#include "runtime/tuner.hpp"
+#include "runtime/tuning_cache.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 namespace convjit {
@@ -73,7 +78,12 @@ Jit::Jit(JitOptions options)
       threads_(options.threads > 0 ? options.threads : default_thread_count()),
       algo_(options.algo),
       pool_(std::move(options.pool)),
-      cache_(std::make_unique<KernelCache>(capacity_from(options.cache_capacity))) {
+      cache_(std::make_unique<KernelCache>(capacity_from(options.cache_capacity))),
+      tune_(resolve_tuning(options.tune)),
+      isa_asked_(options.isa != Isa::automatic || [] {
+        const char* env = std::getenv("CONVJIT_ISA");
+        return env && *env && parse_isa(env) != Isa::automatic;
+      }()) {
   if (options.threads < 0) throw Error("threads", "must not be negative");
   if (options.threads > kMaxThreads)
     throw Error("threads", std::to_string(options.threads) + " is above the maximum " +
@@ -92,25 +102,53 @@ Jit& Jit::global() {
 
 namespace {
 
-// The plan for `shape` on this backend: the spec's algo, else the Jit's (where it applies).
-KernelPlan plan_for(const ConvShape& shape, Backend backend_, Isa isa_, Algorithm algo_) {
-  // Winograd kernels come from the two JIT backends. The generic kernel is the direct
-  // baseline by definition, and the reference computes the convolution as defined.
-  const bool direct_only = backend_ != Backend::xbyak && backend_ != Backend::llvm;
+// Winograd kernels come from the two JIT backends. The generic kernel is the direct
+// baseline by definition, and the reference computes the convolution as defined.
+bool computes_direct_only(Backend backend) {
+  return backend != Backend::xbyak && backend != Backend::llvm;
+}
+
+// The shape as the planner sees it on this backend: the spec's algo, else the Jit's (where
+// it applies); direct on backends that generate direct kernels only.
+ConvShape planning_shape(const ConvShape& shape, Backend backend_, Algorithm algo_) {
+  const bool direct_only = computes_direct_only(backend_);
+  ConvShape defaulted = shape;
   if (shape.algo != Algorithm::automatic) {
     if (direct_only && shape.algo != Algorithm::direct)
       throw Error("algo", std::string(to_string(shape.algo)) +
                               " needs the xbyak or llvm backend; the " +
                               std::string(to_string(backend_)) +
                               " backend computes direct convolution only");
-    return make_plan(shape, isa_);
+    return defaulted;
   }
-  if (direct_only) return make_direct_plan(shape, isa_);
-  ConvShape defaulted = shape;
-  if (algo_ == Algorithm::direct || winograd_ineligibility(shape).empty()) defaulted.algo = algo_;
+  if (direct_only) defaulted.algo = Algorithm::direct;
+  else if (algo_ == Algorithm::direct || winograd_ineligibility(shape).empty()) defaulted.algo = algo_;
+  return defaulted;
+}
+
+// The cost model's plan for `shape` on this backend.
+KernelPlan plan_for(const ConvShape& shape, Backend backend_, Isa isa_, Algorithm algo_) {
+  const ConvShape defaulted = planning_shape(shape, backend_, algo_);
+  if (computes_direct_only(backend_) && shape.algo == Algorithm::automatic)
+    return make_direct_plan(shape, isa_);
   KernelPlan plan = make_plan(defaulted, isa_);
   plan.shape.algo = shape.algo;
   return plan;
+}
+
+// Tuning generates several kernels; LLVM takes tens of milliseconds for one, so only `full`
+// tunes it. The ahead-of-time backends have one kernel per shape.
+bool tunes(Tuning mode, Backend backend) {
+  if (mode == Tuning::off) return false;
+  return backend == Backend::xbyak || (backend == Backend::llvm && mode == Tuning::full);
+}
+
+// The instruction sets tuning may choose among: the Jit's alone when it was asked for.
+std::vector<Isa> candidate_isas(Isa isa, bool asked) {
+  if (asked) return {isa};
+  std::vector<Isa> isas = available_isas();
+  if (std::find(isas.begin(), isas.end(), isa) == isas.end()) return {isa};
+  return isas;
 }
 
 }  // namespace
@@ -118,13 +156,34 @@ KernelPlan plan_for(const ConvShape& shape, Backend backend_, Isa isa_, Algorith
 std::shared_ptr<const Kernel> Jit::compile(const ConvShape& shape) const {
   shape.validate();
   const auto start = std::chrono::steady_clock::now();
-  auto plan = std::make_shared<const KernelPlan>(plan_for(shape, backend_, isa_, algo_));
+  KernelPlan model = plan_for(shape, backend_, isa_, algo_);
   std::shared_ptr<BackendSession> session;
   if (backend_ == Backend::llvm) session = sessions().find(this);
-  auto code = make_code(*plan, backend_, session.get());
+  std::shared_ptr<const KernelPlan> plan;
+  std::shared_ptr<const KernelCode> code;
+  std::shared_ptr<const TuningReport> report;
+  if (tunes(tune_, backend_)) {
+    const std::vector<Isa> isas = candidate_isas(isa_, isa_asked_);
+    std::vector<PlanCandidate> candidates =
+        plan_candidates(planning_shape(shape, backend_, algo_), isa_, isas);
+    for (PlanCandidate& c : candidates) c.plan.shape.algo = shape.algo;
+    candidates.front().plan = std::move(model);  // its algorithm_choice names the Jit's defaults
+    // A winner of an earlier process for this CPU, library version and shape, if trusted.
+    const std::optional<TuningCache> disk = TuningCache::from_environment();
+    const std::string key = disk ? TuningCache::key(shape, backend_, isas, algo_) : std::string();
+    const std::optional<std::string> remembered = disk ? disk->load(key) : std::nullopt;
+    TunedKernel tuned = Tuner(tune_, backend_, session.get()).tune(candidates, remembered);
+    if (disk && !tuned.report->from_cache) disk->store(key, tuned.plan->name);
+    plan = std::move(tuned.plan);
+    code = std::move(tuned.code);
+    report = std::move(tuned.report);
+  } else {
+    plan = std::make_shared<const KernelPlan>(std::move(model));
+    code = make_code(*plan, backend_, session.get());
+  }
   const double us =
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
-  auto kernel = make_kernel(std::move(plan), std::move(code), us, threads_, pool_);
+  auto kernel = make_kernel(std::move(plan), std::move(code), us, threads_, pool_, std::move(report));
   publish_generated_kernel(*kernel);
   return kernel;
 }

@@ -202,9 +202,12 @@ KernelState::KernelState(std::shared_ptr<const KernelPlan> plan_in,
 std::shared_ptr<const Kernel> make_kernel(std::shared_ptr<const KernelPlan> plan,
                                           std::shared_ptr<const KernelCode> code,
                                           double generation_us, int threads,
-                                          std::shared_ptr<ThreadPool> pool) {
-  return std::make_shared<const Kernel>(std::make_unique<const KernelState>(
-      std::move(plan), std::move(code), generation_us, threads, std::move(pool)));
+                                          std::shared_ptr<ThreadPool> pool,
+                                          std::shared_ptr<const TuningReport> tuning) {
+  auto state = std::make_unique<KernelState>(std::move(plan), std::move(code), generation_us,
+                                             threads, std::move(pool));
+  state->tuning = std::move(tuning);
+  return std::make_shared<const Kernel>(std::move(state));
 }
 
 std::shared_ptr<const Kernel> with_default_batch(const Kernel& kernel, std::int64_t batch) {
@@ -234,7 +237,9 @@ std::string Kernel::describe() const {
   std::ostringstream out;
   out << "backend    " << backend() << "\n" << state_->plan->describe();
   if (auto bytes = state_->code->machine_code(); !bytes.empty())
-    out << "generated  " << bytes.size() << " bytes in " << state_->generation_us << " us\n";
+    out << "generated  " << bytes.size() << " bytes in " << state_->generation_us << " us"
+        << (state_->tuning ? " (tuning included)" : "") << "\n";
+  if (state_->tuning) out << state_->tuning->describe();
   return out.str();
 }
 

@@ -6,6 +6,7 @@
 
 #include "generator/kernel_code.hpp"
 #include "generator/plan.hpp"
+#include "runtime/tuning_report.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -43,14 +44,16 @@ class KernelState {
   std::shared_ptr<const KernelPlan> plan;
   std::shared_ptr<const KernelCode> code;
   std::shared_ptr<ThreadPool> pool_owner;
-  double generation_us = 0;
+  double generation_us = 0;           // tuning included
+  std::shared_ptr<const TuningReport> tuning;  // null when the kernel was not tuned
 };
 
 // A kernel of the runtime's making.
 std::shared_ptr<const Kernel> make_kernel(std::shared_ptr<const KernelPlan> plan,
                                           std::shared_ptr<const KernelCode> code,
                                           double generation_us, int threads = 0,
-                                          std::shared_ptr<ThreadPool> pool = nullptr);
+                                          std::shared_ptr<ThreadPool> pool = nullptr,
+                                          std::shared_ptr<const TuningReport> tuning = nullptr);
 
 // The same compiled kernel with another default batch: shares the plan, the code and the
 // packing format (the batch is not part of what is compiled).

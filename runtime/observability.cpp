@@ -62,9 +62,18 @@ void append_perf_map(const Kernel& kernel) {
 
 void log_cache_lookup(const Kernel& kernel, bool hit, double lookup_us) {
   std::lock_guard lock(output_mutex());
-  std::fprintf(stderr, "convjit_verbose,get,%s,%s,%s,%s,gen_us=%.1f,lookup_us=%.2f\n",
+  // A tuned kernel's generation time includes its tuning, which is shown on its own too.
+  std::string tuning;
+  if (const auto& report = kernel.state().tuning) {
+    char text[160];
+    std::snprintf(text, sizeof text, ",tune=%s,tune_us=%.1f,candidates=%zu,winner=%zu%s",
+                  std::string(to_string(report->mode)).c_str(), report->tuning_us,
+                  report->candidates.size(), report->winner, report->from_cache ? ",from_cache" : "");
+    tuning = text;
+  }
+  std::fprintf(stderr, "convjit_verbose,get,%s,%s,%s,%s,gen_us=%.1f,lookup_us=%.2f%s\n",
                hit ? "hit" : "miss", std::string(kernel.backend()).c_str(), kernel.name().c_str(),
-               kernel.shape().to_string().c_str(), kernel.generation_us(), lookup_us);
+               kernel.shape().to_string().c_str(), kernel.generation_us(), lookup_us, tuning.c_str());
 }
 
 void log_run(const Kernel& kernel, int threads, double run_us) {

@@ -262,6 +262,28 @@ BOOST_AUTO_TEST_CASE(plan_prints_the_plan) {
   BOOST_TEST(contains(any.out, "strategy"));
 }
 
+BOOST_AUTO_TEST_CASE(plan_without_tune_prints_no_tuning_and_plan_tune_lists_the_candidates) {
+  const Result plain = run_tool("plan c=16,h=12,w=12,oc=16,k=3,p=1 --backend xbyak");
+  BOOST_TEST(plain.status == 0);
+  BOOST_TEST(!contains(plain.out, "tuning"), plain.out);
+  const Result tuned = run_tool("plan c=16,h=12,w=12,oc=16,k=3,p=1 --backend xbyak --tune --mode fast");
+  BOOST_TEST(tuned.status == 0, tuned.output);
+  BOOST_TEST(contains(tuned.out, "tuning     fast"), tuned.out);
+  BOOST_TEST(contains(tuned.out, "  * "), tuned.out);
+  BOOST_TEST(contains(tuned.out, "measured"), tuned.out);
+  BOOST_TEST(run_tool("plan c=16,h=12,w=12,oc=16,k=3 --mode fast").status == 2);
+}
+
+BOOST_AUTO_TEST_CASE(tune_prints_a_winner_and_the_time_spent_per_shape) {
+  const Result r = run_tool("tune c=16,h=12,w=12,oc=16,k=3,p=1 c=8,h=9,w=9,oc=24,k=5 --backend xbyak");
+  BOOST_TEST(r.status == 0, r.output);
+  BOOST_TEST(contains(r.out, "winner"), r.out);
+  BOOST_TEST(contains(r.out, "tuning_ms"), r.out);
+  BOOST_TEST(contains(r.out, "2 shape(s)"), r.out);
+  BOOST_TEST(run_tool("tune").status == 2);
+  BOOST_TEST(run_tool("tune c=8,h=8,w=8,oc=8,k=3 --mode off").status == 2);
+}
+
 BOOST_AUTO_TEST_CASE(asm_needs_generated_code) {
   Result r = run_tool("asm c=1,h=8,w=8,oc=1,k=3 --backend reference");
   BOOST_TEST(r.status == 2);

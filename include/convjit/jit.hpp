@@ -26,6 +26,20 @@ Isa resolve_isa(Isa requested, Backend backend);
 // always, for llvm's sake; avx512 where the CPU has it).
 std::vector<Isa> available_isas();
 
+// Tuning at first use: on a shape's first compile, the best-ranked candidate kernels of the
+// cost model are generated and timed on scratch data of the shape's sizes, and the fastest
+// is kept (ties within 3% go to the cost model's pick). With CONVJIT_CACHE_DIR set, winners
+// are stored there and a later process reuses them without timing anything.
+//   off:   the cost model alone (reproducible)
+//   fast:  up to 4 candidates, about 20 ms per shape (the default)
+//   full:  up to 12 candidates, about 250 ms per shape
+enum class Tuning : std::uint8_t { automatic, off, fast, full };
+std::string_view to_string(Tuning tuning);
+// "off", "fast", "full" (or "auto"); throws convjit::Error("tune", ...) for anything else.
+Tuning parse_tuning(std::string_view name);
+// What `requested` means: itself, or for automatic CONVJIT_TUNE, else fast.
+Tuning resolve_tuning(Tuning requested);
+
 struct JitOptions {
   Backend backend = Backend::automatic;
   Isa isa = Isa::automatic;
@@ -37,6 +51,9 @@ struct JitOptions {
   // The algorithm for specs that leave it automatic (a spec's algo= wins). winograd* here
   // means Winograd wherever the shape allows it and direct elsewhere.
   Algorithm algo = Algorithm::automatic;
+  // automatic: CONVJIT_TUNE, else fast. Tuning considers only the Jit's instruction set when
+  // it was asked for (here or by CONVJIT_ISA), and only the spec's algo when it names one.
+  Tuning tune = Tuning::automatic;
 };
 
 struct CacheStats {
@@ -73,6 +90,7 @@ class Jit {
   Isa isa() const noexcept { return isa_; }
   int threads() const noexcept { return threads_; }
   Algorithm algo() const noexcept { return algo_; }
+  Tuning tuning() const noexcept { return tune_; }
   const std::shared_ptr<ThreadPool>& pool() const noexcept { return pool_; }
 
  private:
@@ -82,6 +100,8 @@ class Jit {
   Algorithm algo_;
   std::shared_ptr<ThreadPool> pool_;
   std::unique_ptr<KernelCache> cache_;
+  Tuning tune_;
+  bool isa_asked_;  // the isa came from JitOptions or CONVJIT_ISA, not from the CPU
 };
 
 }  // namespace convjit

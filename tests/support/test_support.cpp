@@ -6,6 +6,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <stdlib.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -14,6 +16,20 @@
 #include <stdexcept>
 
 namespace convjit::testing {
+
+// ------------------------------------------------------------------ tuning
+
+namespace {
+// The suites pin the cost model's kernels and their generation times: tuning at first use
+// (timing several kernels, keeping the fastest) would make both depend on the machine's load.
+// Off unless the environment says otherwise; tests/tuning_test.cpp asks for it explicitly.
+const bool tuning_off_by_default = [] {
+  ::setenv("CONVJIT_TUNE", "off", /*overwrite=*/0);
+  return true;
+}();
+}  // namespace
+
+bool tuning_is_off_by_default() { return tuning_off_by_default; }
 
 // ------------------------------------------------------------------ random data
 
@@ -342,6 +358,7 @@ std::string error_field(const std::function<void()>& f) {
 std::string JitTarget::name() const {
   std::string out(to_string(backend));
   if (isa != Isa::automatic) out += "/" + std::string(to_string(isa));
+  if (tune != Tuning::automatic) out += "/tune=" + std::string(to_string(tune));
   return out;
 }
 

@@ -22,6 +22,12 @@
 
 namespace convjit::testing {
 
+// ------------------------------------------------------------------ tuning
+
+// Every suite runs with CONVJIT_TUNE=off unless its environment sets it: the kernels are the
+// cost model's, reproducibly (the ctest environment says the same).
+bool tuning_is_off_by_default();
+
 // ------------------------------------------------------------------ random data
 
 // n floats uniform in [-1, 1], deterministic for a given seed (std::mt19937_64).
@@ -182,12 +188,14 @@ Comparison compare_outputs(const ConvShape& shape, const float* actual, const fl
 
 // A code generator under test: a backend and the instruction set it generates for.
 struct JitTarget {
-  JitTarget(Backend b, Isa i = Isa::automatic) : backend(b), isa(i) {}  // NOLINT: implicit
+  JitTarget(Backend b, Isa i = Isa::automatic, Tuning t = Tuning::automatic)  // NOLINT: implicit
+      : backend(b), isa(i), tune(t) {}
   Backend backend;
   Isa isa;
+  Tuning tune;               // automatic: CONVJIT_TUNE, which the suites set to off
   std::string name() const;  // "xbyak/avx2", or "xbyak" for the automatic choice
   JitOptions options(int threads = 1) const {
-    return JitOptions{.backend = backend, .isa = isa, .threads = threads};
+    return JitOptions{.backend = backend, .isa = isa, .threads = threads, .tune = tune};
   }
 };
 // A Boost.Test precondition: cases that need AVX-512 are reported as skipped on other CPUs.

@@ -31,6 +31,7 @@ int cmd_plan(const std::vector<std::string>& args);
 int cmd_asm(const std::vector<std::string>& args);
 int cmd_verify(const std::vector<std::string>& args);
 int cmd_bench(const std::vector<std::string>& args);
+int cmd_tune(const std::vector<std::string>& args);
 
 // ------------------------------------------------------------------ arguments
 // Options are "--name value", "--name=value" or flags ("--json"). Anything else is a

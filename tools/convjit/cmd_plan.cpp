@@ -1,4 +1,5 @@
-// convjit plan SPEC [--backend B]: the KernelPlan, human-readable, and the backend.
+// convjit plan SPEC [--backend B] [--tune [--mode M]]: the KernelPlan, human-readable, and
+// the backend; with --tune, the candidates tuning timed and the winner.
 #include "tools/convjit/cli.hpp"
 
 #include "generator/plan.hpp"
@@ -8,7 +9,10 @@
 namespace convjit::cli {
 
 int cmd_plan(const std::vector<std::string>& args) {
-  const ParsedArgs parsed = parse_args(args, "plan", {"--backend"}, {});
+  const ParsedArgs parsed = parse_args(args, "plan", {"--backend", "--mode"}, {"--tune"});
+  if (parsed.has("--mode") && !parsed.flag("--tune")) throw Error("--mode", "needs --tune");
+  // The cost model's plan unless asked to tune: what `plan` prints should not depend on load.
+  const Tuning tune = parsed.flag("--tune") ? parse_tuning(parsed.value("--mode", "full")) : Tuning::off;
   if (parsed.positional.size() != 1)
     throw Error("plan", parsed.positional.empty() ? "needs a SPEC (see convjit plan --help)"
                                                   : "takes one SPEC");
@@ -20,7 +24,7 @@ int cmd_plan(const std::vector<std::string>& args) {
   std::string unavailable;
   Backend resolved = requested;
   try {
-    Jit jit(JitOptions{.backend = requested});
+    Jit jit(JitOptions{.backend = requested, .tune = tune});
     resolved = jit.backend();
     kernel = jit.compile(shape);
   } catch (const Error& e) {

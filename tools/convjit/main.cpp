@@ -33,9 +33,12 @@ const Command kCommands[] = {
      "  Each LAYER is a spec without c, h, w (they come from the previous layer), e.g.\n"
      "    convjit summary --input 8x8x1 oc=1,k=3 oc=1,k=3\n"},
     {"plan", cmd_plan,
-     "convjit plan SPEC [--backend B]\n"
+     "convjit plan SPEC [--backend B] [--tune [--mode fast|full]]\n"
      "  The kernel plan (strategy, register tile, row/column segments, unrolling), and the\n"
-     "  backend that compiles it. B: auto (default), xbyak, llvm, generic, reference.\n"},
+     "  backend that compiles it. B: auto (default), xbyak, llvm, generic, reference.\n"
+     "  Without --tune: the cost model's plan (no tuning, whatever CONVJIT_TUNE says).\n"
+     "  --tune  tune first (--mode full by default) and list the candidates with their\n"
+     "          estimates and measured times, the winner marked '*' and why it won\n"},
     {"asm", cmd_asm,
      "convjit asm SPEC [--backend B] [--target host|aarch64]\n"
      "  Disassembly (Intel syntax, LLVM's MC disassembler) of the generated kernel: one\n"
@@ -48,6 +51,12 @@ const Command kCommands[] = {
      "  reference, prints the worst absolute error per (spec, backend) against the\n"
      "  tolerance 4e-6 * (L + 8), L = kh*kw*c/g the accumulation length, and exits 1 on\n"
      "  any mismatch. Default backends: every available one except the reference.\n"},
+    {"tune", cmd_tune,
+     "convjit tune [SPEC...] [--shapes FILE] [--mode fast|full] [--backend B]\n"
+     "  Tunes each shape as its first use would (default --mode fast) and prints the\n"
+     "  winner, its kind, the candidates timed, the tuning time and the speed-up over the\n"
+     "  cost model's pick. With CONVJIT_CACHE_DIR set the winners are stored there, and a\n"
+     "  later process builds them without timing anything.\n"},
     {"bench", cmd_bench,
      "convjit bench [SPEC...] [--shapes FILE] [--backend B,...] [--threads N] [--json]\n"
      "  Median time per (shape, backend), each backend checked against the reference first.\n"

@@ -1,0 +1,90 @@
+#include "generator/plan_candidates.hpp"
+
+#include "generator/winograd_transform.hpp"
+
+#include <convjit/error.hpp>
+
+#include <algorithm>
+#include <set>
+
+namespace convjit {
+namespace {
+
+// Runner-up register tiles per direct family: enough to catch a tile the model misjudges,
+// few enough that `full` tuning stays within its budget.
+constexpr int kRunnerUpTiles = 2;
+
+bool isa_allows_winograd(Isa isa) { return isa == Isa::avx2 || isa == Isa::avx512; }
+
+// Winograd tile sizes the shape's algo allows (none when it asks for direct, or the shape is
+// not eligible).
+std::vector<int> winograd_tiles(const ConvShape& shape) {
+  if (shape.algo == Algorithm::direct || !winograd_ineligibility(shape).empty()) return {};
+  if (const int m = winograd_tile_of(shape.algo)) return {m};
+  return {2, 4, 6};
+}
+
+bool allows_direct(const ConvShape& shape) {
+  return shape.algo == Algorithm::automatic || shape.algo == Algorithm::direct ||
+         !winograd_ineligibility(shape).empty();
+}
+
+PlanCandidate candidate(KernelPlan plan, std::string why) {
+  PlanCandidate c;
+  c.estimated_cycles = plan.estimated_cycles;
+  c.family = plan_family(plan);
+  c.plan = std::move(plan);
+  c.why = std::move(why);
+  return c;
+}
+
+}  // namespace
+
+std::string plan_family(const KernelPlan& plan) {
+  std::string family(to_string(plan.isa));
+  if (plan.isa == Isa::avx512) family += plan.lanes == 16 ? " zmm" : " ymm32";
+  family += plan.strategy == Strategy::winograd ? " winograd_f" + std::to_string(plan.winograd.m)
+                                                : std::string(" direct");
+  return family;
+}
+
+std::vector<PlanCandidate> plan_candidates(const ConvShape& shape, Isa model_isa,
+                                           std::span<const Isa> isas) {
+  if (std::find(isas.begin(), isas.end(), model_isa) == isas.end())
+    throw Error("isa", "the model's instruction set must be among the candidates'");
+  std::vector<PlanCandidate> first{candidate(make_plan(shape, model_isa), "the cost model's pick")};
+  std::vector<PlanCandidate> others;
+  for (const Isa isa : isas) {
+    if (allows_direct(shape))
+      for (const VectorShape vectors : vector_shapes(isa))
+        for (int rank = 0; rank <= kRunnerUpTiles; ++rank)
+          if (auto plan = make_direct_plan_with(shape, isa, vectors, rank))
+            others.push_back(candidate(std::move(*plan), rank == 0 ? "best tile" : "runner-up tile"));
+    if (!isa_allows_winograd(isa)) continue;
+    for (const int m : winograd_tiles(shape))
+      for (const int lanes : isa == Isa::avx512 ? std::vector<int>{16, 8} : std::vector<int>{8})
+        others.push_back(candidate(make_winograd_plan(shape, isa, m, lanes), "winograd"));
+  }
+  for (PlanCandidate& c : others) c.plan.shape.algo = shape.algo;
+  std::stable_sort(others.begin(), others.end(), [](const PlanCandidate& a, const PlanCandidate& b) {
+    return a.estimated_cycles < b.estimated_cycles;
+  });
+  // Ranked: the pick, then each other family's cheapest, then the rest; no name twice.
+  std::vector<PlanCandidate> ranked = std::move(first);
+  std::set<std::string> names{ranked.front().plan.name}, families{ranked.front().family};
+  std::vector<PlanCandidate> rest;
+  for (PlanCandidate& c : others) {
+    if (names.count(c.plan.name)) continue;
+    names.insert(c.plan.name);
+    if (families.insert(c.family).second) {
+      c.why = "cheapest " + c.family;
+      ranked.push_back(std::move(c));
+    } else {
+      rest.push_back(std::move(c));
+    }
+  }
+  for (PlanCandidate& c : rest) ranked.push_back(std::move(c));
+  return ranked;
+}
+
+}  // namespace convjit
