@@ -1,4 +1,5 @@
 #include "generator/llvm/llvm_emitter.hpp"
+#include "generator/llvm/llvm_loop.hpp"
 #include "generator/llvm/llvm_vector_store.hpp"
 
 #include "generator/kernel_code.hpp"
@@ -457,56 +458,13 @@ llvm::Value* LlvmEmitter::fma(llvm::Value* a, llvm::Value* b, llvm::Value* acc) 
 }
 
 llvm::Constant* LlvmEmitter::mask(std::uint32_t lanes) {
-  std::vector<llvm::Constant*> bits;
-  for (int lane = 0; lane < plan_.lanes; ++lane) bits.push_back(builder_.getInt1((lanes >> lane) & 1u));
-  return llvm::ConstantVector::get(bits);
+  return llvm_lane_mask(builder_, lanes, plan_.lanes);
 }
 
 LlvmEmitter::Values LlvmEmitter::emit_loop(
     llvm::Value* begin, llvm::Value* end, bool guard, Values carried,
     const std::function<Values(llvm::Value*, const Values&)>& body) {
-  llvm::BasicBlock* preheader = builder_.GetInsertBlock();
-  auto* header = llvm::BasicBlock::Create(context_, "loop", function_);
-  auto* exit = llvm::BasicBlock::Create(context_, "loop.exit");
-  if (guard) builder_.CreateCondBr(builder_.CreateICmpSLT(begin, end), header, exit);
-  else builder_.CreateBr(header);
-
-  builder_.SetInsertPoint(header);
-  llvm::PHINode* iv = builder_.CreatePHI(i64_, 2, "iv");
-  iv->addIncoming(begin, preheader);
-  std::vector<llvm::PHINode*> phis;
-  Values current;
-  for (llvm::Value* v : carried) {
-    llvm::PHINode* phi = builder_.CreatePHI(v->getType(), 2);
-    phi->addIncoming(v, preheader);
-    phis.push_back(phi);
-    current.push_back(phi);
-  }
-  Values next = body(iv, current);
-
-  llvm::BasicBlock* latch = builder_.GetInsertBlock();
-  llvm::Value* iv_next = builder_.CreateAdd(iv, i64(1), "iv.next", true, true);
-  llvm::BranchInst* back = builder_.CreateCondBr(builder_.CreateICmpSLT(iv_next, end), header, exit);
-  // A loop ID is a distinct node that names itself, followed by the shared properties.
-  std::vector<llvm::Metadata*> operands{nullptr};
-  operands.insert(operands.end(), loop_properties_.begin(), loop_properties_.end());
-  llvm::MDNode* id = llvm::MDNode::getDistinct(context_, operands);
-  id->replaceOperandWith(0, id);
-  back->setMetadata(llvm::LLVMContext::MD_loop, id);
-  iv->addIncoming(iv_next, latch);
-  for (std::size_t i = 0; i < phis.size(); ++i) phis[i]->addIncoming(next[i], latch);
-
-  exit->insertInto(function_);
-  builder_.SetInsertPoint(exit);
-  if (!guard) return next;
-  Values after;
-  for (std::size_t i = 0; i < carried.size(); ++i) {
-    llvm::PHINode* phi = builder_.CreatePHI(carried[i]->getType(), 2);
-    phi->addIncoming(carried[i], preheader);
-    phi->addIncoming(next[i], latch);
-    after.push_back(phi);
-  }
-  return after;
+  return emit_llvm_loop(builder_, function_, loop_properties_, begin, end, guard, std::move(carried), body);
 }
 
 LlvmEmitter::Values LlvmEmitter::emit_counted_loop(

@@ -3,15 +3,11 @@
 #include <vector>
 
 namespace convjit {
-namespace {
-
-llvm::Constant* lane_mask(llvm::IRBuilder<>& builder, std::uint32_t lanes, int vector_lanes) {
+llvm::Constant* llvm_lane_mask(llvm::IRBuilder<>& builder, std::uint32_t lanes, int vector_lanes) {
   std::vector<llvm::Constant*> bits;
   for (int lane = 0; lane < vector_lanes; ++lane) bits.push_back(builder.getInt1((lanes >> lane) & 1u));
   return llvm::ConstantVector::get(bits);
 }
-
-}  // namespace
 
 void emit_vector_store(llvm::IRBuilder<>& builder, llvm::Value* value, llvm::Value* pointer,
                        const VectorStore& store, int vector_lanes) {
@@ -20,7 +16,7 @@ void emit_vector_store(llvm::IRBuilder<>& builder, llvm::Value* value, llvm::Val
       builder.CreateAlignedStore(value, pointer, llvm::Align(4));
       break;
     case StoreKind::masked:
-      builder.CreateMaskedStore(value, pointer, llvm::Align(4), lane_mask(builder, store.lanes, vector_lanes));
+      builder.CreateMaskedStore(value, pointer, llvm::Align(4), llvm_lane_mask(builder, store.lanes, vector_lanes));
       break;
     case StoreKind::pieces:
       // Plain stores of the pieces' lanes (x86: vmovups xmm, vmovlps, vmovss, vextractps);
@@ -32,7 +28,7 @@ void emit_vector_store(llvm::IRBuilder<>& builder, llvm::Value* value, llvm::Val
           // code generator that only that lane is needed: a kernel whose every store is one
           // lane (seed_28_s3_p1) then computes in scalar FMAs, 1.3x faster than in vectors.
           builder.CreateMaskedStore(value, pointer, llvm::Align(4),
-                                    lane_mask(builder, 1u << piece.first_lane, vector_lanes));
+                                    llvm_lane_mask(builder, 1u << piece.first_lane, vector_lanes));
           continue;
         }
         std::vector<int> lanes(static_cast<std::size_t>(piece.lanes));
