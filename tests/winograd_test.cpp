@@ -35,11 +35,22 @@ BOOST_TEST_DONT_PRINT_LOG_VALUE(convjit::Strategy)
 BOOST_TEST_DONT_PRINT_LOG_VALUE(convjit::ColumnTile)
 
 // Every allocation of this test program, counted: run() must not allocate once a thread's
-// scratch exists.
+// scratch exists. Under a sanitizer, which owns malloc and operator new, its allocation hook
+// counts them (replacing operator new there mismatches the sanitizer's own pairs inside
+// libLLVM); otherwise the replaceable global operator new does.
 namespace {
 std::atomic<long> allocations{0};
 }  // namespace
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+extern "C" int __sanitizer_install_malloc_and_free_hooks(
+    void (*malloc_hook)(const volatile void*, std::size_t), void (*free_hook)(const volatile void*));
+namespace {
+void count_allocation(const volatile void*, std::size_t) { allocations.fetch_add(1, std::memory_order_relaxed); }
+void ignore_free(const volatile void*) {}
+const int hooks_installed = __sanitizer_install_malloc_and_free_hooks(&count_allocation, &ignore_free);
+}  // namespace
+#else
 void* operator new(std::size_t bytes) {
   allocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(bytes ? bytes : 1)) return p;
@@ -61,6 +72,7 @@ void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+#endif
 
 namespace {
 
