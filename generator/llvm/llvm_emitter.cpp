@@ -1,4 +1,5 @@
 #include "generator/llvm/llvm_emitter.hpp"
+#include "generator/llvm/llvm_call_args.hpp"
 #include "generator/llvm/llvm_loop.hpp"
 #include "generator/llvm/llvm_vector_store.hpp"
 
@@ -48,16 +49,11 @@ llvm::Function* LlvmEmitter::emit(const std::string& name) {
     function_->addFnAttr("prefer-vector-width", vector_bits);
   }
   llvm::Argument* args = function_->getArg(0);
-  args->setName("args");
-  args->addAttr(llvm::Attribute::NoCapture);
-  args->addAttr(llvm::Attribute::ReadOnly);
-  args->addAttr(llvm::Attribute::getWithDereferenceableBytes(context_, sizeof(KernelCallArgs)));
-  args->addAttr(llvm::Attribute::getWithAlignment(context_, llvm::Align(alignof(KernelCallArgs))));
+  describe_call_args(args);
 
   builder_.SetInsertPoint(llvm::BasicBlock::Create(context_, "entry", function_));
   auto field = [&](llvm::Type* type, std::size_t offset, const char* field_name) {
-    llvm::Value* at = builder_.CreateConstInBoundsGEP1_64(i8_, args, offset);
-    return builder_.CreateAlignedLoad(type, at, llvm::Align(8), field_name);
+    return load_call_arg(builder_, args, type, offset, field_name);
   };
   Bases bases;
   bases.src = field(ptr_, offsetof(KernelCallArgs, src), "src");
