@@ -1,6 +1,7 @@
 #include "core/reference.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace convjit {
 namespace {
@@ -26,6 +27,16 @@ float apply_activation(const Activation& act, float value) {
     case ActivationKind::none: return value;
     case ActivationKind::relu: return std::max(value, 0.0f);
     case ActivationKind::clamp: return std::min(std::max(value, act.lo), act.hi);
+    default: break;
+  }
+  // The smooth ones in double, rounded once: the exact function of the kernel's float input.
+  const double x = value;
+  switch (act.kind) {
+    case ActivationKind::leaky_relu: return static_cast<float>(x >= 0 ? x : x * act.alpha);
+    case ActivationKind::hardswish: return static_cast<float>(x * std::clamp(x + 3.0, 0.0, 6.0) / 6.0);
+    case ActivationKind::silu: return static_cast<float>(x / (1.0 + std::exp(-x)));
+    case ActivationKind::sigmoid: return static_cast<float>(1.0 / (1.0 + std::exp(-x)));
+    default: break;
   }
   return value;
 }

@@ -73,6 +73,7 @@ std::size_t ConvShape::hash() const {
   mix(static_cast<std::uint64_t>(act.kind));
   mix(std::hash<float>{}(act.lo));
   mix(std::hash<float>{}(act.hi));
+  mix(std::hash<float>{}(act.alpha));
   return seed;
 }
 

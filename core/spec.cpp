@@ -58,6 +58,9 @@ float parse_float(std::string_view key, std::string_view value) {
 Activation parse_activation(std::string_view value) {
   if (value == "none") return {};
   if (value == "relu") return {ActivationKind::relu, 0.0f, 0.0f};
+  if (value == "hardswish") return {ActivationKind::hardswish};
+  if (value == "silu" || value == "swish") return {ActivationKind::silu};
+  if (value == "sigmoid") return {ActivationKind::sigmoid};
   if (value.substr(0, 6) == "clamp:") {
     std::string_view rest = value.substr(6);
     auto colon = rest.find(':');
@@ -68,7 +71,14 @@ Activation parse_activation(std::string_view value) {
     if (act.lo > act.hi) throw Error("act", "clamp lower bound is above the upper bound");
     return act;
   }
-  throw Error("act", "expected none, relu or clamp:LO:HI, got '" + std::string(value) + "'");
+  if (value == "leaky_relu") return {ActivationKind::leaky_relu, 0.0f, 0.0f, 0.01f};  // PyTorch's
+  if (value.substr(0, 11) == "leaky_relu:") {
+    Activation act{ActivationKind::leaky_relu};
+    act.alpha = parse_float("act", value.substr(11));
+    return act;
+  }
+  throw Error("act", "expected none, relu, clamp:LO:HI, leaky_relu[:ALPHA], hardswish, silu or "
+                     "sigmoid, got '" + std::string(value) + "'");
 }
 
 // Keys grouped by what they set; a spec may use one spelling per quantity.
@@ -250,6 +260,8 @@ ConvShape ConvSpec::resolve() const {
                          std::to_string(groups));
   if (act.kind == ActivationKind::clamp && !(act.lo <= act.hi))
     throw Error("act", "clamp lower bound is above the upper bound");
+  if (act.kind == ActivationKind::leaky_relu && !std::isfinite(act.alpha))
+    throw Error("act", "the leaky_relu slope must be a finite number");
 
   // A pixel stride is a distance between NHWC pixels; NCHW has none to give.
   for (auto [key, stride, channels, name] :
@@ -375,6 +387,10 @@ std::string to_string(const Activation& act) {
     case ActivationKind::none: return "none";
     case ActivationKind::relu: return "relu";
     case ActivationKind::clamp: return "clamp:" + exact_float(act.lo) + ":" + exact_float(act.hi);
+    case ActivationKind::leaky_relu: return "leaky_relu:" + exact_float(act.alpha);
+    case ActivationKind::hardswish: return "hardswish";
+    case ActivationKind::silu: return "silu";
+    case ActivationKind::sigmoid: return "sigmoid";
   }
   return "?";
 }

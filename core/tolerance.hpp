@@ -15,8 +15,18 @@ namespace convjit {
 std::int64_t accumulation_length(const ConvShape& s);
 
 // Bound on |kernel − reference| for one output element when inputs, weights and bias lie in
-// [-1, 1]; see the derivation in tolerance.cpp.
+// [-1, 1]; see the derivation in tolerance.cpp. With an activation, the pre-activation bound
+// times the activation's Lipschitz constant, plus its evaluation error relative to the largest
+// output (activation_relative_error).
 double tolerance(const ConvShape& s);
+double pre_activation_tolerance(const ConvShape& s);
+
+// How far an activation can move an error in its input (its Lipschitz constant), and the error
+// of its evaluation in float relative to its output's magnitude.
+double activation_lipschitz(const Activation& act);
+double activation_relative_error(const Activation& act);
+// silu and sigmoid: the bound on the kernels' exp-based evaluation, relative (see activation_test).
+inline constexpr double kSmoothActivationRelativeError = 1e-6;
 
 // Winograd F(m×m, 3×3) kernels round differently (the transforms' coefficients grow with m):
 // their bound is relative, max |y − y_ref| ≤ winograd_relative_bound(m) · max(max |y_ref|, 5σ),

@@ -147,7 +147,8 @@ KernelSchedule make_schedule(const KernelPlan& p) {
   const ConvShape& s = p.shape;
   KernelSchedule k;
   k.geometry = make_tile_geometry(p);
-  k.registers = register_budget(p.strategy, p.ur_w, p.oc_tile, p.uses_opmasks(), s.sw > 1);
+  k.registers = register_budget(p.strategy, p.ur_w, p.oc_tile, p.uses_opmasks(), s.sw > 1,
+                                activation_temporaries(s.act));
   k.groups = k.geometry.groups_looped;
   k.channel_runs = make_channel_runs(p);
   k.tiles_per_group = channel_tiles_per_group(p);
@@ -158,7 +159,7 @@ KernelSchedule make_schedule(const KernelPlan& p) {
   for (const ColumnTile& tile : p.columns) k.tiles.push_back(make_tile_walk(p, k.geometry, tile));
   k.bias = bias_load(p);
   k.channel_tail = make_vector_store(p.isa, p.lanes, first_lanes(p.oc_tail_lanes, p.lanes));
-  k.add_residual = p.shape.add_residual;
+  k.epilogue = make_tile_epilogue(s, false);
   if (!k.reduction_unrolled) k.looped = make_looped_reduction(p, k.geometry);
   k.kernel_width = s.kw;
   k.src_row_step = s.sh * k.geometry.src_row;

@@ -8,6 +8,7 @@
 // decide nothing; tests check the schedule without running code.
 #include "generator/plan.hpp"
 #include "generator/register_budget.hpp"
+#include "generator/tile_epilogue.hpp"
 #include "generator/tile_geometry.hpp"
 #include "generator/vector_store.hpp"
 
@@ -118,9 +119,10 @@ struct KernelSchedule {
   // oc_tail_lanes. Whole when every block is full.
   VectorStore channel_tail;
   BiasLoad bias = BiasLoad::zero;
-  // Each store first adds the residual at its own offset from KernelCallArgs::residual
-  // (after the bias and the reduction, before the activation).
-  bool add_residual = false;
+  // What each store does to its accumulator first: the residual at its own offset from
+  // KernelCallArgs::residual (after the bias and the reduction), then the activation. The
+  // bias is not in it: the accumulators start from it (`bias`).
+  TileEpilogue epilogue;
 
   bool reduction_unrolled = true;  // else `looped`
   LoopedReduction looped;

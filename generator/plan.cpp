@@ -1,4 +1,5 @@
 #include "generator/plan.hpp"
+#include "generator/tile_epilogue.hpp"
 
 #include "generator/register_budget.hpp"
 
@@ -127,7 +128,8 @@ double tile_cycles(const ConvShape& s, Strategy strategy, std::int64_t blocks, i
 }
 
 bool tile_fits(const ConvShape& s, Strategy strategy, VectorShape vectors, bool opmasks, int u, int t) {
-  return register_budget(strategy, u, t, opmasks, s.sw > 1).total() <= vectors.registers - vectors.reserved;
+  return register_budget(strategy, u, t, opmasks, s.sw > 1, activation_temporaries(s.act)).total() <=
+         vectors.registers - vectors.reserved;
 }
 
 TileChoice choose_tile(const ConvShape& s, Strategy strategy, std::int64_t blocks,

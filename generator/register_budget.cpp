@@ -1,9 +1,11 @@
 #include "generator/register_budget.hpp"
 
+#include <algorithm>
+
 namespace convjit {
 
 RegisterBudget register_budget(Strategy strategy, int columns, int blocks, bool opmasks,
-                               bool gathers) {
+                               bool gathers, int epilogue_temporaries) {
   RegisterBudget b;
   b.accumulators = columns * blocks;
   switch (strategy) {
@@ -26,6 +28,7 @@ RegisterBudget register_budget(Strategy strategy, int columns, int blocks, bool 
     case Strategy::winograd:  // WinogradSchedule budgets its own phases
       break;
   }
+  b.epilogue = std::max(0, epilogue_temporaries - b.free_at_store());
   return b;
 }
 

@@ -18,15 +18,28 @@ struct RegisterBudget {
   // broadcast register (stores come after the last broadcast), so it costs nothing. (The
   // tail stores themselves are pieces and need no mask: vector_store.hpp.)
   bool mask_in_broadcast = false;
+  // The tile epilogue's activation temporaries that the reduction's registers (free at the
+  // stores: weights, inputs, broadcast, masked input) cannot hold.
+  int epilogue = 0;
+
+  // Registers free once the reduction is over (the broadcast not when it holds the tail mask
+  // the stores use), in the order the emitters hand them to the epilogue: weights, inputs,
+  // masked input, broadcast, then the extra ones. The first also serves as a store's scratch
+  // (a masked residual read, a tail's upper half).
+  int free_at_store() const {
+    return weights + inputs + masked_input + (mask_in_broadcast ? 0 : broadcast) + epilogue;
+  }
 
   int total() const {
-    return accumulators + weights + inputs + broadcast + masked_input + lane_mask + gather_index;
+    return accumulators + weights + inputs + broadcast + masked_input + lane_mask + gather_index +
+           epilogue;
   }
 };
 
 // The budget of a tile of `columns` accumulator columns × `blocks` channel blocks.
-// opmasks: tails use opmask registers (avx512); gathers: strided width vectors.
+// opmasks: tails use opmask registers (avx512); gathers: strided width vectors;
+// epilogue_temporaries: what the tile epilogue's activation needs (TileEpilogue::temporaries).
 RegisterBudget register_budget(Strategy strategy, int columns, int blocks, bool opmasks,
-                               bool gathers);
+                               bool gathers, int epilogue_temporaries);
 
 }  // namespace convjit

@@ -148,6 +148,7 @@ WinogradSchedule make_winograd_schedule(const KernelPlan& p) {
   w.oc_full_blocks = p.oc_blocks - (w.oc_tail_lanes ? 1 : 0);
   if (w.oc_tail_lanes)
     w.oc_tail_store = make_vector_store(p.isa, p.lanes, first_lanes(w.oc_tail_lanes, p.lanes));
+  w.epilogue = make_tile_epilogue(s, true);
   w.reduction = s.c;
   w.reduction_unroll = static_cast<int>(std::min<std::int64_t>(s.c, 4));
   w.full_block = gemm_pass(wp.block_tiles, p);

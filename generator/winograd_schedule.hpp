@@ -6,6 +6,7 @@
 // the products' register tiles. Everything is known when the code is generated: the emitted
 // transforms hold their coefficients as constants and read no padding.
 #include "generator/plan.hpp"
+#include "generator/tile_epilogue.hpp"
 #include "generator/vector_store.hpp"
 #include "generator/winograd_transform.hpp"
 
@@ -74,6 +75,7 @@ struct WinogradSchedule {
   std::int64_t oc_full_blocks = 0;
   int oc_tail_lanes = 0;
   VectorStore oc_tail_store;        // how the output transform writes the tail's lanes
+  TileEpilogue epilogue;            // bias, residual, activation of every output vector
   std::int64_t reduction = 0;       // input channels of the products
   int reduction_unroll = 1;         // channels per step of their loop
 

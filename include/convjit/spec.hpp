@@ -11,7 +11,9 @@ struct ConvShape;
 
 enum class Layout : std::uint8_t { nhwc, nchw };
 enum class PaddingMode : std::uint8_t { explicit_pads, valid, same, same_lower };
-enum class ActivationKind : std::uint8_t { none, relu, clamp };
+// relu: max(x, 0); clamp: min(max(x, lo), hi); leaky_relu: x, or alpha·x below 0;
+// hardswish: x·min(max(x + 3, 0), 6)/6; silu: x·sigmoid(x); sigmoid: 1/(1 + e^−x).
+enum class ActivationKind : std::uint8_t { none, relu, clamp, leaky_relu, hardswish, silu, sigmoid };
 // How the kernel computes (key algo=): `automatic` lets the planner choose; `winograd` asks
 // for Winograd F(m×m, 3×3) with the planner's tile size, winograd_f2/f4/f6 for that one.
 enum class Algorithm : std::uint8_t { automatic, direct, winograd, winograd_f2, winograd_f4, winograd_f6 };
@@ -20,6 +22,7 @@ struct Activation {
   ActivationKind kind = ActivationKind::none;
   float lo = 0.0f;  // clamp only
   float hi = 0.0f;  // clamp only
+  float alpha = 0.0f;  // leaky_relu only: the slope below zero
   bool operator==(const Activation&) const = default;
 };
 
