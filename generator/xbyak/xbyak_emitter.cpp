@@ -1,14 +1,11 @@
 #include "generator/xbyak/xbyak_emitter.hpp"
 
-#include "generator/xbyak/store_pieces.hpp"
 #include "generator/xbyak/vector_registers.hpp"
 #include "generator/kernel_code.hpp"
 
 #include <convjit/error.hpp>
 
 #include <cstddef>
-#include <cstring>
-#include <limits>
 
 namespace convjit {
 namespace {
@@ -36,10 +33,6 @@ const Reg64 kTapWei = util::r14;      // weights of the current kernel row (loop
 const Reg64 kTmp = util::r15;
 const Reg64 kResidualDelta = util::r15;  // at a store: residual minus dst, in bytes (kTmp)
 
-const Xbyak::Opmask kMask = util::k1;  // avx512: the current lane mask (set_mask)
-
-const Reg64 kSaved[] = {util::rbx, util::rbp, util::r12, util::r13, util::r14, util::r15};
-
 // Stack slots for loop state that is touched once per row segment or less.
 enum Slot : int {
   kSlotRowBegin, kSlotRowEnd, kSlotGroupsLeft, kSlotTilesLeft,
@@ -52,24 +45,20 @@ enum Slot : int {
 };
 constexpr int kFrameBytes = kSlotCount * 8 + 8;  // keeps rsp 16-byte aligned
 
-bool fits_int32(std::int64_t v) {
-  return v >= std::numeric_limits<std::int32_t>::min() && v <= std::numeric_limits<std::int32_t>::max();
-}
-
-
 }  // namespace
 
 XbyakEmitter::XbyakEmitter(const KernelPlan& plan, std::size_t max_code_bytes)
-    : Xbyak::CodeGenerator(max_code_bytes, Xbyak::DontSetProtectRWE),
-      plan_(plan),
+    : XbyakBuilder(plan, max_code_bytes, kWide),
       shape_(plan.shape),
       schedule_(make_schedule(plan)),
       geo_(schedule_.geometry) {
   allocate_vector_registers();
+  declare_epilogue_constants(schedule_.epilogue);
   emit_prologue();
   emit_groups();
-  emit_epilogue();
-  emit_constants();
+  emit_return(kFrameBytes);
+  emit_constant_pool();
+  emit_gather_offsets();
   setProtectModeRE();
 }
 
@@ -87,27 +76,15 @@ void XbyakEmitter::allocate_vector_registers() {
   if (budget.lane_mask) mask_ = regs.take("lane mask");
   if (budget.mask_in_broadcast) mask_ = broadcast_;
   if (budget.gather_index) gather_index_ = regs.take("gather offsets");
-  // At a store the reduction is over, so its registers are free: the first one holds a
-  // partial vector's residual (avx2 masked read) and then the upper half of a tail written in
-  // pieces.
-  store_scratch_ = plan_.strategy == Strategy::width_vectors ? inputs_.at(0) : weights_.at(0);
-}
-
-void XbyakEmitter::add_imm(const Reg64& reg, std::int64_t value) {
-  if (value == 0) return;
-  if (fits_int32(value)) {
-    add(reg, static_cast<std::int32_t>(value));
-  } else {
-    mov(kWide, value);
-    add(reg, kWide);
-  }
-}
-
-Xbyak::Address XbyakEmitter::at(const Reg64& base, std::int64_t disp) {
-  if (!fits_int32(disp))
-    throw Error("shape", "a tensor offset inside one tile exceeds 2 GiB; the shape is too large "
-                         "for the x86-64 generator");
-  return util::ptr[base + static_cast<std::int32_t>(disp)];
+  if (!plan_.uses_opmasks()) use_mask_register(mask_);
+  // At a store the reduction is over, so its registers are free (RegisterBudget::free_at_store
+  // has the order): the epilogue's temporaries, the first of them also the store's scratch (a
+  // partial vector's residual, then the upper half of a tail written in pieces).
+  free_at_store_ = weights_;
+  free_at_store_.insert(free_at_store_.end(), inputs_.begin(), inputs_.end());
+  if (budget.masked_input) free_at_store_.push_back(masked_input_);
+  if (budget.broadcast && !budget.mask_in_broadcast) free_at_store_.push_back(broadcast_);
+  for (int i = 0; i < budget.epilogue; ++i) free_at_store_.push_back(regs.take("epilogue temporary"));
 }
 
 Xbyak::Address XbyakEmitter::slot(int index) const {
@@ -116,39 +93,8 @@ Xbyak::Address XbyakEmitter::slot(int index) const {
 
 Xmm XbyakEmitter::acc(int column, int block) const { return acc_[column * plan_.oc_tile + block]; }
 
-void XbyakEmitter::set_mask(std::uint32_t lanes) {
-  if (plan_.uses_opmasks()) {
-    mov(kWide.cvt32(), lanes);
-    kmovw(kMask, kWide.cvt32());
-  } else {
-    vmovups(mask_, util::ptr[util::rip + masks_[lanes]]);
-  }
-}
-
-void XbyakEmitter::masked_load(const Xmm& dst, const Xbyak::Address& src) {
-  if (plan_.uses_opmasks()) vmovups(dst | kMask | T_z, src);
-  else vmaskmovps(dst, mask_, src);
-}
-
-void XbyakEmitter::masked_store(const Xbyak::Address& dst, const Xmm& src) {
-  if (plan_.uses_opmasks()) vmovups(dst | kMask, src);
-  else vmaskmovps(dst, mask_, src);
-}
-
-void XbyakEmitter::gather(const Xmm& dst, const Xbyak::Address& src) {
-  if (plan_.uses_opmasks()) vgatherdps(dst | kMask, src);
-  else vgatherdps(dst, src, mask_);
-}
-
-// vxorps on zmm (or ymm16-31) would need AVX-512DQ; vpxord needs only AVX-512F/VL.
-void XbyakEmitter::zero(const Xmm& reg) {
-  if (plan_.uses_opmasks()) vpxord(reg, reg, reg);
-  else vxorps(reg, reg, reg);
-}
-
 void XbyakEmitter::emit_prologue() {
-  for (const Reg64& r : kSaved) push(r);
-  sub(util::rsp, kFrameBytes);
+  emit_entry_frame(kFrameBytes);
   auto field = [&](std::size_t offset) { return util::qword[kArgs + static_cast<int>(offset)]; };
   auto copy = [&](std::size_t offset, Slot to) {
     mov(kTmp, field(offset));
@@ -163,7 +109,7 @@ void XbyakEmitter::emit_prologue() {
   copy(offsetof(KernelCallArgs, tile_begin), kSlotTileBegin);
   copy(offsetof(KernelCallArgs, tile_end), kSlotTileEnd);
   mov(slot(kSlotTileIndex), 0);
-  if (schedule_.add_residual) {
+  if (schedule_.epilogue.add_residual) {
     // One distance serves every store: the residual is addressed like dst.
     mov(kTmp, field(offsetof(KernelCallArgs, residual)));
     sub(kTmp, field(offsetof(KernelCallArgs, dst)));
@@ -171,13 +117,6 @@ void XbyakEmitter::emit_prologue() {
   }
   if (schedule_.registers.gather_index)
     vmovups(gather_index_, util::ptr[util::rip + gather_offsets_]);
-}
-
-void XbyakEmitter::emit_epilogue() {
-  vzeroupper();
-  add(util::rsp, kFrameBytes);
-  for (auto it = std::rbegin(kSaved); it != std::rend(kSaved); ++it) pop(*it);
-  ret();
 }
 
 void XbyakEmitter::emit_groups() {
@@ -191,7 +130,7 @@ void XbyakEmitter::emit_groups() {
   if (looped) {
     auto advance = [&](Slot s, std::int64_t bytes) {
       mov(kTmp, slot(s));
-      add_imm(kTmp, bytes);
+      add_imm(kTmp, bytes, kWide);
       mov(slot(s), kTmp);
     };
     advance(kSlotSrcGroup, geo_.src_group);
@@ -214,7 +153,7 @@ void XbyakEmitter::emit_channel_tiles() {
                             {kSlotWeiTile, geo_.wei_block}, {kSlotBiasTile, geo_.bias_block}}) {
       if (bytes == 0) continue;
       mov(kTmp, slot(s));
-      add_imm(kTmp, bytes * blocks);
+      add_imm(kTmp, bytes * blocks, kWide);
       mov(slot(s), kTmp);
     }
   };
@@ -294,9 +233,9 @@ void XbyakEmitter::emit_constant_row(const RowPass& pass, const ChannelTileRun& 
   cmp(kTmp, slot(kSlotRowEnd));
   jge(skip, T_NEAR);
   mov(kSrcRow, slot(kSlotSrcTile));
-  add_imm(kSrcRow, schedule_.pass_src_offset(pass, oh));
+  add_imm(kSrcRow, schedule_.pass_src_offset(pass, oh), kWide);
   mov(kDstRow, slot(kSlotDstTile));
-  add_imm(kDstRow, schedule_.pass_dst_offset(oh));
+  add_imm(kDstRow, schedule_.pass_dst_offset(oh), kWide);
   emit_row_body_or_call(pass, run, shared_body);
   L(skip);
 }
@@ -320,7 +259,7 @@ void XbyakEmitter::emit_row_loop(const RowPass& pass, const ChannelTileRun& run,
   mov(kWide, schedule_.src_row_step);
   imul(kSrcRow, kWide);
   add(kSrcRow, slot(kSlotSrcTile));
-  add_imm(kSrcRow, schedule_.pass_src_offset(pass, 0));
+  add_imm(kSrcRow, schedule_.pass_src_offset(pass, 0), kWide);
   mov(kDstRow, kRow);
   mov(kWide, geo_.dst_row);
   imul(kDstRow, kWide);
@@ -328,8 +267,8 @@ void XbyakEmitter::emit_row_loop(const RowPass& pass, const ChannelTileRun& run,
 
   L(next_row);
   emit_row_body_or_call(pass, run, shared_body);
-  add_imm(kSrcRow, schedule_.src_row_step);
-  add_imm(kDstRow, geo_.dst_row);
+  add_imm(kSrcRow, schedule_.src_row_step, kWide);
+  add_imm(kDstRow, geo_.dst_row, kWide);
   inc(kRow);
   cmp(kRow, kRowEnd);
   jl(next_row, T_NEAR);
@@ -346,14 +285,14 @@ void XbyakEmitter::emit_row_body(const RowPass& pass, const ChannelTileRun& run)
     }
     Xbyak::Label next_tile;
     mov(kColSrc, kSrcRow);
-    add_imm(kColSrc, walk.src_offset);
+    add_imm(kColSrc, walk.src_offset, kWide);
     mov(kColDst, kDstRow);
-    add_imm(kColDst, walk.dst_offset);
+    add_imm(kColDst, walk.dst_offset, kWide);
     mov(kColCount, walk.tile.repeat);
     L(next_tile);
     emit_tile(walk, {kColSrc, kColDst}, pass, steps, run);
-    add_imm(kColSrc, walk.src_step);
-    add_imm(kColDst, walk.dst_step);
+    add_imm(kColSrc, walk.src_step, kWide);
+    add_imm(kColDst, walk.dst_step, kWide);
     dec(kColCount);
     jnz(next_tile, T_NEAR);
   }
@@ -399,19 +338,19 @@ void XbyakEmitter::emit_looped_reduction(const TileWalk& walk, const TileBase& b
       jz(done, T_NEAR);
     }
   } else {
-    add_imm(kTapWei, schedule_.pass_weight_offset(pass));
+    add_imm(kTapWei, schedule_.pass_weight_offset(pass), kWide);
     mov(kKhCount, pass.kernel_rows());
   }
   L(next_kernel_row);
   mov(kIcCount, r.ic_steps);
   L(next_channels);
   for (const ReductionStep& step : r.body) emit_taps(walk, run, step, kTapSrc, kTapWei);
-  add_imm(kTapSrc, r.src_advance);
-  add_imm(kTapWei, r.wei_advance);
+  add_imm(kTapSrc, r.src_advance, kWide);
+  add_imm(kTapWei, r.wei_advance, kWide);
   dec(kIcCount);
   jnz(next_channels, T_NEAR);
-  add_imm(kTapSrc, r.src_next_row);
-  add_imm(kTapWei, r.wei_next_row);
+  add_imm(kTapSrc, r.src_next_row, kWide);
+  add_imm(kTapWei, r.wei_next_row, kWide);
   dec(kKhCount);
   jnz(next_kernel_row, T_NEAR);
   L(done);
@@ -438,10 +377,9 @@ void XbyakEmitter::emit_width_vector_taps(const std::vector<TileTap>& taps,
         masked_load(input, at(src, disp));
         break;
       case InputLoad::gather:
-        if (!fits_int32(disp)) throw Error("shape", "too large for the x86-64 generator");
         set_mask(tap.lanes);
         zero(input);
-        gather(input, util::ptr[src + gather_index_ * 4 + static_cast<std::int32_t>(disp)]);
+        gather(input, util::ptr[src + gather_index_ * 4 + displacement(disp)]);
         break;
       case InputLoad::broadcast: vbroadcastss(input, at(src, disp)); break;
     }
@@ -476,50 +414,9 @@ void XbyakEmitter::emit_channel_vector_taps(const std::vector<TileTap>& taps,
   }
 }
 
-void XbyakEmitter::emit_activation(const Xmm& a) {
-  switch (shape_.act.kind) {
-    case ActivationKind::none: break;
-    case ActivationKind::relu: vmaxps(a, a, util::ptr[util::rip + relu_zero_]); break;
-    case ActivationKind::clamp:
-      vmaxps(a, a, util::ptr[util::rip + clamp_lo_]);
-      vminps(a, a, util::ptr[util::rip + clamp_hi_]);
-      break;
-  }
-}
-
-// acc += the residual at the store's offset. With `masked`, only the current mask's lanes
-// are read (the others are never stored either).
-void XbyakEmitter::emit_residual_add(const Xmm& a, const Reg64& dst, std::int64_t disp,
-                                     bool masked) {
-  if (!fits_int32(disp))
-    throw Error("shape", "a tensor offset inside one tile exceeds 2 GiB; the shape is too large "
-                         "for the x86-64 generator");
-  const Xbyak::Address residual =
-      util::ptr[dst + kResidualDelta + static_cast<std::int32_t>(disp)];
-  if (!masked) {
-    vaddps(a, a, residual);
-  } else if (plan_.uses_opmasks()) {
-    vaddps(a | kMask, a, residual);  // masked-off lanes are not read, so cannot fault
-  } else {
-    vmaskmovps(store_scratch_, mask_, residual);
-    vaddps(a, a, store_scratch_);
-  }
-}
-
-void XbyakEmitter::emit_vector_store(const VectorStore& store, const Reg64& base,
-                                     std::int64_t disp, const Xmm& a) {
-  switch (store.kind) {
-    case StoreKind::whole: vmovups(at(base, disp), a); break;
-    case StoreKind::masked: masked_store(at(base, disp), a); break;
-    case StoreKind::pieces:
-      emit_store_pieces(*this, store.pieces, base, disp, a, store_scratch_);
-      break;
-  }
-}
-
 void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,
                                    const ChannelTileRun& run) {
-  const bool add = schedule_.add_residual;
+  const bool add = schedule_.epilogue.add_residual;
   if (add) mov(kResidualDelta, slot(kSlotResidualDelta));
   // The lane mask serves a partial vector's residual read and a masked store; the narrow
   // stores of StoreKind::pieces need none.
@@ -530,9 +427,9 @@ void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,
     const Xmm a = acc(st.column, block);
     const VectorStore& store = schedule_.store_of(st, run, block);
     const std::int64_t disp = st.dst_offset + block * geo_.dst_block;
-    if (add) emit_residual_add(a, dst, disp, store.partial());
-    emit_activation(a);
-    emit_vector_store(store, dst, disp, a);
+    EpilogueOperands operands{a, a, a, &dst, &kResidualDelta, disp, store.partial(), free_at_store_};
+    emit_tile_epilogue(schedule_.epilogue, operands);
+    emit_vector_store(store, dst, disp, a, free_at_store_.at(0));
   };
   if (plan_.strategy == Strategy::width_vectors) {
     for (int o = 0; o < run.blocks; ++o)
@@ -548,24 +445,9 @@ void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,
     for (int b = 0; b < run.blocks; ++b) store_column(st, b, base.dst);
 }
 
-void XbyakEmitter::emit_constants() {
-  align(64);
-  const int lanes_per_vector = plan_.lanes;
-  for (auto& [lanes, label] : masks_) {
-    L(label);
-    for (int lane = 0; lane < lanes_per_vector; ++lane) dd((lanes >> lane) & 1u ? 0xFFFFFFFFu : 0u);
-  }
-  auto floats = [&](Xbyak::Label& label, float value) {
-    L(label);
-    std::uint32_t bits;
-    std::memcpy(&bits, &value, sizeof bits);
-    for (int lane = 0; lane < lanes_per_vector; ++lane) dd(bits);
-  };
-  floats(relu_zero_, 0.0f);
-  floats(clamp_lo_, shape_.act.lo);
-  floats(clamp_hi_, shape_.act.hi);
+void XbyakEmitter::emit_gather_offsets() {
   L(gather_offsets_);
-  for (int lane = 0; lane < lanes_per_vector; ++lane) dd(static_cast<std::uint32_t>(lane * shape_.sw));
+  for (int lane = 0; lane < plan_.lanes; ++lane) dd(static_cast<std::uint32_t>(lane * shape_.sw));
 }
 
 }  // namespace convjit

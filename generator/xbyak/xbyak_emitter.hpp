@@ -4,16 +4,14 @@
 // instructions and names registers.
 #include "generator/kernel_schedule.hpp"
 #include "generator/plan.hpp"
-
-#include <xbyak/xbyak.h>
+#include "generator/xbyak/xbyak_builder.hpp"
 
 #include <cstdint>
-#include <map>
 #include <vector>
 
 namespace convjit {
 
-class XbyakEmitter : public Xbyak::CodeGenerator {
+class XbyakEmitter : public XbyakBuilder {
  public:
   // Code memory is writable while emitting and read+execute afterwards, never both.
   XbyakEmitter(const KernelPlan& plan, std::size_t max_code_bytes);
@@ -26,7 +24,6 @@ class XbyakEmitter : public Xbyak::CodeGenerator {
 
   void allocate_vector_registers();
   void emit_prologue();
-  void emit_epilogue();
   void emit_groups();
   void emit_channel_tiles();
   void emit_rows(const ChannelTileRun& run);
@@ -57,29 +54,9 @@ class XbyakEmitter : public Xbyak::CodeGenerator {
                                 const ReductionStep& step, const Xbyak::Reg64& src,
                                 const Xbyak::Reg64& wei);
   void emit_tile_store(const TileWalk& walk, const TileBase& base, const ChannelTileRun& run);
-  // One accumulator to [base + disp] as the schedule's VectorStore says (a masked store uses
-  // the current mask).
-  void emit_vector_store(const VectorStore& store, const Xbyak::Reg64& base, std::int64_t disp,
-                         const Xbyak::Xmm& acc);
-  void emit_residual_add(const Xbyak::Xmm& acc, const Xbyak::Reg64& dst, std::int64_t disp,
-                         bool masked);
-  void emit_activation(const Xbyak::Xmm& acc);
-  void emit_constants();
-
-  // Lane masks: a vector register and vmaskmovps (avx2) or an opmask register (avx512).
-  // set_mask makes `lanes` the current mask; the masked operations use the current mask.
-  void set_mask(std::uint32_t lanes);
-  void masked_load(const Xbyak::Xmm& dst, const Xbyak::Address& src);  // other lanes zero
-  void masked_store(const Xbyak::Address& dst, const Xbyak::Xmm& src);
-  // Gathers the current mask's lanes from a VSIB address; the mask is used up.
-  void gather(const Xbyak::Xmm& dst, const Xbyak::Address& src);
-  void zero(const Xbyak::Xmm& reg);
-  // Immediates and displacements wider than 32 bits take a detour through a register.
-  void add_imm(const Xbyak::Reg64& reg, std::int64_t value);
-  Xbyak::Address at(const Xbyak::Reg64& base, std::int64_t disp);
+  void emit_gather_offsets();
   Xbyak::Xmm acc(int column, int block) const;
 
-  const KernelPlan& plan_;
   const ConvShape& shape_;
   const KernelSchedule schedule_;
   const TileGeometry& geo_;
@@ -90,11 +67,8 @@ class XbyakEmitter : public Xbyak::CodeGenerator {
   std::vector<Xbyak::Xmm> weights_;  // oc/depthwise: one per block
   std::vector<Xbyak::Xmm> inputs_;   // width: one per vector
   Xbyak::Xmm broadcast_, mask_, gather_index_, masked_input_;
-  Xbyak::Xmm store_scratch_;  // a reduction register, free at the stores (allocate_vector_registers)
-
-  // Constant pool, emitted after the code.
-  std::map<std::uint32_t, Xbyak::Label> masks_;  // avx2: lane bitmask -> lanes x int32 mask
-  Xbyak::Label relu_zero_, clamp_lo_, clamp_hi_, gather_offsets_;
+  std::vector<Xbyak::Xmm> free_at_store_;  // the reduction's registers, the epilogue's at a store
+  Xbyak::Label gather_offsets_;  // after the constant pool
 };
 
 }  // namespace convjit

@@ -1,14 +1,12 @@
 #include "generator/xbyak/xbyak_winograd_emitter.hpp"
 
 #include "generator/kernel_call_args.hpp"
-#include "generator/xbyak/store_pieces.hpp"
+#include "generator/tile_geometry.hpp"
 #include "generator/xbyak/vector_registers.hpp"
 
 #include <convjit/error.hpp>
 
-#include <bit>
 #include <cstddef>
-#include <limits>
 
 namespace convjit {
 namespace {
@@ -40,28 +38,25 @@ const Reg64 kTileGroupsLeft = util::rbp, kStepsLeft = util::rbx;
 const Reg64 kStepV = util::r12, kStepU = util::r13;
 const Reg64 kProductsSaved[] = {util::rbx, util::rbp, util::r12, util::r13};
 
-const Xbyak::Opmask kMask = util::k1;
-const Reg64 kSaved[] = {util::rbx, util::rbp, util::r12, util::r13, util::r14, util::r15};
 constexpr int kSlotWeights = 0, kSlotBias = 8;
 constexpr int kFrameBytes = 24;  // two slots; keeps rsp 16-byte aligned after six pushes
-
-bool fits_int32(std::int64_t v) {
-  return v >= std::numeric_limits<std::int32_t>::min() && v <= std::numeric_limits<std::int32_t>::max();
-}
 
 }  // namespace
 
 XbyakWinogradEmitter::XbyakWinogradEmitter(const KernelPlan& plan, std::size_t max_code_bytes)
-    : Xbyak::CodeGenerator(max_code_bytes, Xbyak::DontSetProtectRWE),
-      plan_(plan),
+    : XbyakBuilder(plan, max_code_bytes, util::rax),  // rax: free wherever a tail mask is set
       w_(make_winograd_schedule(plan)) {
   VectorRegisters regs(plan.lanes, plan.vector_registers);
   for (int i = 0; i < w_.alpha; ++i) inputs_.push_back(regs.take("transform input"));
   result_ = regs.take("transform result");
   zero_ = regs.take("zero");
   bias_ = regs.take("bias");
-  residual_ = regs.take("residual");  // also a tail's upper half, once the residual is added
-  if (!plan.uses_opmasks()) mask_ = regs.take("lane mask");
+  // The epilogue's temporaries; the first also reads a tail's residual and then holds the
+  // upper half of a tail stored in pieces.
+  epilogue_temporaries_.push_back(regs.take("epilogue temporary"));
+  for (int i = 1; i < w_.epilogue.temporaries; ++i)
+    epilogue_temporaries_.push_back(regs.take("epilogue temporary"));
+  if (!plan.uses_opmasks()) use_mask_register(regs.take("lane mask"));
   input_labels_.resize(w_.input.transforms.size());
   output_labels_.resize(w_.output.transforms.size());
 
@@ -70,7 +65,8 @@ XbyakWinogradEmitter::XbyakWinogradEmitter(const KernelPlan& plan, std::size_t m
   // table until the label is defined, thousands of them in a Winograd kernel).
   Xbyak::Label entry;
   jmp(entry, T_NEAR);
-  emit_vector_constants();
+  declare_constants();
+  emit_constant_pool();
   L(entry);
   emit_entry();
   for (std::size_t i = 0; i < w_.input.transforms.size(); ++i) {
@@ -91,53 +87,9 @@ XbyakWinogradEmitter::XbyakWinogradEmitter(const KernelPlan& plan, std::size_t m
   setProtectModeRE();
 }
 
-Xbyak::Address XbyakWinogradEmitter::at(const Reg64& base, std::int64_t disp) {
-  if (!fits_int32(disp))
-    throw Error("shape", "a tensor offset inside one tile exceeds 2 GiB; the shape is too large "
-                         "for the x86-64 generator");
-  return util::ptr[base + static_cast<std::int32_t>(disp)];
-}
-
-Xbyak::Address XbyakWinogradEmitter::constant(float value) {
-  const auto it = constants_.find(value);
-  if (it == constants_.end())
-    throw Error("algo", "internal: the Winograd schedule did not list the coefficient " + std::to_string(value));
-  return util::ptr[util::rip + it->second];
-}
-
-void XbyakWinogradEmitter::zero(const Xmm& reg) {
-  if (plan_.uses_opmasks()) vpxord(reg, reg, reg);
-  else vxorps(reg, reg, reg);
-}
-
-void XbyakWinogradEmitter::emit_tail_mask(int lanes) {
-  if (plan_.uses_opmasks()) {
-    mov(util::eax, (1u << lanes) - 1u);
-    kmovw(kMask, util::eax);
-  } else {
-    // The table holds eight all-ones words then eight zeros: starting `lanes` words before
-    // the zeros gives exactly `lanes` set lanes.
-    vmovups(mask_, util::ptr[util::rip + tail_mask_words_ + (8 - lanes) * 4]);
-  }
-}
-
 void XbyakWinogradEmitter::load(const Xmm& dst, const Xbyak::Address& src, bool masked) {
-  if (!masked) vmovups(dst, src);
-  else if (plan_.uses_opmasks()) vmovups(dst | kMask | T_z, src);
-  else vmaskmovps(dst, mask_, src);
-}
-
-void XbyakWinogradEmitter::store_tail(std::int64_t offset) {
-  switch (w_.oc_tail_store.kind) {
-    case StoreKind::whole: vmovups(at(kOut, offset), result_); break;
-    case StoreKind::masked:
-      if (plan_.uses_opmasks()) vmovups(at(kOut, offset) | kMask, result_);
-      else vmaskmovps(at(kOut, offset), mask_, result_);
-      break;
-    case StoreKind::pieces:
-      emit_store_pieces(*this, w_.oc_tail_store.pieces, kOut, offset, result_, residual_);
-      break;
-  }
+  if (masked) masked_load(dst, src);
+  else vmovups(dst, src);
 }
 
 Xmm XbyakWinogradEmitter::emit_combination(const LinearCombination& terms,
@@ -165,8 +117,7 @@ Xmm XbyakWinogradEmitter::emit_combination(const LinearCombination& terms,
 }
 
 void XbyakWinogradEmitter::emit_entry() {
-  for (const Reg64& r : kSaved) push(r);
-  sub(util::rsp, kFrameBytes);
+  emit_entry_frame(kFrameBytes);
   auto field = [&](std::size_t offset) { return util::qword[kArgs + static_cast<int>(offset)]; };
   mov(kSrc, field(offsetof(KernelCallArgs, src)));
   mov(kDst, field(offsetof(KernelCallArgs, dst)));
@@ -190,10 +141,7 @@ void XbyakWinogradEmitter::emit_entry() {
   cmp(kBlock, kBlockEnd);
   jl(next_block, T_NEAR);
   L(done);
-  vzeroupper();
-  add(util::rsp, kFrameBytes);
-  for (auto it = std::rbegin(kSaved); it != std::rend(kSaved); ++it) pop(*it);
-  ret();
+  emit_return(kFrameBytes);
 }
 
 void XbyakWinogradEmitter::emit_block(const GemmPass& full, const GemmPass& last) {
@@ -289,7 +237,7 @@ void XbyakWinogradEmitter::emit_input_routine(const TileTransform& x) {
     jnz(next, T_NEAR);
   }
   if (w_.ic_tail_lanes) {
-    emit_tail_mask(w_.ic_tail_lanes);
+    set_mask(first_lanes(w_.ic_tail_lanes, plan_.lanes));
     emit_input_channel_vector(x, true);
   }
   ret();
@@ -339,8 +287,8 @@ void XbyakWinogradEmitter::emit_output_routine(const TileTransform& x) {
   }
   if (w_.oc_tail_lanes) {
     // The mask serves the residual's read and a masked store; narrow stores need none.
-    if (plan_.shape.add_residual || w_.oc_tail_store.kind == StoreKind::masked)
-      emit_tail_mask(w_.oc_tail_lanes);
+    if (w_.epilogue.add_residual || w_.oc_tail_store.kind == StoreKind::masked)
+      set_mask(first_lanes(w_.oc_tail_lanes, plan_.lanes));
     emit_output_channel_vector(x, true);
   }
   ret();
@@ -348,8 +296,7 @@ void XbyakWinogradEmitter::emit_output_routine(const TileTransform& x) {
 
 void XbyakWinogradEmitter::emit_output_channel_vector(const TileTransform& x, bool tail) {
   const int a = w_.alpha;
-  const ConvShape& s = plan_.shape;
-  vmovups(bias_, util::ptr[kBias]);  // padded to whole vectors
+  if (w_.epilogue.add_bias) vmovups(bias_, util::ptr[kBias]);  // padded to whole vectors
   // Pass 1: s[i][j] = Aᵀ M[·][j] for the output rows stored.
   for (int j : x.columns) {
     for (int r = 0; r < a; ++r) vmovups(inputs_[r], at(kIn, (r * a + j) * w_.m_element));
@@ -358,30 +305,15 @@ void XbyakWinogradEmitter::emit_output_channel_vector(const TileTransform& x, bo
       vmovups(at(kTemp, (static_cast<int>(i) * a + j) * w_.channel_vector), v);
     }
   }
-  // Pass 2: y[i][k] = Aᵀ s[i][·]ᵀ + bias (+ residual), activated, for the columns stored.
+  // Pass 2: y[i][k] = Aᵀ s[i][·]ᵀ, through the tile epilogue, for the columns stored.
   for (int i : x.rows) {
     for (int j = 0; j < a; ++j) vmovups(inputs_[j], at(kTemp, (i * a + j) * w_.channel_vector));
     for (std::size_t k = 0; k < x.second.size(); ++k) {
       const Xmm v = emit_combination(x.second[k], inputs_, result_);
-      vaddps(result_, v, bias_);
       const std::int64_t offset = i * w_.dst_row + static_cast<std::int64_t>(k) * w_.dst_column;
-      if (s.add_residual) {
-        if (!fits_int32(offset)) throw Error("shape", "a tile offset exceeds 2 GiB");
-        const auto residual = util::ptr[kOut + kResidualDelta + static_cast<std::int32_t>(offset)];
-        if (tail) {
-          load(residual_, residual, true);  // the tail's lanes; the others read nothing
-          vaddps(result_, result_, residual_);
-        } else {
-          vaddps(result_, result_, residual);
-        }
-      }
-      if (s.act.kind == ActivationKind::relu) {
-        vmaxps(result_, result_, zero_);
-      } else if (s.act.kind == ActivationKind::clamp) {
-        vmaxps(result_, result_, constant(s.act.lo));
-        vminps(result_, result_, constant(s.act.hi));
-      }
-      if (tail) store_tail(offset);
+      emit_tile_epilogue(w_.epilogue, {result_, v, bias_, &kOut, &kResidualDelta, offset, tail,
+                                       epilogue_temporaries_});
+      if (tail) emit_vector_store(w_.oc_tail_store, kOut, offset, result_, epilogue_temporaries_[0]);
       else vmovups(at(kOut, offset), result_);
     }
   }
@@ -471,24 +403,16 @@ void XbyakWinogradEmitter::emit_gemm_group(int tiles, int blocks) {
       vmovups(at(kTileM, t * w_.m_tile + b * w_.channel_vector), acc[t * blocks + b]);
 }
 
-void XbyakWinogradEmitter::emit_vector_constants() {
-  if (!plan_.uses_opmasks()) {
-    align(32);
-    L(tail_mask_words_);
-    for (int i = 0; i < 16; ++i) dd(i < 8 ? 0xffffffffu : 0u);
+// The schedule's coefficient magnitudes with their negations (a combination's first term
+// multiplies by the signed coefficient), the epilogue's constants and the tail masks.
+void XbyakWinogradEmitter::declare_constants() {
+  for (float v : w_.constants) {
+    declare_constant(v);
+    declare_constant(-v);
   }
-  // The schedule's coefficient magnitudes, with their negations (a combination's first
-  // term multiplies by the signed coefficient), and the clamp's bounds.
-  std::vector<float> values;
-  for (float v : w_.constants) values.insert(values.end(), {v, -v});
-  const ConvShape& s = plan_.shape;
-  if (s.act.kind == ActivationKind::clamp) values.insert(values.end(), {s.act.lo, s.act.hi});
-  for (float v : values) {
-    if (constants_.contains(v)) continue;
-    align(64);
-    L(constants_[v]);
-    for (int i = 0; i < plan_.lanes; ++i) dd(std::bit_cast<std::uint32_t>(v));
-  }
+  declare_epilogue_constants(w_.epilogue);
+  if (w_.ic_tail_lanes) declare_mask(first_lanes(w_.ic_tail_lanes, plan_.lanes));
+  if (w_.oc_tail_lanes) declare_mask(first_lanes(w_.oc_tail_lanes, plan_.lanes));
 }
 
 void XbyakWinogradEmitter::emit_tables() {

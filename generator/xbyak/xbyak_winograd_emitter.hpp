@@ -6,16 +6,14 @@
 // schedule's coefficients as constants and its padding terms absent.
 #include "generator/plan.hpp"
 #include "generator/winograd_schedule.hpp"
-
-#include <xbyak/xbyak.h>
+#include "generator/xbyak/xbyak_builder.hpp"
 
 #include <cstdint>
-#include <map>
 #include <vector>
 
 namespace convjit {
 
-class XbyakWinogradEmitter : public Xbyak::CodeGenerator {
+class XbyakWinogradEmitter : public XbyakBuilder {
  public:
   XbyakWinogradEmitter(const KernelPlan& plan, std::size_t max_code_bytes);
 
@@ -35,27 +33,19 @@ class XbyakWinogradEmitter : public Xbyak::CodeGenerator {
   // out = terms over inputs (registers by input index); returns the register holding it.
   Xbyak::Xmm emit_combination(const LinearCombination& terms, const std::vector<Xbyak::Xmm>& inputs,
                               const Xbyak::Xmm& out);
-  void emit_tail_mask(int lanes);
   void load(const Xbyak::Xmm& dst, const Xbyak::Address& src, bool masked);
-  // result_ to [kOut + offset] as the schedule's oc_tail_store says.
-  void store_tail(std::int64_t offset);
-  void zero(const Xbyak::Xmm& reg);
-  Xbyak::Address at(const Xbyak::Reg64& base, std::int64_t disp);
-  Xbyak::Address constant(float value);
-  void emit_vector_constants();  // constants and the avx2 tail mask words, before the code
-  void emit_tables();            // the routine and class tables, after it
+  void declare_constants();  // the pool precedes the code
+  void emit_tables();        // the routine and class tables, after it
 
-  const KernelPlan& plan_;
   const WinogradSchedule w_;
   std::vector<Xbyak::Xmm> inputs_;  // a 1-D transform's inputs
-  Xbyak::Xmm result_, zero_, bias_, residual_, mask_;
+  Xbyak::Xmm result_, zero_, bias_;
+  std::vector<Xbyak::Xmm> epilogue_temporaries_;
 
   Xbyak::Label input_routines_, output_routines_;  // tables of routine addresses
   Xbyak::Label input_rows_, input_columns_, output_rows_, output_columns_;  // class tables
   std::vector<Xbyak::Label> input_labels_, output_labels_;
   Xbyak::Label gemm_full_, gemm_last_;
-  std::map<float, Xbyak::Label> constants_;
-  Xbyak::Label tail_mask_words_;  // avx2: eight all-ones words, then eight zeros
 };
 
 }  // namespace convjit
