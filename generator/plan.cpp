@@ -2,6 +2,7 @@
 #include "generator/tile_epilogue.hpp"
 
 #include "generator/register_budget.hpp"
+#include "generator/tile_geometry.hpp"
 
 #include <convjit/error.hpp>
 
@@ -295,6 +296,8 @@ KernelPlan finish_direct_plan(KernelPlan p, VectorShape vectors, std::int64_t bl
   p.columns = make_column_tiles(shape, column_width);
   size_packed_weights(p);
   decide_unrolling(p);
+  p.work.units = shape.out_h;
+  p.work.channel_tiles = channel_tile_count(p);
   p.estimated_cycles = direct_plan_cycles(p, tile.cycles);
   p.name = make_name(p);
   p.algorithm_choice = shape.algo == Algorithm::direct ? "direct as asked (algo=direct)"
@@ -377,11 +380,11 @@ void KernelPlan::describe_winograd(std::ostream& out) const {
       << "products   register tile " << wp.gemm_tiles << " tiles x " << wp.gemm_blocks
       << " blocks of " << lanes << " channels, " << oc_blocks << " output and " << wp.ic_blocks
       << " input channel vectors\n"
-      << "scratch    " << wp.scratch_floats * 4 << " bytes per thread (V and M "
+      << "scratch    " << work.scratch_floats * 4 << " bytes per thread (V and M "
       << per_tile * 4 << " bytes a tile)\n"
       << "packed     " << packed_weight_floats << " transformed weight + " << packed_bias_floats
       << " bias floats\n";
-  if (wp.stages_nchw)
+  if (work.stages_nchw)
     out << "staging    nchw: the kernel computes nhwc; run() transposes src (and the residual) in "
            "and dst out through "
         << 4 * (shape.c * shape.h * shape.w + shape.oc * shape.out_h * shape.out_w)
@@ -429,6 +432,15 @@ std::string KernelPlan::describe() const {
       << " bias floats\n"
       << "code       ~" << estimated_code_bytes << " bytes (estimate)\n";
   return out.str();
+}
+
+Algorithm algorithm_of(const KernelPlan& plan) {
+  if (plan.strategy != Strategy::winograd) return Algorithm::direct;
+  switch (plan.winograd.m) {
+    case 2: return Algorithm::winograd_f2;
+    case 4: return Algorithm::winograd_f4;
+    default: return Algorithm::winograd_f6;
+  }
 }
 
 }  // namespace convjit

@@ -7,6 +7,7 @@
 
 #include "generator/strategy.hpp"
 #include "generator/winograd_plan.hpp"
+#include "generator/work_units.hpp"
 
 #include <cstdint>
 #include <iosfwd>
@@ -76,6 +77,9 @@ struct KernelPlan {
   std::int64_t packed_weight_floats = 0;
   std::int64_t packed_bias_floats = 0;
 
+  // How run() shares the kernel's work out (units per image, channel tiles, scratch, staging).
+  WorkUnits work;
+
   // Strategy::winograd only.
   WinogradPlan winograd;
   // Why this algorithm (direct or Winograd at this tile size), for `convjit plan`.
@@ -114,6 +118,9 @@ KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m, int lanes 
 // make_direct_plan keeps the cheaper vector shape's best tile; these are its alternatives.
 std::optional<KernelPlan> make_direct_plan_with(const ConvShape& shape, Isa isa,
                                                 VectorShape vectors, int tile_rank);
+
+// What a plan computes by: direct, or winograd_f2/f4/f6 (the one mapping of tile sizes).
+Algorithm algorithm_of(const KernelPlan& plan);
 
 // Taps in bounds, the arithmetic every emitter shares.
 // Input column of output column ow at kernel column kw (may be outside [0, w)).

@@ -5,7 +5,7 @@
 //   input transform   V[e][t][c]  = (Bᵀ d_t B)[e]        e < alpha², t < block_tiles
 //   products          M[e][t][oc] = sum_c V[e][t][c] · U[e][c][oc]   (one GEMM per e)
 //   output transform  y_t = Aᵀ M_t A + bias (+ residual), activated, valid pixels stored
-// U = G g Gᵀ is what pack_weights() stores. Blocks are the unit of work run() hands out.
+// U = G g Gᵀ is what pack_weights() stores. Blocks are the units of work (KernelPlan::work).
 #include <cstdint>
 #include <string>
 
@@ -28,10 +28,8 @@ struct WinogradPlan {
   std::int64_t v_offset = 0;        // V: alpha² × block_tiles × ic_blocks·lanes
   std::int64_t m_offset = 0;        // M: alpha² × block_tiles × oc_blocks·lanes
   std::int64_t temp_offset = 0;     // between a transform's two passes: alpha² vectors
-  std::int64_t scratch_floats = 0;
-  // NCHW shapes: the kernel computes NHWC and run() stages src, the residual and dst through
-  // the calling thread's staging buffer, a transpose each way (no per-pixel gathers inside).
-  bool stages_nchw = false;
+  // The whole scratch, and the NCHW staging (the kernel computes NHWC; run() transposes src,
+  // the residual and dst through the calling thread's staging buffer), are KernelPlan::work's.
 
   std::string why;  // the planner's reasons, for `convjit plan`
 

@@ -92,7 +92,7 @@ WinogradCost estimate(const KernelPlan& p) {
   const double weight_bytes = static_cast<double>(p.packed_weight_floats) * 4.0;
   if (weight_bytes > kResidentWeightBytes) cost.weight_traffic = wp.blocks * weight_bytes / 16.0;
   // NCHW staging: every src and dst float read and written once more, strided on one side.
-  if (wp.stages_nchw)
+  if (p.work.stages_nchw)
     cost.staging = 1.5 * static_cast<double>(s.c * s.h * s.w + s.oc * s.out_h * s.out_w);
   cost.cycles = cost.gemm + cost.transforms + cost.weight_traffic + cost.staging;
   return cost;
@@ -151,7 +151,7 @@ void lay_out_scratch(KernelPlan& p) {
   wp.v_offset = 0;
   wp.m_offset = aligned(v);
   wp.temp_offset = wp.m_offset + aligned(m);
-  wp.scratch_floats = wp.temp_offset + aligned(wp.elements() * p.lanes);
+  p.work.scratch_floats = wp.temp_offset + aligned(wp.elements() * p.lanes);
 }
 
 std::string winograd_name(const KernelPlan& p) {
@@ -196,11 +196,14 @@ KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m, int lanes)
   wp.tiles_w = ceil_div(shape.out_w, m);
   wp.ic_blocks = ceil_div(shape.c, p.lanes);
   wp.ic_tail_lanes = static_cast<int>(shape.c - (wp.ic_blocks - 1) * p.lanes);
-  wp.stages_nchw = shape.layout == Layout::nchw;
+  p.work.unit = "block";
+  p.work.stages_nchw = shape.layout == Layout::nchw;
   p.packed_weight_floats = wp.elements() * p.oc_blocks * shape.c * p.lanes;
   p.packed_bias_floats = p.oc_blocks * p.lanes;
   choose_blocks(p);
   lay_out_scratch(p);
+  p.work.units = wp.blocks;
+  p.work.channel_tiles = 1;
   p.ur_w = wp.gemm_tiles;
   p.oc_tile = wp.gemm_blocks;
   p.estimated_code_bytes = 48 * 1024;

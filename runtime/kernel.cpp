@@ -75,8 +75,6 @@ std::size_t packed_floats_of(const KernelPlan& plan, const KernelCode& code) {
   return static_cast<std::size_t>(plan.packed_weight_floats + plan.packed_bias_floats);
 }
 
-bool is_winograd(const KernelPlan& plan) { return plan.strategy == Strategy::winograd; }
-
 void call(const KernelState& k, const KernelCallArgs& args) {
   if (k.entry) k.entry(&args);
   else k.code->call(args);
@@ -96,10 +94,10 @@ struct RunBuffers {
 void run_items(const KernelState& k, const RunBuffers& r, const WorkSplit& split,
                std::int64_t first, std::int64_t last) {
   split.for_each_call(first, last, [&](std::int64_t image, std::int64_t tile_begin,
-                                       std::int64_t tile_end, std::int64_t row_begin,
-                                       std::int64_t row_end) {
+                                       std::int64_t tile_end, std::int64_t unit_begin,
+                                       std::int64_t unit_end) {
     KernelCallArgs args{r.src + image * k.image_src_floats, r.weights, r.bias,
-                        r.dst + image * k.image_dst_floats, row_begin, row_end};
+                        r.dst + image * k.image_dst_floats, unit_begin, unit_end};
     if (tile_end >= 0) {
       args.tile_begin = tile_begin;
       args.tile_end = tile_end;
@@ -129,7 +127,7 @@ void run_pool_share(void* context, std::int64_t t) {
 // are too.
 bool execute_in_parallel(const KernelState& k, const RunBuffers& r, int team, ThreadPool* pool) {
   const WorkSplit split =
-      split_work(r.images, k.out_rows, k.channel_tiles, k.splits_channel_tiles, team);
+      split_work(r.images, k.units, k.channel_tiles, k.splits_channel_tiles, team);
   const std::int64_t items = split.items();
   if (items < 2) return false;
   const int used = static_cast<int>(std::min<std::int64_t>(team, items));
@@ -164,7 +162,7 @@ inline void run_images(const KernelState& k, KernelCallArgs args, std::int64_t i
 
 void execute(const KernelState& k, const RunBuffers& r, int team, ThreadPool* pool) {
   if (team > 1 && execute_in_parallel(k, r, team, pool)) return;
-  KernelCallArgs args{r.src, r.weights, r.bias, r.dst, 0, k.out_rows};
+  KernelCallArgs args{r.src, r.weights, r.bias, r.dst, 0, k.units};
   args.residual = r.residual;
   run_images(k, args, r.images);
 }
@@ -184,14 +182,14 @@ KernelState::KernelState(std::shared_ptr<const KernelPlan> plan_in,
       dst_tail_gap(static_cast<std::size_t>(plan_in->shape.n * plan_in->shape.dst_image_floats() -
                                             plan_in->shape.dst_elems())),
       images(plan_in->shape.n),
-      channel_tiles(is_winograd(*plan_in) ? 1 : channel_tile_count(*plan_in)),
-      out_rows(is_winograd(*plan_in) ? plan_in->winograd.blocks : plan_in->shape.out_h),
-      scratch_floats(static_cast<std::size_t>(plan_in->winograd.scratch_floats)),
+      channel_tiles(plan_in->work.channel_tiles),
+      units(plan_in->work.units),
+      scratch_floats(static_cast<std::size_t>(plan_in->work.scratch_floats)),
       default_threads(threads > 0 ? threads : default_thread_count()),
       verbose(verbose_enabled()),
-      splits_channel_tiles(code_in->splits_channel_tiles() && !is_winograd(*plan_in)),
+      splits_channel_tiles(code_in->splits_channel_tiles()),
       add_residual(plan_in->shape.add_residual),
-      stages_nchw(is_winograd(*plan_in) && plan_in->winograd.stages_nchw),
+      stages_nchw(plan_in->work.stages_nchw),
       pool(pool_in.get()),
       shape(plan_in->shape),
       plan(std::move(plan_in)),
@@ -226,10 +224,7 @@ std::string_view Kernel::backend() const noexcept { return state_->code->backend
 const std::string& Kernel::name() const noexcept { return state_->plan->name; }
 Algorithm Kernel::algorithm() const noexcept {
   const KernelPlan& p = *state_->plan;
-  if (p.strategy != Strategy::winograd) return Algorithm::direct;
-  return p.winograd.m == 2 ? Algorithm::winograd_f2
-         : p.winograd.m == 4 ? Algorithm::winograd_f4
-                             : Algorithm::winograd_f6;
+  return algorithm_of(p);
 }
 double Kernel::generation_us() const noexcept { return state_->generation_us; }
 
@@ -400,7 +395,7 @@ void Kernel::run(const float* src, const PackedWeights& weights, float* dst, int
     return;
   }
   if (team == 1 && !k.verbose) [[likely]] {
-    run_images(k, KernelCallArgs{src, w, b, dst, 0, k.out_rows}, k.images);
+    run_images(k, KernelCallArgs{src, w, b, dst, 0, k.units}, k.images);
     return;
   }
   run_checked(*this, k, RunBuffers{src, w, b, dst, nullptr, k.images}, team, k.pool);
@@ -447,7 +442,7 @@ void Kernel::run(const float* src, const PackedWeights& weights, float* dst,
     return;
   }
   if (team == 1 && !k.verbose) [[likely]] {
-    run_images(k, KernelCallArgs{src, w, b, dst, 0, k.out_rows, 0, INT64_MAX, options.residual},
+    run_images(k, KernelCallArgs{src, w, b, dst, 0, k.units, 0, INT64_MAX, options.residual},
                images);
     return;
   }

@@ -31,13 +31,13 @@ class KernelState {
   std::size_t dst_tail_gap = 0;
   std::int64_t images = 1;            // the default batch
   std::int64_t channel_tiles = 1;
-  std::int64_t out_rows = 1;           // the kernel's rows: output rows, or Winograd blocks
+  std::int64_t units = 1;             // per image (KernelPlan::work: rows, or Winograd blocks)
   std::size_t scratch_floats = 0;     // per thread (thread_scratch), 0 for none
   int default_threads = 1;
   bool verbose = false;
   bool splits_channel_tiles = false;
   bool add_residual = false;
-  bool stages_nchw = false;          // an NCHW Winograd kernel: run() stages through NHWC
+  bool stages_nchw = false;           // an NCHW kernel that computes NHWC: run() stages it
   ThreadPool* pool = nullptr;         // the Jit's pool (kept alive by pool_owner), or OpenMP
 
   ConvShape shape;                    // the plan's, with the default batch as n

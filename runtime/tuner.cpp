@@ -52,13 +52,6 @@ struct Scratch {
                                 : std::vector<float>{}) {}
 };
 
-Algorithm algorithm_of(const KernelPlan& plan) {
-  if (plan.strategy != Strategy::winograd) return Algorithm::direct;
-  return plan.winograd.m == 2 ? Algorithm::winograd_f2
-         : plan.winograd.m == 4 ? Algorithm::winograd_f4
-                                : Algorithm::winograd_f6;
-}
-
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const std::size_t n = v.size();

@@ -223,8 +223,8 @@ std::string kernel_table_source(const std::vector<Case>& cases) {
   layout("offsetof(struct kernel_call_args, weights)", offsetof(KernelCallArgs, weights));
   layout("offsetof(struct kernel_call_args, bias)", offsetof(KernelCallArgs, bias));
   layout("offsetof(struct kernel_call_args, dst)", offsetof(KernelCallArgs, dst));
-  layout("offsetof(struct kernel_call_args, row_begin)", offsetof(KernelCallArgs, row_begin));
-  layout("offsetof(struct kernel_call_args, row_end)", offsetof(KernelCallArgs, row_end));
+  layout("offsetof(struct kernel_call_args, unit_begin)", offsetof(KernelCallArgs, unit_begin));
+  layout("offsetof(struct kernel_call_args, unit_end)", offsetof(KernelCallArgs, unit_end));
   layout("offsetof(struct kernel_call_args, tile_begin)", offsetof(KernelCallArgs, tile_begin));
   layout("offsetof(struct kernel_call_args, tile_end)", offsetof(KernelCallArgs, tile_end));
   layout("offsetof(struct kernel_call_args, residual)", offsetof(KernelCallArgs, residual));

@@ -19,13 +19,13 @@ namespace {
 
 WorkSplit split_of(const Kernel& kernel, int team) {
   const KernelState& k = kernel.state();
-  return split_work(k.images, k.out_rows, k.channel_tiles, k.splits_channel_tiles, team);
+  return split_work(k.images, k.units, k.channel_tiles, k.splits_channel_tiles, team);
 }
 
 // How often each (image, channel tile, row) is computed when `team` threads take their shares.
 std::vector<int> coverage(const Kernel& kernel, const WorkSplit& split, int team) {
   const KernelState& k = kernel.state();
-  std::vector<int> seen(static_cast<std::size_t>(k.images * k.channel_tiles * k.out_rows), 0);
+  std::vector<int> seen(static_cast<std::size_t>(k.images * k.channel_tiles * k.units), 0);
   for (int t = 0; t < team; ++t)
     split.for_each_call(split.share_begin(t, team), split.share_begin(t + 1, team),
                         [&](std::int64_t image, std::int64_t tile_begin, std::int64_t tile_end,
@@ -37,7 +37,7 @@ std::vector<int> coverage(const Kernel& kernel, const WorkSplit& split, int team
                           for (std::int64_t tile = tile_begin; tile < tile_end; ++tile)
                             for (std::int64_t row = row_begin; row < row_end; ++row)
                               ++seen[static_cast<std::size_t>(
-                                  (image * k.channel_tiles + tile) * k.out_rows + row)];
+                                  (image * k.channel_tiles + tile) * k.units + row)];
                         });
   return seen;
 }

@@ -146,7 +146,7 @@ void GenericCode::run_oc_vectors(const KernelCallArgs& a) const {
       const float* w_tile = a.weights + (g * blocks + ob0) * block_floats;
       const float* b_tile = a.bias + (g * blocks + ob0) * kLanes;
       const float* src_group = a.src + g * icg;
-      for (std::int64_t oh = a.row_begin; oh < a.row_end; ++oh) {
+      for (std::int64_t oh = a.unit_begin; oh < a.unit_end; ++oh) {
         float* dst_row_ptr = a.dst + oh * dst_row + g * ocg + ob0 * kLanes;
         for (std::int64_t ow0 = 0; ow0 < s.out_w; ow0 += ur_w) {
           const int nu = static_cast<int>(std::min<std::int64_t>(ur_w, s.out_w - ow0));
@@ -211,7 +211,7 @@ void GenericCode::run_depthwise(const KernelCallArgs& a) const {
     const float* w_tile = a.weights + cb0 * taps * kLanes;
     const float* b_tile = a.bias + cb0 * kLanes;
     const float* src_block = a.src + cb0 * kLanes;
-    for (std::int64_t oh = a.row_begin; oh < a.row_end; ++oh) {
+    for (std::int64_t oh = a.unit_begin; oh < a.unit_end; ++oh) {
       float* dst_row_ptr = a.dst + oh * dst_row + cb0 * kLanes;
       for (std::int64_t ow0 = 0; ow0 < s.out_w; ow0 += ur_w) {
         const int nu = static_cast<int>(std::min<std::int64_t>(ur_w, s.out_w - ow0));
@@ -268,7 +268,7 @@ void GenericCode::run_width_vectors(const KernelCallArgs& a) const {
     for_each_requested_tile(a, g, [&](std::int64_t o0, int nt, bool) {
       const std::int64_t oc_first = g * ocg + o0;
       const float* w_tile = a.weights + oc_first * oc_weights;
-      for (std::int64_t oh = a.row_begin; oh < a.row_end; ++oh) {
+      for (std::int64_t oh = a.unit_begin; oh < a.unit_end; ++oh) {
         for (std::int64_t ow0 = 0; ow0 < s.out_w; ow0 += tile_columns) {
           const std::int64_t columns = std::min<std::int64_t>(tile_columns, s.out_w - ow0);
           const int nu = static_cast<int>((columns + kLanes - 1) / kLanes);

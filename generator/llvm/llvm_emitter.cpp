@@ -60,8 +60,8 @@ llvm::Function* LlvmEmitter::emit(const std::string& name) {
   bases.weights = field(ptr_, offsetof(KernelCallArgs, weights), "weights");
   bases.bias = field(ptr_, offsetof(KernelCallArgs, bias), "bias");
   bases.dst = field(ptr_, offsetof(KernelCallArgs, dst), "dst");
-  row_begin_ = field(i64_, offsetof(KernelCallArgs, row_begin), "row_begin");
-  row_end_ = field(i64_, offsetof(KernelCallArgs, row_end), "row_end");
+  row_begin_ = field(i64_, offsetof(KernelCallArgs, unit_begin), "row_begin");
+  row_end_ = field(i64_, offsetof(KernelCallArgs, unit_end), "row_end");
   tile_begin_ = field(i64_, offsetof(KernelCallArgs, tile_begin), "tile_begin");
   tile_end_ = field(i64_, offsetof(KernelCallArgs, tile_end), "tile_end");
   if (schedule_.epilogue.add_residual) {

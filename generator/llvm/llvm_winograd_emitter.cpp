@@ -78,8 +78,8 @@ llvm::Function* LlvmWinogradEmitter::emit(const std::string& name) {
   llvm::Value* bias = field(ptr_, offsetof(KernelCallArgs, bias), "bias");
   llvm::Value* dst = field(ptr_, offsetof(KernelCallArgs, dst), "dst");
   llvm::Value* scratch = field(ptr_, offsetof(KernelCallArgs, scratch), "scratch");
-  llvm::Value* block_begin = field(i64_, offsetof(KernelCallArgs, row_begin), "block_begin");
-  llvm::Value* block_end = field(i64_, offsetof(KernelCallArgs, row_end), "block_end");
+  llvm::Value* block_begin = field(i64_, offsetof(KernelCallArgs, unit_begin), "block_begin");
+  llvm::Value* block_end = field(i64_, offsetof(KernelCallArgs, unit_end), "block_end");
   llvm::Value* residual_delta = i64(0);
   if (plan_.shape.add_residual) {
     // One distance serves every store: the residual is addressed like dst.

@@ -11,7 +11,7 @@ class ReferenceCode final : public KernelCode {
   std::string_view backend() const noexcept override { return "reference"; }
   bool takes_user_layout() const noexcept override { return true; }
   void call(const KernelCallArgs& a) const override {
-    reference_conv_rows(shape_, a.src, a.weights, a.bias, a.dst, a.row_begin, a.row_end,
+    reference_conv_rows(shape_, a.src, a.weights, a.bias, a.dst, a.unit_begin, a.unit_end,
                         a.residual);
   }
 

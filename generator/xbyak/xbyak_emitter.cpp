@@ -104,8 +104,8 @@ void XbyakEmitter::emit_prologue() {
   copy(offsetof(KernelCallArgs, weights), kSlotWeiGroup);
   copy(offsetof(KernelCallArgs, bias), kSlotBiasGroup);
   copy(offsetof(KernelCallArgs, dst), kSlotDstGroup);
-  copy(offsetof(KernelCallArgs, row_begin), kSlotRowBegin);
-  copy(offsetof(KernelCallArgs, row_end), kSlotRowEnd);
+  copy(offsetof(KernelCallArgs, unit_begin), kSlotRowBegin);
+  copy(offsetof(KernelCallArgs, unit_end), kSlotRowEnd);
   copy(offsetof(KernelCallArgs, tile_begin), kSlotTileBegin);
   copy(offsetof(KernelCallArgs, tile_end), kSlotTileEnd);
   mov(slot(kSlotTileIndex), 0);

@@ -122,8 +122,8 @@ void XbyakWinogradEmitter::emit_entry() {
   mov(kSrc, field(offsetof(KernelCallArgs, src)));
   mov(kDst, field(offsetof(KernelCallArgs, dst)));
   mov(kScratch, field(offsetof(KernelCallArgs, scratch)));
-  mov(kBlock, field(offsetof(KernelCallArgs, row_begin)));
-  mov(kBlockEnd, field(offsetof(KernelCallArgs, row_end)));
+  mov(kBlock, field(offsetof(KernelCallArgs, unit_begin)));
+  mov(kBlockEnd, field(offsetof(KernelCallArgs, unit_end)));
   mov(util::rax, field(offsetof(KernelCallArgs, weights)));
   mov(util::qword[util::rsp + kSlotWeights], util::rax);
   mov(util::rax, field(offsetof(KernelCallArgs, bias)));

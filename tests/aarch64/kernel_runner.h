@@ -12,8 +12,8 @@ struct kernel_call_args {
   const float* weights;
   const float* bias;
   float* dst;
-  int64_t row_begin;
-  int64_t row_end;
+  int64_t unit_begin;
+  int64_t unit_end;
   int64_t tile_begin;
   int64_t tile_end;
   const float* residual; /* NULL: the shapes run here add none */
