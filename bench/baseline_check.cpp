@@ -33,6 +33,11 @@ int main() {
       "c=4,h=9,w=9,oc=8,k=5,s=3,p=same,bias=0",
       "c=16,h=14,w=14,oc=32,k=3,p=1",                    // Winograd-eligible (onednn_winograd)
       "c=64,h=13,w=13,oc=48,k=3,p=1,act=relu",          // Winograd, partial tiles, relu
+      "c=8,h=9,w=9,oc=12,k=3,p=1,act=leaky_relu:0.2",    // the eltwise post-ops (xnnpack refuses)
+      "c=8,h=9,w=9,oc=12,k=3,p=1,act=leaky_relu:-0.5",
+      "c=16,h=10,w=10,oc=16,k=3,g=16,p=1,act=hardswish",
+      "c=8,h=9,w=9,oc=12,k=1,act=silu",
+      "c=8,h=9,w=9,oc=12,k=3,p=1,act=sigmoid",
       "c=4,h=8,w=8,oc=8,k=3,p=1,layout=nchw",            // must be refused
   };
   const auto baselines = cb::available_baselines();

@@ -16,6 +16,7 @@
 // what the CPU can do. Loading it ourselves lets us set OPENBLAS_CORETYPE first (only when the
 // user has not): SkylakeX on AVX-512 CPUs, Haswell on AVX2 ones. version() says what happened.
 #include "bench/baseline.hpp"
+#include "core/reference.hpp"
 
 #include <convjit/error.hpp>
 
@@ -173,6 +174,9 @@ class Im2colPrepared final : public PreparedConv {
       case ActivationKind::clamp:
         for (std::int64_t i = 0; i < count; ++i)
           y[i] = std::min(std::max(y[i], s_.act.lo), s_.act.hi);
+        return;
+      default:  // the others as the reference computes them
+        for (std::int64_t i = 0; i < count; ++i) y[i] = apply_activation(s_.act, y[i]);
         return;
     }
   }

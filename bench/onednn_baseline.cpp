@@ -112,6 +112,18 @@ class OneDnnPrepared final : public PreparedConv {
       case ActivationKind::clamp:
         ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, s.act.lo, s.act.hi);
         break;
+      case ActivationKind::leaky_relu:  // relu's alpha is the slope below zero
+        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, s.act.alpha, 0.0f);
+        break;
+      case ActivationKind::hardswish:  // x·ReLU6(x + 3)/6 (alpha and beta unused in 2.x)
+        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_hardswish, 0.0f, 0.0f);
+        break;
+      case ActivationKind::silu:  // swish: x·sigmoid(alpha·x)
+        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.0f, 0.0f);
+        break;
+      case ActivationKind::sigmoid:
+        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_logistic, 0.0f, 0.0f);
+        break;
     }
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);

@@ -129,6 +129,14 @@ class XnnpackBaseline final : public Baseline {
     if (s.layout != Layout::nhwc) return "baselines take NHWC activations only";
     if (s.act.kind == ActivationKind::clamp && !(s.act.lo < s.act.hi))
       return "XNNPACK needs output_min < output_max";
+    // Its convolution operator fuses only an output clamp; a separate operator would time
+    // something else than one fused layer.
+    if (s.act.kind != ActivationKind::none && s.act.kind != ActivationKind::relu &&
+        s.act.kind != ActivationKind::clamp) {
+      const std::string act = to_string(s.act);
+      return "not comparable: XNNPACK's convolution fuses no " + act.substr(0, act.find(':')) +
+             " (only an output clamp)";
+    }
     return {};
   }
   std::unique_ptr<PreparedConv> prepare(const ConvShape& s, const float* weights_hwio,

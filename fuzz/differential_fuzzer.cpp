@@ -4,7 +4,7 @@
 // outside the input, weights or output.
 //
 // Input format (missing bytes read as 0, so every input is valid; see make_corpus.py):
-//   [0] flags: bit 0 nchw, bit 1 bias, bits 2-3 act (0 none, 1 relu, 2 clamp, 3 none),
+//   [0] flags: bit 0 nchw, bit 1 bias, bits 2-3 act (0 none, 1 relu, 2 clamp, 3 from [14]),
 //       bit 4 batch of 2, bits 5-7 groups (0-3 dense, 4-5 depthwise, 6 depthwise with a
 //       channel multiplier, 7 grouped)
 //   [1] c        [2] oc       [3] h        [4] w
@@ -12,7 +12,9 @@
 //   [8] dilations (low nibble dh, high nibble dw)
 //   [9] padding: 0 valid, 1 same, 2 same_lower, 3 symmetric p, 4 ph/pw, 5 pt/pb/pl/pr
 //   [10..13] pads (modulo the kernel extent + 1)
-//   [14] clamp bounds (low nibble: -lo in 1/8, high nibble: hi in 1/8)
+//   [14] clamp bounds (low nibble: -lo in 1/8, high nibble: hi in 1/8); with act 3, bits 0-1
+//        the activation (0 leaky_relu, 1 hardswish, 2 silu, 3 sigmoid), bits 2-3 the
+//        leaky_relu slope (-0.5, 0.01, 0.2, 1.5)
 //   [15] guard side (bit 0: flush against the leading guard) and threads (bit 1: 2 threads)
 //   [16..23] data seed
 // Shapes above 2 MFLOP are skipped (not interesting, and slow under ASan). Bytes past 24 are
@@ -60,6 +62,14 @@ ConvSpec spec_from(const Bytes& b) {
       s.act = {ActivationKind::clamp, -static_cast<float>(b[14] & 15) / 8.0f,
                static_cast<float>(b[14] >> 4) / 8.0f};
       break;
+    case 3: {
+      constexpr float kSlopes[] = {-0.5f, 0.01f, 0.2f, 1.5f};
+      constexpr ActivationKind kKinds[] = {ActivationKind::leaky_relu, ActivationKind::hardswish,
+                                           ActivationKind::silu, ActivationKind::sigmoid};
+      s.act.kind = kKinds[b[14] & 3];
+      if (s.act.kind == ActivationKind::leaky_relu) s.act.alpha = kSlopes[(b[14] >> 2) & 3];
+      break;
+    }
     default: break;
   }
   s.n = (flags & 16) ? 2 : 1;

@@ -63,9 +63,12 @@ SPECS = [
 
 # ---------------------------------------------------------------- differential inputs
 # (flags, c, oc, h, w, kh, kw, strides, dilations, padding, pads[4], clamp, side, seed)
-# flags: bit0 nchw, bit1 bias, bits2-3 act (1 relu, 2 clamp), bit4 n=2, bits5-7 groups
-#        (0 dense, 4 depthwise, 6 depthwise x multiplier, 7 grouped)
-NCHW, BIAS, RELU, CLAMP, BATCH2 = 1, 2, 4, 8, 16
+# flags: bit0 nchw, bit1 bias, bits2-3 act (1 relu, 2 clamp, 3 the one in `lo`), bit4 n=2,
+#        bits5-7 groups (0 dense, 4 depthwise, 6 depthwise x multiplier, 7 grouped)
+# With OTHER_ACT, lo = kind | slope << 2: kind 0 leaky_relu (slope -0.5, 0.01, 0.2, 1.5),
+# 1 hardswish, 2 silu, 3 sigmoid.
+NCHW, BIAS, RELU, CLAMP, OTHER_ACT, BATCH2 = 1, 2, 4, 8, 12, 16
+LEAKY_RELU, HARDSWISH, SILU, SIGMOID = range(4)
 DW, MULT, GROUPED = 4 << 5, 6 << 5, 7 << 5
 VALID, SAME, SAME_LOWER, P, PHPW, PTPBPLPR = range(6)
 
@@ -119,6 +122,11 @@ DIFFERENTIAL = [
     shape(flags=BATCH2 | BIAS | NCHW, c=2, oc=2, h=24, w=40, kh=7, kw=7, sh=2, sw=3,
           dh=1, dw=2, padding=SAME, leading=True),
     shape(c=3, oc=3, h=2, w=2, kh=7, kw=7, padding=P, pads=(7, 0, 0, 0)),
+    shape(flags=OTHER_ACT | BIAS, c=5, oc=9, h=9, w=9, padding=SAME, lo=LEAKY_RELU | 0 << 2),
+    shape(flags=OTHER_ACT | BIAS | NCHW, c=3, oc=4, h=10, w=12, padding=SAME, lo=LEAKY_RELU | 3 << 2),
+    shape(flags=OTHER_ACT | BIAS | DW, c=12, oc=12, h=8, w=8, padding=SAME, lo=HARDSWISH),
+    shape(flags=OTHER_ACT | BIAS, c=16, oc=20, h=7, w=7, kh=1, kw=1, lo=SILU, threads2=True),
+    shape(flags=OTHER_ACT | NCHW, c=2, oc=3, h=9, w=17, padding=SAME, lo=SIGMOID),
 ]
 
 

@@ -164,7 +164,8 @@ BOOST_AUTO_TEST_CASE(random_shapes_cover_every_kind) {
     if (s.c >= 48 || s.oc >= 48) seen.insert("many channels");
   }
   for (const char* kind :
-       {"nhwc", "nchw", "bias", "no bias", "act none", "act relu", "act clamp", "dense",
+       {"nhwc", "nchw", "bias", "no bias", "act none", "act relu", "act clamp", "act leaky",
+        "act hards", "act silu", "act sigmo", "dense",
         "depthwise", "channel multiplier", "grouped", "batch", "stride", "unequal strides",
         "dilation", "rectangular kernel", "1x1", "kernel 11", "no padding", "asymmetric pads",
         "symmetric pads", "output entirely in padding", "1x1 output", "large image",

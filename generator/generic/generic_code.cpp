@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace convjit {
 namespace {
@@ -31,23 +32,79 @@ inline __m256i first_lanes_mask(int lanes) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-// Bias is folded into the accumulators first; the activation runs right before the store.
+// The schedule's TileEpilogue, activation part (bias is folded into the accumulators first,
+// the residual is added by the stores): its vector operations translated to AVX2, exactly as
+// evaluate_vector_ops specifies them, over up to kMaxAccumulators vectors at a time (one
+// dispatch per operation, not per vector). Vector 0 is the values themselves, 1..temporaries
+// scratch.
 class Epilogue {
  public:
-  explicit Epilogue(const Activation& act)
-      : kind_(act.kind), lo_(_mm256_set1_ps(act.lo)), hi_(_mm256_set1_ps(act.hi)) {}
-  __m256 operator()(__m256 v) const {
-    switch (kind_) {
-      case ActivationKind::none: return v;
-      case ActivationKind::relu: return _mm256_max_ps(v, _mm256_setzero_ps());
-      case ActivationKind::clamp: return _mm256_min_ps(_mm256_max_ps(v, lo_), hi_);
+  static constexpr int kMaxTemporaries = 7;
+
+  explicit Epilogue(const TileEpilogue& e) : temporaries_(e.temporaries) {
+    if (e.temporaries < 0 || e.temporaries > kMaxTemporaries)
+      throw Error("plan", "an activation with " + std::to_string(e.temporaries) +
+                              " temporaries is more than the generic kernel supports");
+    for (const VectorOp& o : e.activation) {
+      for (int operand : {o.dst, o.a, o.b})
+        if (operand < 0 || operand > e.temporaries)
+          throw Error("plan", "an activation operation names vector " + std::to_string(operand) +
+                                  " of " + std::to_string(e.temporaries + 1));
+      ops_.push_back({o.kind, o.dst, o.a, o.b, _mm256_set1_ps(o.constant)});
     }
-    return v;
+  }
+
+  bool empty() const { return ops_.empty(); }
+
+  // v[0..count) in place, count <= kMaxAccumulators.
+  void operator()(__m256* v, int count) const {
+    if (ops_.empty()) return;
+    __m256 scratch[kMaxTemporaries][kMaxAccumulators];
+    __m256* vec[kMaxTemporaries + 1] = {v};
+    for (int k = 1; k <= temporaries_; ++k) vec[k] = scratch[k - 1];
+    for (const Op& o : ops_) {
+      __m256* d = vec[o.dst];
+      const __m256* a = vec[o.a];
+      const __m256* b = vec[o.b];
+      const __m256 c = o.constant;
+      switch (o.kind) {
+        case VectorOpKind::add_constant: for (int i = 0; i < count; ++i) d[i] = _mm256_add_ps(a[i], c); break;
+        case VectorOpKind::mul_constant: for (int i = 0; i < count; ++i) d[i] = _mm256_mul_ps(a[i], c); break;
+        case VectorOpKind::max_constant: for (int i = 0; i < count; ++i) d[i] = _mm256_max_ps(a[i], c); break;
+        case VectorOpKind::min_constant: for (int i = 0; i < count; ++i) d[i] = _mm256_min_ps(a[i], c); break;
+        case VectorOpKind::mul: for (int i = 0; i < count; ++i) d[i] = _mm256_mul_ps(a[i], b[i]); break;
+        case VectorOpKind::max: for (int i = 0; i < count; ++i) d[i] = _mm256_max_ps(a[i], b[i]); break;
+        case VectorOpKind::min: for (int i = 0; i < count; ++i) d[i] = _mm256_min_ps(a[i], b[i]); break;
+        case VectorOpKind::div: for (int i = 0; i < count; ++i) d[i] = _mm256_div_ps(a[i], b[i]); break;
+        case VectorOpKind::constant_div: for (int i = 0; i < count; ++i) d[i] = _mm256_div_ps(c, a[i]); break;
+        case VectorOpKind::fma_constant:
+          for (int i = 0; i < count; ++i) d[i] = _mm256_fmadd_ps(a[i], b[i], c);
+          break;
+        case VectorOpKind::fnma_constant:  // a − b·c, one rounding
+          for (int i = 0; i < count; ++i) d[i] = _mm256_fnmadd_ps(b[i], c, a[i]);
+          break;
+        case VectorOpKind::round_even:
+          for (int i = 0; i < count; ++i) d[i] = _mm256_round_ps(a[i], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+          break;
+        case VectorOpKind::exp2_integer: {  // the exponent field of a + 127: 2^a for a in [−126, 127]
+          const __m256 bias = _mm256_set1_ps(127.0f);
+          for (int i = 0; i < count; ++i)
+            d[i] = _mm256_castsi256_ps(
+                _mm256_slli_epi32(_mm256_cvtps_epi32(_mm256_add_ps(a[i], bias)), 23));
+          break;
+        }
+      }
+    }
   }
 
  private:
-  ActivationKind kind_;
-  __m256 lo_, hi_;
+  struct Op {
+    VectorOpKind kind;
+    int dst, a, b;
+    __m256 constant;
+  };
+  std::vector<Op> ops_;
+  int temporaries_ = 0;
 };
 
 // Stores an NHWC tile of nu pixels × nt channel blocks (accumulators [u * nt + t]) at dst,
@@ -57,19 +114,21 @@ void store_channel_tile(const __m256* acc, int nu, int nt, bool tail, __m256i ta
                         const Epilogue& epilogue, float* dst, const float* residual,
                         std::int64_t pixel_stride) {
   const int full_t = tail ? nt - 1 : nt;
+  __m256 v[kMaxAccumulators];
+  for (int u = 0; u < nu; ++u) {
+    const float* r = residual ? residual + u * pixel_stride : nullptr;
+    for (int t = 0; t < nt; ++t) {
+      v[u * nt + t] = acc[u * nt + t];
+      if (r)
+        v[u * nt + t] = _mm256_add_ps(v[u * nt + t], t < full_t ? _mm256_loadu_ps(r + t * kLanes)
+                                                                : _mm256_maskload_ps(r + t * kLanes, tail_mask));
+    }
+  }
+  epilogue(v, nu * nt);
   for (int u = 0; u < nu; ++u) {
     float* d = dst + u * pixel_stride;
-    const float* r = residual ? residual + u * pixel_stride : nullptr;
-    for (int t = 0; t < full_t; ++t) {
-      __m256 v = acc[u * nt + t];
-      if (r) v = _mm256_add_ps(v, _mm256_loadu_ps(r + t * kLanes));
-      _mm256_storeu_ps(d + t * kLanes, epilogue(v));
-    }
-    if (tail) {
-      __m256 v = acc[u * nt + full_t];
-      if (r) v = _mm256_add_ps(v, _mm256_maskload_ps(r + full_t * kLanes, tail_mask));
-      _mm256_maskstore_ps(d + full_t * kLanes, tail_mask, epilogue(v));
-    }
+    for (int t = 0; t < full_t; ++t) _mm256_storeu_ps(d + t * kLanes, v[u * nt + t]);
+    if (tail) _mm256_maskstore_ps(d + full_t * kLanes, tail_mask, v[u * nt + full_t]);
   }
 }
 
@@ -139,7 +198,7 @@ void GenericCode::run_oc_vectors(const KernelCallArgs& a) const {
   const int ur_w = plan_.ur_w;
   const int tail_lanes = plan_.oc_tail_lanes;
   const __m256i tail_mask = first_lanes_mask(tail_lanes);
-  const Epilogue epilogue(s.act);
+  const Epilogue epilogue(schedule_.epilogue);
 
   for (std::int64_t g = 0; g < s.groups; ++g) {
     for_each_requested_tile(a, g, [&](std::int64_t ob0, int nt, bool tail) {
@@ -203,7 +262,7 @@ void GenericCode::run_depthwise(const KernelCallArgs& a) const {
   const int ur_w = plan_.ur_w;
   const int tail_lanes = plan_.oc_tail_lanes;
   const __m256i tail_mask = first_lanes_mask(tail_lanes);
-  const Epilogue epilogue(s.act);
+  const Epilogue epilogue(schedule_.epilogue);
   const std::int64_t taps = s.kh * s.kw;
 
   for_each_requested_tile(a, 0, [&](std::int64_t cb0, int nt, bool tail) {
@@ -259,7 +318,7 @@ void GenericCode::run_width_vectors(const KernelCallArgs& a) const {
   const std::int64_t oc_weights = icg * s.kh * s.kw;  // one output channel's weights
   const int ur_w = plan_.ur_w;
   const std::int64_t tile_columns = static_cast<std::int64_t>(ur_w) * kLanes;
-  const Epilogue epilogue(s.act);
+  const Epilogue epilogue(schedule_.epilogue);
   // Lane offsets of a full, in-bounds vector with stride > 1 (gathered).
   const __m256i stride_index = _mm256_mullo_epi32(
       _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(s.sw)));
@@ -329,18 +388,22 @@ void GenericCode::run_width_vectors(const KernelCallArgs& a) const {
           for (int t = 0; t < nt; ++t) {
             float* d = a.dst + (oc_first + t) * out_plane + oh * s.out_w + ow0;
             const float* r = residual_at(a, d);
+            __m256 v[kMaxUrW];
+            __m256i mask[kMaxUrW];
             for (int u = 0; u < nu; ++u) {
               const std::int64_t lanes = std::min<std::int64_t>(kLanes, columns - u * kLanes);
-              const __m256i mask = first_lanes_mask(static_cast<int>(lanes));
-              __m256 v = acc[u * nt + t];
+              mask[u] = first_lanes_mask(static_cast<int>(lanes));
+              v[u] = acc[u * nt + t];
               if (r)
-                v = _mm256_add_ps(v, lanes == kLanes ? _mm256_loadu_ps(r + u * kLanes)
-                                                     : _mm256_maskload_ps(r + u * kLanes, mask));
-              v = epilogue(v);
-              if (lanes == kLanes)
-                _mm256_storeu_ps(d + u * kLanes, v);
+                v[u] = _mm256_add_ps(v[u], lanes == kLanes ? _mm256_loadu_ps(r + u * kLanes)
+                                                           : _mm256_maskload_ps(r + u * kLanes, mask[u]));
+            }
+            epilogue(v, nu);
+            for (int u = 0; u < nu; ++u) {
+              if (columns - u * kLanes >= kLanes)
+                _mm256_storeu_ps(d + u * kLanes, v[u]);
               else
-                _mm256_maskstore_ps(d + u * kLanes, mask, v);
+                _mm256_maskstore_ps(d + u * kLanes, mask[u], v[u]);
             }
           }
         }

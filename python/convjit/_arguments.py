@@ -59,25 +59,39 @@ def explicit_padding(padding, kernel_size, stride, dilation):
     return ph, ph, pw, pw
 
 
+_ACTIVATIONS_EXPECTED = ("None, 'relu', ('clamp', lo, hi), 'leaky_relu', ('leaky_relu', negative_slope), "
+                         "'hardswish', 'silu' or 'sigmoid'")
+_PLAIN_ACTIVATIONS = ("relu", "hardswish", "silu", "sigmoid")
+LEAKY_RELU_DEFAULT_SLOPE = 0.01  # torch.nn.LeakyReLU's
+
+
+def _finite_number(what, value, activation):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"activation: {what} must be numbers, got {activation!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"activation: {what} must be finite, got {activation!r}")
+    return float(value)
+
+
 def activation_fields(activation):
-    """(kind, lo, hi) for the kernel's fused activation."""
+    """(kind, lo, hi, alpha) for the kernel's fused activation."""
     if activation is None:
-        return "none", 0.0, 0.0
+        return "none", 0.0, 0.0, 0.0
     if isinstance(activation, str):
-        if activation == "relu":
-            return "relu", 0.0, 0.0
-        raise ValueError(f"activation: expected None, 'relu' or ('clamp', lo, hi), got {activation!r}")
+        if activation in _PLAIN_ACTIVATIONS:
+            return activation, 0.0, 0.0, 0.0
+        if activation == "leaky_relu":
+            return "leaky_relu", 0.0, 0.0, LEAKY_RELU_DEFAULT_SLOPE
+        raise ValueError(f"activation: expected {_ACTIVATIONS_EXPECTED}, got {activation!r}")
     if isinstance(activation, (tuple, list)) and len(activation) == 3 and activation[0] == "clamp":
-        lo, hi = activation[1], activation[2]
-        for bound in (lo, hi):
-            if isinstance(bound, bool) or not isinstance(bound, numbers.Real):
-                raise TypeError(f"activation: clamp bounds must be numbers, got {activation!r}")
-            if not math.isfinite(bound):
-                raise ValueError(f"activation: clamp bounds must be finite, got {activation!r}")
+        lo = _finite_number("clamp bounds", activation[1], activation)
+        hi = _finite_number("clamp bounds", activation[2], activation)
         if lo > hi:
             raise ValueError(f"activation: clamp lower bound {lo} is above the upper bound {hi}")
-        return "clamp", float(lo), float(hi)
-    raise ValueError(f"activation: expected None, 'relu' or ('clamp', lo, hi), got {activation!r}")
+        return "clamp", lo, hi, 0.0
+    if isinstance(activation, (tuple, list)) and len(activation) == 2 and activation[0] == "leaky_relu":
+        return "leaky_relu", 0.0, 0.0, _finite_number("leaky_relu slopes", activation[1], activation)
+    raise ValueError(f"activation: expected {_ACTIVATIONS_EXPECTED}, got {activation!r}")
 
 
 def weight_shape(weight):
@@ -102,12 +116,12 @@ def layer_params(weight_dims, has_bias, stride, padding, dilation, groups, activ
     stride = int_pair("stride", stride, 1)
     dilation = int_pair("dilation", dilation, 1)
     top, bottom, left, right = explicit_padding(padding, (kh, kw), stride, dilation)
-    act, lo, hi = activation_fields(activation)
+    act, lo, hi, alpha = activation_fields(activation)
     return _native.LayerParams(
         in_channels=in_per_group * groups, out_channels=out_channels, kh=kh, kw=kw,
         sh=stride[0], sw=stride[1], dh=dilation[0], dw=dilation[1],
         pad_top=top, pad_bottom=bottom, pad_left=left, pad_right=right,
-        groups=groups, bias=bool(has_bias), act=act, lo=lo, hi=hi)
+        groups=groups, bias=bool(has_bias), act=act, lo=lo, hi=hi, alpha=alpha)
 
 
 def threads_argument(threads, default):

@@ -43,7 +43,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     weight:  (out_channels, in_channels / groups, kh, kw), the same kind as `input`.
     bias:    (out_channels,) or None.
     stride, dilation: an int or a pair. padding: an int, a pair, 'same' or 'valid'.
-    activation: None, 'relu' or ('clamp', lo, hi), applied inside the kernel.
+    activation: None, 'relu', ('clamp', lo, hi), 'leaky_relu' (slope 0.01, as torch's),
+        ('leaky_relu', negative_slope), 'hardswish', 'silu' or 'sigmoid', applied inside the kernel.
     layout:  NumPy arrays only: 'nchw' (default) or 'nhwc'.
     threads: threads for the kernel; default: torch.get_num_threads() for tensors, else
              OMP_NUM_THREADS (1 when unset).

@@ -8,8 +8,8 @@
 convert() replaces each nn.Conv2d by convjit.torch.Conv2d, which packs its weights once per
 input size and calls the kernel through a C++ entry point. Where the data flow makes it safe
 (checked by tracing each parent module with torch.fx), a BatchNorm2d directly after a
-convolution is folded into its weights and a following ReLU / ReLU6 / Hardtanh runs inside the
-kernel; the modules folded away become nn.Identity.
+convolution is folded into its weights and a following ReLU / ReLU6 / Hardtanh / LeakyReLU /
+Hardswish / SiLU / Sigmoid runs inside the kernel; the modules folded away become nn.Identity.
 """
 import copy
 import warnings
@@ -61,12 +61,19 @@ def unsupported_reason(conv):
     return None
 
 
+_PLAIN_ACTIVATIONS = {nn.ReLU: "relu", nn.Hardswish: "hardswish", nn.SiLU: "silu", nn.Sigmoid: "sigmoid"}
+
+
 def _activation_of(module):
-    """The kernel activation a module computes, or None."""
-    if type(module) is nn.ReLU:
-        return "relu"
+    """The kernel activation a module computes, or None (in-place or not: the module is
+    folded away, so where it would have written makes no difference)."""
+    kind = _PLAIN_ACTIVATIONS.get(type(module))
+    if kind is not None:
+        return kind
     if type(module) in (nn.ReLU6, nn.Hardtanh):
         return ("clamp", float(module.min_val), float(module.max_val))
+    if type(module) is nn.LeakyReLU:
+        return ("leaky_relu", float(module.negative_slope))
     return None
 
 
@@ -101,8 +108,9 @@ class Conv2d(nn.Module):
     """nn.Conv2d at inference on convjit kernels.
 
     Built from an eval-mode nn.Conv2d (padding_mode='zeros', float32, CPU). `batchnorm`: an
-    eval-mode BatchNorm2d that followed it, folded into the weights; `activation`: None, 'relu'
-    or ('clamp', lo, hi), computed by the kernel. `threads`: per call; None follows
+    eval-mode BatchNorm2d that followed it, folded into the weights; `activation`: None, 'relu',
+    ('clamp', lo, hi), ('leaky_relu', negative_slope), 'hardswish', 'silu' or 'sigmoid' (as
+    convjit.conv2d takes them), computed by the kernel. `threads`: per call; None follows
     torch.get_num_threads().
 
     It takes any input size and batch (a kernel per size, compiled on first use and cached),
@@ -292,7 +300,7 @@ def convert(module, *, fold_batchnorm=True, fuse_activations=True, threads=None,
     """Replaces every nn.Conv2d of an eval-mode model by convjit.torch.Conv2d; returns the model.
 
     fold_batchnorm / fuse_activations: fold a directly following BatchNorm2d, run a directly
-    following ReLU / ReLU6 / Hardtanh inside the kernel (only where torch.fx shows that nothing
+    following ReLU / ReLU6 / Hardtanh / LeakyReLU / Hardswish / SiLU / Sigmoid inside the kernel (only where torch.fx shows that nothing
     else sees the intermediate results). threads: per call, None follows torch.get_num_threads().
     A model in training mode, or with convolutions convjit cannot run (padding_mode other than
     'zeros', float64, CUDA, subclasses with their own forward), raises ConversionError and is

@@ -11,6 +11,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <optional>
 #include <string>
 #include <vector>
@@ -135,7 +136,7 @@ void bind_layer_params(py::module_& m) {
                        std::int64_t kw, std::int64_t sh, std::int64_t sw, std::int64_t dh,
                        std::int64_t dw, std::int64_t pad_top, std::int64_t pad_bottom,
                        std::int64_t pad_left, std::int64_t pad_right, std::int64_t groups,
-                       bool bias, const std::string& act, float lo, float hi) {
+                       bool bias, const std::string& act, float lo, float hi, float alpha) {
              LayerParams p;
              p.in_channels = in_channels;
              p.out_channels = out_channels;
@@ -153,6 +154,14 @@ void bind_layer_params(py::module_& m) {
              p.bias = bias;
              if (act == "relu") p.act.kind = ActivationKind::relu;
              else if (act == "clamp") p.act = {ActivationKind::clamp, lo, hi};
+             else if (act == "leaky_relu") {
+               if (!std::isfinite(alpha))
+                 throw_value_error("activation", "the leaky_relu slope must be a finite number");
+               p.act.kind = ActivationKind::leaky_relu;
+               p.act.alpha = alpha;
+             } else if (act == "hardswish") p.act.kind = ActivationKind::hardswish;
+             else if (act == "silu") p.act.kind = ActivationKind::silu;
+             else if (act == "sigmoid") p.act.kind = ActivationKind::sigmoid;
              else if (act != "none") throw_value_error("activation", "unknown kind '" + act + "'");
              return p;
            }),
@@ -160,7 +169,7 @@ void bind_layer_params(py::module_& m) {
            py::arg("kw"), py::arg("sh"), py::arg("sw"), py::arg("dh"), py::arg("dw"),
            py::arg("pad_top"), py::arg("pad_bottom"), py::arg("pad_left"), py::arg("pad_right"),
            py::arg("groups"), py::arg("bias"), py::arg("act") = "none", py::arg("lo") = 0.0f,
-           py::arg("hi") = 0.0f)
+           py::arg("hi") = 0.0f, py::arg("alpha") = 0.0f)
       .def_readonly("in_channels", &LayerParams::in_channels)
       .def_readonly("out_channels", &LayerParams::out_channels)
       .def_readonly("groups", &LayerParams::groups)

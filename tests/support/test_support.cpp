@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <iostream>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 
@@ -214,14 +215,24 @@ ConvSpec draw_spec(std::mt19937_64& rng, const RandomShapeLimits& lim) {
   spec.layout = lim.layout ? *lim.layout : (chance(rng, 0.5) ? Layout::nhwc : Layout::nchw);
   spec.bias = lim.bias ? *lim.bias : chance(rng, 0.5);
   if (lim.allow_activation) {
-    switch (uniform_int(rng, 0, 2)) {
+    switch (uniform_int(rng, 0, 6)) {
       case 0: spec.act = {}; break;
       case 1: spec.act = {ActivationKind::relu, 0.0f, 0.0f}; break;
-      default:
+      case 2:
         // Multiples of 1/8: exact in binary, so they print and parse back exactly.
         spec.act = {ActivationKind::clamp, -static_cast<float>(uniform_int(rng, 0, 8)) / 8.0f,
                     static_cast<float>(uniform_int(rng, 0, 8)) / 8.0f};
         break;
+      case 3:
+        // Negative, PyTorch's default, a usual one, and above 1 (where the lowering takes
+        // the smaller of x and alpha·x).
+        spec.act = {ActivationKind::leaky_relu, 0.0f, 0.0f,
+                    kRandomLeakyReluSlopes[uniform_int(
+                        rng, 0, static_cast<std::int64_t>(std::size(kRandomLeakyReluSlopes)) - 1)]};
+        break;
+      case 4: spec.act = {ActivationKind::hardswish}; break;
+      case 5: spec.act = {ActivationKind::silu}; break;
+      default: spec.act = {ActivationKind::sigmoid}; break;
     }
   }
   return spec;
@@ -324,6 +335,13 @@ ConvCase& ConvCase::layout(Layout l) { spec_.layout = l; return *this; }
 ConvCase& ConvCase::bias(bool on) { spec_.bias = on; return *this; }
 ConvCase& ConvCase::relu() { spec_.act = {ActivationKind::relu, 0.0f, 0.0f}; return *this; }
 ConvCase& ConvCase::clamp(float lo, float hi) { spec_.act = {ActivationKind::clamp, lo, hi}; return *this; }
+ConvCase& ConvCase::leaky_relu(float alpha) {
+  spec_.act = {ActivationKind::leaky_relu, 0.0f, 0.0f, alpha};
+  return *this;
+}
+ConvCase& ConvCase::hardswish() { spec_.act = {ActivationKind::hardswish}; return *this; }
+ConvCase& ConvCase::silu() { spec_.act = {ActivationKind::silu}; return *this; }
+ConvCase& ConvCase::sigmoid() { spec_.act = {ActivationKind::sigmoid}; return *this; }
 
 // ------------------------------------------------------------------ benchmark shapes
 

@@ -68,7 +68,7 @@ struct RandomShapeLimits {
   std::int64_t max_groups = 8;       // g for grouped (non-depthwise) shapes
   double max_flops = 2e6;            // ConvShape::flops() cap, keeps suites fast
   bool allow_groups = true;          // grouped and depthwise shapes
-  bool allow_activation = true;      // relu / clamp
+  bool allow_activation = true;      // every activation kind
   std::optional<Layout> layout;      // fixed layout; both when empty
   std::optional<bool> bias;          // fixed bias; both when empty
   int max_attempts = 100000;         // draws before giving up (throws std::runtime_error)
@@ -78,8 +78,10 @@ struct RandomShapeLimits {
 // kind (valid, same, same_lower, symmetric and asymmetric explicit pads, including pads so
 // large that whole output rows see only padding), groups (1, grouped with c and oc multiples
 // of g, depthwise g=c=oc, depthwise with a channel multiplier), both layouts, bias on/off,
-// act none/relu/clamp. Sizes are drawn log-uniformly so small shapes are common.
+// act none/relu/clamp/leaky_relu (slopes kRandomLeakyReluSlopes)/hardswish/silu/sigmoid. Sizes are drawn log-uniformly so small shapes are common.
 ConvShape random_shape(std::mt19937_64& rng, const RandomShapeLimits& limits = {});
+// The leaky_relu slopes random_shape draws: negative, PyTorch's default, usual, above 1.
+inline constexpr float kRandomLeakyReluSlopes[] = {-0.5f, 0.01f, 0.2f, 1.5f};
 
 // What an inference engine adds to a layer: a residual (add=1) and, for NHWC, pixel strides
 // wider than the channels (a slice of a wider input, a slice of a concatenated output).
@@ -138,6 +140,10 @@ class ConvCase {
   ConvCase& bias(bool on);
   ConvCase& relu();
   ConvCase& clamp(float lo, float hi);
+  ConvCase& leaky_relu(float alpha = 0.01f);
+  ConvCase& hardswish();
+  ConvCase& silu();
+  ConvCase& sigmoid();
 
   const ConvSpec& spec() const { return spec_; }
   ConvShape shape() const { return spec_.resolve(); }  // throws convjit::Error

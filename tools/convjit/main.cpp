@@ -84,7 +84,8 @@ void print_usage(std::ostream& out) {
   }
   out << "\nSPEC: comma-separated key=value, e.g. n=1,c=64,h=56,w=56,oc=64,k=3,p=same\n"
       << "  n c h w oc, k | kh kw, s | sh sw, d | dh dw, p=INT|same|same_lower|valid | ph pw |\n"
-      << "  pt pb pl pr, g, layout=nhwc|nchw, bias=0|1, act=none|relu|clamp:LO:HI\n"
+      << "  pt pb pl pr, g, layout=nhwc|nchw, bias=0|1, act=none|relu|clamp:LO:HI|\n"
+      << "  leaky_relu[:ALPHA]|hardswish|silu|sigmoid\n"
       << "  defaults: n=1 s=1 d=1 p=valid g=1 layout=nhwc bias=1 act=none\n"
       << "\nExit status: 0 ok, 1 verify mismatch, 2 bad argument or error.\n";
 }
