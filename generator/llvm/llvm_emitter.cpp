@@ -64,7 +64,7 @@ llvm::Function* LlvmEmitter::emit(const std::string& name) {
   row_end_ = field(i64_, offsetof(KernelCallArgs, row_end), "row_end");
   tile_begin_ = field(i64_, offsetof(KernelCallArgs, tile_begin), "tile_begin");
   tile_end_ = field(i64_, offsetof(KernelCallArgs, tile_end), "tile_end");
-  if (schedule_.add_residual) {
+  if (schedule_.epilogue.add_residual) {
     // One distance serves every store: the residual is addressed like dst.
     llvm::Value* residual = field(ptr_, offsetof(KernelCallArgs, residual), "residual");
     residual_delta_ = builder_.CreateSub(builder_.CreatePtrToInt(residual, i64_),
