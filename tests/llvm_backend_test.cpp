@@ -109,9 +109,38 @@ std::set<std::string> code_paths(const KernelPlan& p) {
   return paths;
 }
 
+// leaky_relu (both slopes' branches), hardswish, silu and sigmoid, with and without a residual,
+// on a few odd shapes (channel tails, a tail of one, NCHW, no bias), each direct and forced to
+// Winograd F(4x4), through the LLVM kernels at `isa`, judged by the tolerance rule of the
+// kernel's algorithm (check_backend_matches_reference: tolerance(shape, algo, expected)).
+void check_new_activations(Isa isa) {
+  const JitTarget target(Backend::llvm, isa);
+  std::uint64_t seed = 2000;
+  for (const char* base : {"c=19,h=9,w=11,oc=21,k=3,p=1", "c=9,h=7,w=13,oc=17,k=3,p=1,layout=nchw",
+                           "c=8,h=6,w=5,oc=11,k=3,p=1,bias=0"})
+    for (const char* act : {"leaky_relu:-0.2", "leaky_relu:1.5", "hardswish", "silu", "sigmoid"})
+      for (const char* add : {"", ",add=1"})
+        for (const char* algo : {"direct", "winograd_f4"}) {
+          const std::string spec =
+              std::string(base) + ",act=" + act + add + ",algo=" + algo;
+          BOOST_TEST_CONTEXT(spec << " " << target.name()) {
+            check_backend_matches_reference(ConvSpec::parse(spec).resolve(), target, ++seed);
+          }
+        }
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(differential)
+
+BOOST_AUTO_TEST_CASE(new_activations_match_the_reference_on_both_algorithms) {
+  check_new_activations(Isa::avx2);
+}
+
+BOOST_AUTO_TEST_CASE(new_activations_match_the_reference_on_both_algorithms_at_avx512,
+                     *boost::unit_test::precondition(cpu_runs_avx512)) {
+  check_new_activations(Isa::avx512);
+}
 
 BOOST_AUTO_TEST_CASE(four_hundred_random_shapes_match_the_reference) {
   std::mt19937_64 rng(0x11f3);

@@ -1,23 +1,21 @@
 #pragma once
 // LlvmEmitter: translates a plan's KernelSchedule into target-independent LLVM IR — the same
 // walk XbyakEmitter translates (groups, channel tiles, row passes, column tiles, reduction,
-// taps, stores), written with generic vector types (<lanes x float>, the plan's width) and
-// generic intrinsics (llvm.fmuladd, llvm.masked.load/store/gather, llvm.maxnum/minnum); avx2
-// tails are stored as plain narrow stores (vector_store.hpp). No
-// x86 intrinsics and no inline assembly, so the same IR compiles for x86-64 and AArch64.
+// taps, stores), written with LlvmBuilder's generic vector types (<lanes x float>, the plan's
+// width) and generic intrinsics (llvm.fmuladd, llvm.masked.load/store/gather); each store
+// goes through the schedule's TileEpilogue (LlvmBuilder::emit_tile_epilogue), and avx2 tails
+// are stored as plain narrow stores (vector_store.hpp). No x86 intrinsics and no inline
+// assembly, so the same IR compiles for x86-64 and AArch64.
 //
 // The emitted function is `void NAME(const KernelCallArgs*)`, plus, where the schedule shares
 // a row body, internal `NAME.rowK` functions it calls. Accumulators are SSA values; the
 // plan's counted loops are IR loops with phi nodes, marked so LLVM neither unrolls nor
 // vectorises them (the plan already decided both).
 #include "generator/kernel_schedule.hpp"
+#include "generator/llvm/llvm_builder.hpp"
 #include "generator/plan.hpp"
 
-#include <llvm/IR/IRBuilder.h>
-#include <llvm/IR/Module.h>
-
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,9 +29,11 @@ namespace convjit {
 // such changes on their own; this number is the explicit switch.)
 // 5: avx2 tails stored in plain pieces; Winograd kernels (llvm_winograd_emitter), and the
 // plan's target features on every function of a module, not only the entry point.
-inline constexpr int kLlvmKernelVersion = 5;
+// 6: the epilogue translated from the schedule's TileEpilogue (LlvmBuilder), with the new
+// activations; a Winograd kernel without a bias no longer adds one.
+inline constexpr int kLlvmKernelVersion = 6;
 
-class LlvmEmitter {
+class LlvmEmitter : private LlvmBuilder {
  public:
   LlvmEmitter(const KernelPlan& plan, llvm::Module& module);
 
@@ -41,8 +41,6 @@ class LlvmEmitter {
   llvm::Function* emit(const std::string& name);
 
  private:
-  using Values = std::vector<llvm::Value*>;
-
   // Byte pointers of the current group / channel tile.
   struct Bases {
     llvm::Value* src = nullptr;
@@ -91,52 +89,23 @@ class LlvmEmitter {
                  const Address& src, const Address& weights, Values& acc);
   void emit_tile_store(const TileWalk& walk, const Address& dst, const ChannelTileRun& run,
                        const Values& acc, llvm::Value* residual_delta);
-  llvm::Value* emit_activation(llvm::Value* value);
 
-  // IR helpers.
-  llvm::Value* i64(std::int64_t value);
+  // IR helpers of the direct kernels (the shared ones are LlvmBuilder's).
   llvm::Value* pointer(const Address& address);
-  // base + index * stride + bytes (index may be null).
-  llvm::Value* offset_pointer(llvm::Value* base, llvm::Value* index, std::int64_t stride,
-                              std::int64_t bytes = 0);
-  llvm::Value* load_vector(const Address& address);
-  llvm::Value* load_vector_masked(const Address& address, std::uint32_t lanes);
   llvm::Value* gather_vector(const Address& address, std::int64_t lane_stride,
                              std::uint32_t lanes);
-  llvm::Value* broadcast(const Address& address);
   // A tap's input (not its weights): with inputs_loaded_per_tap(), one load per tap.
   llvm::Value* load_input_vector(const Address& address);
   llvm::Value* broadcast_input(const Address& address);
   bool inputs_loaded_per_tap() const;
-  void store_vector(llvm::Value* value, const Address& address, const VectorStore& store);
-  llvm::Value* fma(llvm::Value* a, llvm::Value* b, llvm::Value* acc);
-  llvm::Constant* mask(std::uint32_t lanes);
-  // for (iv = begin; iv < end; ++iv) carried = body(iv, carried). With `guard`, the loop may
-  // run zero times; without, it runs at least once. Returns the carried values afterwards.
-  Values emit_loop(llvm::Value* begin, llvm::Value* end, bool guard, Values carried,
-                   const std::function<Values(llvm::Value* iv, const Values& carried)>& body);
-  Values emit_counted_loop(std::int64_t count, Values carried,
-                           const std::function<Values(llvm::Value* iv, const Values& carried)>& body);
 
-  const KernelPlan& plan_;
-  const ConvShape& shape_;
   const KernelSchedule schedule_;
   const TileGeometry& geo_;
-  llvm::Module& module_;
-  llvm::LLVMContext& context_;
-  llvm::IRBuilder<> builder_;
-  llvm::Function* function_ = nullptr;
-  llvm::Type* float_ = nullptr;
-  llvm::FixedVectorType* vector_ = nullptr;
-  llvm::Type* i64_ = nullptr;
-  llvm::Type* i8_ = nullptr;
-  llvm::PointerType* ptr_ = nullptr;
   llvm::Value* row_begin_ = nullptr;
   llvm::Value* row_end_ = nullptr;
   llvm::Value* tile_begin_ = nullptr;
   llvm::Value* tile_end_ = nullptr;
   llvm::Value* residual_delta_ = nullptr;  // add_residual: bytes from dst to the residual
-  std::vector<llvm::Metadata*> loop_properties_;  // shared by every loop ID
 };
 
 }  // namespace convjit

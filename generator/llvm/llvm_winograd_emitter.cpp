@@ -1,7 +1,4 @@
 #include "generator/llvm/llvm_winograd_emitter.hpp"
-#include "generator/llvm/llvm_call_args.hpp"
-#include "generator/llvm/llvm_loop.hpp"
-#include "generator/llvm/llvm_vector_store.hpp"
 
 #include "generator/kernel_call_args.hpp"
 #include "generator/tile_geometry.hpp"
@@ -15,43 +12,7 @@
 namespace convjit {
 
 LlvmWinogradEmitter::LlvmWinogradEmitter(const KernelPlan& plan, llvm::Module& module)
-    : plan_(plan),
-      w_(make_winograd_schedule(plan)),
-      module_(module),
-      context_(module.getContext()),
-      builder_(module.getContext()) {
-  float_ = builder_.getFloatTy();
-  vector_ = llvm::FixedVectorType::get(float_, plan.lanes);
-  i64_ = builder_.getInt64Ty();
-  i8_ = builder_.getInt8Ty();
-  ptr_ = llvm::PointerType::get(context_, 0);
-  all_lanes_ = plan.all_lanes();
-  // The plan decided what is unrolled; LLVM's unroller and loop vectoriser keep out.
-  loop_properties_ = {
-      llvm::MDNode::get(context_, llvm::MDString::get(context_, "llvm.loop.unroll.disable")),
-      llvm::MDNode::get(context_, {llvm::MDString::get(context_, "llvm.loop.vectorize.enable"),
-                                   llvm::ConstantAsMetadata::get(builder_.getFalse())})};
-}
-
-llvm::Function* LlvmWinogradEmitter::make_function(const std::string& name, llvm::Type* result,
-                                                   const std::vector<llvm::Type*>& params,
-                                                   bool internal) {
-  auto* type = llvm::FunctionType::get(result, params, false);
-  auto* f = llvm::Function::Create(
-      type, internal ? llvm::Function::InternalLinkage : llvm::Function::ExternalLinkage, name,
-      module_);
-  for (llvm::Attribute::AttrKind kind : {llvm::Attribute::NoUnwind, llvm::Attribute::NoFree,
-                                         llvm::Attribute::NoSync, llvm::Attribute::WillReturn})
-    f->addFnAttr(kind);
-  // As for the direct kernels: x86 CPUs whose tuning prefers 256-bit vectors would otherwise
-  // split a 16-lane plan's vectors in two. (Winograd plans are x86 plans only.)
-  if (plan_.isa != Isa::neon) {
-    const std::string vector_bits = std::to_string(plan_.lanes * 32);
-    f->addFnAttr("min-legal-vector-width", vector_bits);
-    f->addFnAttr("prefer-vector-width", vector_bits);
-  }
-  return f;
-}
+    : LlvmBuilder(plan, module), w_(make_winograd_schedule(plan)) {}
 
 llvm::Function* LlvmWinogradEmitter::emit(const std::string& name) {
   name_ = name;
@@ -66,27 +27,15 @@ llvm::Function* LlvmWinogradEmitter::emit(const std::string& name) {
                                   ? emit_gemm(w_.last_block, name + ".gemm_last")
                                   : gemm_full;
 
-  function_ = make_function(name, builder_.getVoidTy(), {ptr_}, false);
-  llvm::Argument* args = function_->getArg(0);
-  describe_call_args(args);
-  builder_.SetInsertPoint(llvm::BasicBlock::Create(context_, "entry", function_));
-  auto field = [&](llvm::Type* type, std::size_t offset, const char* field_name) {
-    return load_call_arg(builder_, args, type, offset, field_name);
-  };
-  llvm::Value* src = field(ptr_, offsetof(KernelCallArgs, src), "src");
-  llvm::Value* weights = field(ptr_, offsetof(KernelCallArgs, weights), "weights");
-  llvm::Value* bias = field(ptr_, offsetof(KernelCallArgs, bias), "bias");
-  llvm::Value* dst = field(ptr_, offsetof(KernelCallArgs, dst), "dst");
-  llvm::Value* scratch = field(ptr_, offsetof(KernelCallArgs, scratch), "scratch");
-  llvm::Value* block_begin = field(i64_, offsetof(KernelCallArgs, unit_begin), "block_begin");
-  llvm::Value* block_end = field(i64_, offsetof(KernelCallArgs, unit_end), "block_end");
-  llvm::Value* residual_delta = i64(0);
-  if (plan_.shape.add_residual) {
-    // One distance serves every store: the residual is addressed like dst.
-    llvm::Value* residual = field(ptr_, offsetof(KernelCallArgs, residual), "residual");
-    residual_delta = builder_.CreateSub(builder_.CreatePtrToInt(residual, i64_),
-                                        builder_.CreatePtrToInt(dst, i64_), "residual_delta");
-  }
+  begin_entry(name);
+  llvm::Value* src = call_arg(ptr_, offsetof(KernelCallArgs, src), "src");
+  llvm::Value* weights = call_arg(ptr_, offsetof(KernelCallArgs, weights), "weights");
+  llvm::Value* bias = call_arg(ptr_, offsetof(KernelCallArgs, bias), "bias");
+  llvm::Value* dst = call_arg(ptr_, offsetof(KernelCallArgs, dst), "dst");
+  llvm::Value* scratch = call_arg(ptr_, offsetof(KernelCallArgs, scratch), "scratch");
+  llvm::Value* block_begin = call_arg(i64_, offsetof(KernelCallArgs, unit_begin), "block_begin");
+  llvm::Value* block_end = call_arg(i64_, offsetof(KernelCallArgs, unit_end), "block_end");
+  llvm::Value* delta = w_.epilogue.add_residual ? residual_delta(dst) : i64(0);
   llvm::Value* temp = at(scratch, w_.temp_begin);
   llvm::Value* v = at(scratch, w_.v_begin);
   llvm::Value* m = at(scratch, w_.m_begin);
@@ -95,7 +44,7 @@ llvm::Function* LlvmWinogradEmitter::emit(const std::string& name) {
   auto* done = llvm::BasicBlock::Create(context_, "done", function_);
   builder_.CreateCondBr(builder_.CreateICmpSLT(block_begin, block_end), blocks, done);
   builder_.SetInsertPoint(blocks);
-  emit_loop(block_begin, block_end, {}, [&](llvm::Value* block, const Values&) {
+  emit_loop(block_begin, block_end, false, {}, [&](llvm::Value* block, const Values&) {
     emit_tile_walk(block, w_.input, inputs, [&](llvm::Value* t, llvm::Value* ty, llvm::Value* tx) {
       llvm::Value* in = at(at(at(src, ty, w_.src_tile_row), tx, w_.src_tile_column), w_.src_origin);
       return Values{in, at(v, t, w_.v_tile), temp};
@@ -118,7 +67,7 @@ llvm::Function* LlvmWinogradEmitter::emit(const std::string& name) {
     }
     emit_tile_walk(block, w_.output, outputs, [&](llvm::Value* t, llvm::Value* ty, llvm::Value* tx) {
       llvm::Value* out = at(at(dst, ty, w_.dst_tile_row), tx, w_.dst_tile_column);
-      return Values{at(m, t, w_.m_tile), out, bias, temp, residual_delta};
+      return Values{at(m, t, w_.m_tile), out, bias, temp, delta};
     });
     return Values{};
   });
@@ -150,7 +99,7 @@ void LlvmWinogradEmitter::emit_tile_walk(
     return builder_.CreateZExt(builder_.CreateLoad(i8_, p), i64_);
   };
   const bool input_phase = &classes == &w_.input;
-  emit_loop(i64(0), count, {ty0, tx0}, [&](llvm::Value* t, const Values& cur) {
+  emit_loop(i64(0), count, false, {ty0, tx0}, [&](llvm::Value* t, const Values& cur) {
     llvm::Value* ty = cur[0];
     llvm::Value* tx = cur[1];
     const Values args = arguments(t, ty, tx);
@@ -191,9 +140,8 @@ void LlvmWinogradEmitter::emit_tile_walk(
 llvm::Function* LlvmWinogradEmitter::emit_input_routine(const TileTransform& x,
                                                         const std::string& name) {
   // (the tile's input, its V, the passes' temporary)
-  function_ = make_function(name, builder_.getVoidTy(), {ptr_, ptr_, ptr_}, true);
-  llvm::Function* f = function_;
-  builder_.SetInsertPoint(llvm::BasicBlock::Create(context_, "entry", f));
+  llvm::Function* f = make_function(name, {ptr_, ptr_, ptr_}, FunctionKind::internal);
+  enter(f);
   llvm::Value* in = f->getArg(0);
   llvm::Value* out = f->getArg(1);
   llvm::Value* temp = f->getArg(2);
@@ -223,22 +171,21 @@ void LlvmWinogradEmitter::emit_input_channel_vector(const TileTransform& x, llvm
   Values inputs(a, nullptr);
   for (int j : x.columns) {
     for (int r = 0; r < a; ++r)
-      if (row_read[r]) inputs[r] = load(at(in, r * w_.src_row + j * w_.src_column), lanes);
+      if (row_read[r]) inputs[r] = load_lanes(at(in, r * w_.src_row + j * w_.src_column), lanes);
     for (int i = 0; i < a; ++i) {
       if (x.first[i].empty()) continue;
-      store(combination(x.first[i], inputs), at(temp, (i * a + j) * w_.channel_vector), all_lanes_);
+      store_vector(combination(x.first[i], inputs), at(temp, (i * a + j) * w_.channel_vector));
     }
   }
   // Pass 2: V[i][·] = Bᵀ t[i][·]ᵀ; rows of t that are zero give zero rows of V.
-  llvm::Value* zero = llvm::ConstantAggregateZero::get(vector_);
   for (int i : x.rows) {
     const bool zero_row = x.first[i].empty() || x.columns.empty();
     Values row(a, nullptr);
     if (!zero_row)
-      for (int j : x.columns) row[j] = load(at(temp, (i * a + j) * w_.channel_vector), all_lanes_);
+      for (int j : x.columns) row[j] = load_vector(at(temp, (i * a + j) * w_.channel_vector));
     for (int k = 0; k < a; ++k) {
-      llvm::Value* value = zero_row || x.second[k].empty() ? zero : combination(x.second[k], row);
-      store(value, at(out, (i * a + k) * w_.v_element), all_lanes_);
+      llvm::Value* value = zero_row || x.second[k].empty() ? zero() : combination(x.second[k], row);
+      store_vector(value, at(out, (i * a + k) * w_.v_element));
     }
   }
 }
@@ -246,14 +193,13 @@ void LlvmWinogradEmitter::emit_input_channel_vector(const TileTransform& x, llvm
 llvm::Function* LlvmWinogradEmitter::emit_output_routine(const TileTransform& x,
                                                          const std::string& name) {
   // (the tile's M, its first output pixel, the bias, the passes' temporary, residual − dst)
-  function_ = make_function(name, builder_.getVoidTy(), {ptr_, ptr_, ptr_, ptr_, i64_}, true);
-  llvm::Function* f = function_;
-  builder_.SetInsertPoint(llvm::BasicBlock::Create(context_, "entry", f));
+  llvm::Function* f = make_function(name, {ptr_, ptr_, ptr_, ptr_, i64_}, FunctionKind::internal);
+  enter(f);
   llvm::Value* in = f->getArg(0);
   llvm::Value* out = f->getArg(1);
   llvm::Value* bias = f->getArg(2);
   llvm::Value* temp = f->getArg(3);
-  llvm::Value* residual_delta = plan_.shape.add_residual ? f->getArg(4) : nullptr;
+  llvm::Value* residual_delta = w_.epilogue.add_residual ? f->getArg(4) : nullptr;
   const std::int64_t cv = w_.channel_vector;
   emit_counted_loop(w_.oc_full_blocks, {}, [&](llvm::Value* c, const Values&) {
     emit_output_channel_vector(x, at(in, c, cv), at(out, c, cv), at(bias, c, cv), temp,
@@ -275,34 +221,32 @@ void LlvmWinogradEmitter::emit_output_channel_vector(const TileTransform& x, llv
                                                      llvm::Value* residual_delta,
                                                      std::uint32_t lanes) {
   const int a = w_.alpha;
-  llvm::Value* b = load(bias, all_lanes_);  // padded to whole vectors
+  const TileEpilogue& e = w_.epilogue;
+  llvm::Value* b = e.add_bias ? load_vector(bias) : nullptr;  // padded to whole vectors
   // Pass 1: s[i][j] = Aᵀ M[·][j] for the output rows stored.
   Values inputs(a, nullptr);
   for (int j : x.columns) {
-    for (int r = 0; r < a; ++r) inputs[r] = load(at(in, (r * a + j) * w_.m_element), all_lanes_);
+    for (int r = 0; r < a; ++r) inputs[r] = load_vector(at(in, (r * a + j) * w_.m_element));
     for (std::size_t i = 0; i < x.first.size(); ++i)
-      store(combination(x.first[i], inputs),
-            at(temp, (static_cast<std::int64_t>(i) * a + j) * w_.channel_vector), all_lanes_);
+      store_vector(combination(x.first[i], inputs),
+            at(temp, (static_cast<std::int64_t>(i) * a + j) * w_.channel_vector));
   }
-  // Pass 2: y[i][k] = Aᵀ s[i][·]ᵀ + bias (+ residual), activated, for the columns stored.
+  // Pass 2: y[i][k] = Aᵀ s[i][·]ᵀ, through the epilogue (bias, residual, activation, store),
+  // for the columns stored.
   for (int i : x.rows) {
     Values row(a, nullptr);
-    for (int j : x.columns) row[j] = load(at(temp, (i * a + j) * w_.channel_vector), all_lanes_);
+    for (int j : x.columns) row[j] = load_vector(at(temp, (i * a + j) * w_.channel_vector));
     for (std::size_t k = 0; k < x.second.size(); ++k) {
-      llvm::Value* value = builder_.CreateFAdd(combination(x.second[k], row), b);
-      llvm::Value* pixel = at(out, i * w_.dst_row + static_cast<std::int64_t>(k) * w_.dst_column);
-      // Only the stored lanes of the residual are read: the others may lie outside it.
-      if (residual_delta)
-        value = builder_.CreateFAdd(value, load(builder_.CreateGEP(i8_, pixel, residual_delta), lanes));
-      if (lanes == all_lanes_) store(activation(value), pixel, lanes);
-      else emit_vector_store(builder_, activation(value), pixel, w_.oc_tail_store, plan_.lanes);
+      emit_tile_epilogue(e, combination(x.second[k], row), b, residual_delta, out,
+                         i * w_.dst_row + static_cast<std::int64_t>(k) * w_.dst_column,
+                         lanes == all_lanes_ ? VectorStore{} : w_.oc_tail_store);
     }
   }
 }
 
 // out = sum of coeff × inputs[index], in the terms' order (as the Xbyak kernel rounds).
 llvm::Value* LlvmWinogradEmitter::combination(const LinearCombination& terms, const Values& inputs) {
-  if (terms.empty()) return llvm::ConstantAggregateZero::get(vector_);
+  if (terms.empty()) return zero();
   llvm::Value* sum = nullptr;
   for (const LinearTerm& t : terms) {
     llvm::Value* x = inputs[t.input];
@@ -315,35 +259,18 @@ llvm::Value* LlvmWinogradEmitter::combination(const LinearCombination& terms, co
     } else if (t.coeff == -1.0f) {
       sum = builder_.CreateFSub(sum, x);
     } else {
-      sum = builder_.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vector_}, {x, splat(t.coeff), sum});
+      sum = multiply_add(x, splat(t.coeff), sum);
     }
   }
   return sum;
-}
-
-llvm::Value* LlvmWinogradEmitter::activation(llvm::Value* value) {
-  // nnan: a plain max/min instruction, as in the direct kernels.
-  llvm::IRBuilderBase::FastMathFlagGuard guard(builder_);
-  llvm::FastMathFlags flags;
-  flags.setNoNaNs();
-  builder_.setFastMathFlags(flags);
-  const Activation& act = plan_.shape.act;
-  switch (act.kind) {
-    case ActivationKind::none: return value;
-    case ActivationKind::relu: return builder_.CreateMaxNum(value, splat(0.0f));
-    case ActivationKind::clamp:
-      return builder_.CreateMinNum(builder_.CreateMaxNum(value, splat(act.lo)), splat(act.hi));
-  }
-  return value;
 }
 
 // ------------------------------------------------------------------ products
 
 llvm::Function* LlvmWinogradEmitter::emit_gemm(const GemmPass& pass, const std::string& name) {
   // (V, U, M) of the block, each at its first transformed element
-  function_ = make_function(name, builder_.getVoidTy(), {ptr_, ptr_, ptr_}, true);
-  llvm::Function* f = function_;
-  builder_.SetInsertPoint(llvm::BasicBlock::Create(context_, "entry", f));
+  llvm::Function* f = make_function(name, {ptr_, ptr_, ptr_}, FunctionKind::internal);
+  enter(f);
   const WinogradPlan& wp = plan_.winograd;
   emit_counted_loop(w_.alpha * w_.alpha, {}, [&](llvm::Value* e, const Values&) {
     llvm::Value* v = at(f->getArg(0), e, w_.v_element);
@@ -380,19 +307,17 @@ llvm::Function* LlvmWinogradEmitter::emit_gemm(const GemmPass& pass, const std::
 void LlvmWinogradEmitter::emit_gemm_group(int tiles, int blocks, llvm::Value* v, llvm::Value* u,
                                           llvm::Value* m) {
   const std::size_t n = static_cast<std::size_t>(tiles * blocks);
-  Values acc(n, llvm::ConstantAggregateZero::get(vector_));
+  Values acc(n, zero());
   // One input channel: `blocks` weight vectors, each tile's V value broadcast against them.
   auto step = [&](llvm::Value* step_v, llvm::Value* step_u, int k, Values& sums) {
     Values weights(blocks);
     for (int b = 0; b < blocks; ++b)
-      weights[b] = load(at(step_u, b * w_.u_block + k * w_.channel_vector), all_lanes_);
+      weights[b] = load_vector(at(step_u, b * w_.u_block + k * w_.channel_vector));
     for (int t = 0; t < tiles; ++t) {
-      llvm::Value* scalar =
-          builder_.CreateAlignedLoad(float_, at(step_v, t * w_.v_tile + k * 4), llvm::Align(4));
-      llvm::Value* x = builder_.CreateVectorSplat(plan_.lanes, scalar);
+      llvm::Value* x = broadcast(at(step_v, t * w_.v_tile + k * 4));
       for (int b = 0; b < blocks; ++b) {
         llvm::Value*& sum = sums[t * blocks + b];
-        sum = builder_.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vector_}, {weights[b], x, sum});
+        sum = multiply_add(weights[b], x, sum);
       }
     }
   };
@@ -416,46 +341,10 @@ void LlvmWinogradEmitter::emit_gemm_group(int tiles, int blocks, llvm::Value* v,
   for (int k = 0; k < rest; ++k) step(rest_v, rest_u, k, state);
   for (int t = 0; t < tiles; ++t)
     for (int b = 0; b < blocks; ++b)
-      store(state[t * blocks + b], at(m, t * w_.m_tile + b * w_.channel_vector), all_lanes_);
+      store_vector(state[t * blocks + b], at(m, t * w_.m_tile + b * w_.channel_vector));
 }
 
 // ------------------------------------------------------------------ IR helpers
-
-llvm::Value* LlvmWinogradEmitter::i64(std::int64_t value) { return builder_.getInt64(value); }
-
-// No `inbounds`: a border tile's input pointer may lie before the image (only in-bounds rows
-// and columns are read from it).
-llvm::Value* LlvmWinogradEmitter::at(llvm::Value* base, std::int64_t bytes) {
-  return bytes == 0 ? base : builder_.CreateConstGEP1_64(i8_, base, bytes);
-}
-
-llvm::Value* LlvmWinogradEmitter::at(llvm::Value* base, llvm::Value* index, std::int64_t stride,
-                                     std::int64_t bytes) {
-  llvm::Value* offset = builder_.CreateMul(index, i64(stride), "", false, true);
-  if (bytes) offset = builder_.CreateAdd(offset, i64(bytes), "", false, true);
-  if (auto* constant = llvm::dyn_cast<llvm::ConstantInt>(offset); constant && constant->isZero())
-    return base;
-  return builder_.CreateGEP(i8_, base, offset);
-}
-
-llvm::Value* LlvmWinogradEmitter::load(llvm::Value* pointer, std::uint32_t lanes) {
-  if (lanes == all_lanes_) return builder_.CreateAlignedLoad(vector_, pointer, llvm::Align(4));
-  return builder_.CreateMaskedLoad(vector_, pointer, llvm::Align(4), mask(lanes),
-                                   llvm::ConstantAggregateZero::get(vector_));
-}
-
-void LlvmWinogradEmitter::store(llvm::Value* value, llvm::Value* pointer, std::uint32_t lanes) {
-  if (lanes == all_lanes_) builder_.CreateAlignedStore(value, pointer, llvm::Align(4));
-  else builder_.CreateMaskedStore(value, pointer, llvm::Align(4), mask(lanes));
-}
-
-llvm::Value* LlvmWinogradEmitter::splat(float value) {
-  return llvm::ConstantFP::get(vector_, static_cast<double>(value));
-}
-
-llvm::Constant* LlvmWinogradEmitter::mask(std::uint32_t lanes) {
-  return llvm_lane_mask(builder_, lanes, plan_.lanes);
-}
 
 llvm::Value* LlvmWinogradEmitter::table(const std::vector<std::uint8_t>& bytes,
                                         const std::string& name) {
@@ -463,20 +352,6 @@ llvm::Value* LlvmWinogradEmitter::table(const std::vector<std::uint8_t>& bytes,
   llvm::Constant* data = llvm::ConstantDataArray::get(context_, llvm::ArrayRef<std::uint8_t>(bytes));
   return new llvm::GlobalVariable(module_, data->getType(), true, llvm::GlobalValue::PrivateLinkage,
                                   data, name);
-}
-
-LlvmWinogradEmitter::Values LlvmWinogradEmitter::emit_loop(
-    llvm::Value* begin, llvm::Value* end, Values carried,
-    const std::function<Values(llvm::Value*, const Values&)>& body) {
-  return emit_llvm_loop(builder_, function_, loop_properties_, begin, end, false, std::move(carried), body);
-}
-
-LlvmWinogradEmitter::Values LlvmWinogradEmitter::emit_counted_loop(
-    std::int64_t count, Values carried,
-    const std::function<Values(llvm::Value* iv, const Values& carried)>& body) {
-  if (count <= 0) return carried;
-  if (count == 1) return body(i64(0), carried);
-  return emit_loop(i64(0), i64(count), std::move(carried), body);
 }
 
 }  // namespace convjit

@@ -7,12 +7,12 @@
 // (`NAME.outK`). The routines are internal functions, straight-line per channel vector, with
 // the schedule's coefficients as constants and its padding terms absent; vectors are
 // <lanes x float> of the plan's width, accumulators are SSA values, and the counted loops are
-// marked so LLVM neither unrolls nor vectorises them (the plan decided both).
+// marked so LLVM neither unrolls nor vectorises them (the plan decided both). The IR helpers,
+// and the epilogue of each output vector (bias, residual, activation, store), are
+// LlvmBuilder's, shared with the direct emitter.
+#include "generator/llvm/llvm_builder.hpp"
 #include "generator/plan.hpp"
 #include "generator/winograd_schedule.hpp"
-
-#include <llvm/IR/IRBuilder.h>
-#include <llvm/IR/Module.h>
 
 #include <cstdint>
 #include <functional>
@@ -21,7 +21,7 @@
 
 namespace convjit {
 
-class LlvmWinogradEmitter {
+class LlvmWinogradEmitter : private LlvmBuilder {
  public:
   LlvmWinogradEmitter(const KernelPlan& plan, llvm::Module& module);
 
@@ -29,10 +29,6 @@ class LlvmWinogradEmitter {
   llvm::Function* emit(const std::string& name);
 
  private:
-  using Values = std::vector<llvm::Value*>;
-
-  llvm::Function* make_function(const std::string& name, llvm::Type* result,
-                                const std::vector<llvm::Type*>& params, bool internal);
   // One routine per border class; `out` receives them in class order.
   llvm::Function* emit_input_routine(const TileTransform& x, const std::string& name);
   void emit_input_channel_vector(const TileTransform& x, llvm::Value* in, llvm::Value* out,
@@ -50,38 +46,10 @@ class LlvmWinogradEmitter {
                       const std::function<Values(llvm::Value* tile, llvm::Value* ty,
                                                  llvm::Value* tx)>& arguments);
   llvm::Value* combination(const LinearCombination& terms, const Values& inputs);
-  llvm::Value* activation(llvm::Value* value);
-
-  // IR helpers.
-  llvm::Value* i64(std::int64_t value);
-  llvm::Value* at(llvm::Value* base, std::int64_t bytes);
-  llvm::Value* at(llvm::Value* base, llvm::Value* index, std::int64_t stride, std::int64_t bytes = 0);
-  llvm::Value* load(llvm::Value* pointer, std::uint32_t lanes);
-  void store(llvm::Value* value, llvm::Value* pointer, std::uint32_t lanes);
-  llvm::Value* splat(float value);
-  llvm::Constant* mask(std::uint32_t lanes);
   llvm::Value* table(const std::vector<std::uint8_t>& bytes, const std::string& name);
-  // for (iv = begin; iv < end; ++iv) carried = body(iv, carried); runs at least once.
-  Values emit_loop(llvm::Value* begin, llvm::Value* end, Values carried,
-                   const std::function<Values(llvm::Value* iv, const Values& carried)>& body);
-  // The same with a constant count (no loop for 1, nothing for 0).
-  Values emit_counted_loop(std::int64_t count, Values carried,
-                           const std::function<Values(llvm::Value* iv, const Values& carried)>& body);
 
-  const KernelPlan& plan_;
   const WinogradSchedule w_;
-  llvm::Module& module_;
-  llvm::LLVMContext& context_;
-  llvm::IRBuilder<> builder_;
-  llvm::Function* function_ = nullptr;  // the function being emitted
   std::string name_;
-  llvm::Type* float_ = nullptr;
-  llvm::FixedVectorType* vector_ = nullptr;
-  llvm::Type* i64_ = nullptr;
-  llvm::Type* i8_ = nullptr;
-  llvm::PointerType* ptr_ = nullptr;
-  std::uint32_t all_lanes_ = 0;
-  std::vector<llvm::Metadata*> loop_properties_;  // shared by every loop ID
 };
 
 }  // namespace convjit
