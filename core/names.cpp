@@ -1,7 +1,6 @@
 // The names of backends and instruction sets, as spec strings, options and the tool spell them.
 #include <convjit/backend.hpp>
 #include <convjit/error.hpp>
-#include <convjit/jit.hpp>
 
 #include <cstdlib>
 

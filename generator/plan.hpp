@@ -104,8 +104,11 @@ struct KernelPlan {
   std::uint64_t packing_format() const;
 };
 
-// The planner: a pure function of the shape and the instruction set (avx2, avx512 or neon).
-// The shape's algo decides between direct and Winograd kernels (automatic: the cost model).
+// The planner: a pure function of the shape, the instruction set (avx2, avx512 or neon) and
+// the algorithm asked for (requested_algorithm in algorithm_policy.hpp; automatic: the cost
+// model chooses between direct and Winograd). The plan's shape is the one given, its algo
+// untouched. Without an algorithm, the shape's own.
+KernelPlan make_plan(const ConvShape& shape, Isa isa, Algorithm algorithm);
 KernelPlan make_plan(const ConvShape& shape, Isa isa = Isa::avx2);
 // The direct kernel whatever the shape's algo says (the generic backend's only kind).
 KernelPlan make_direct_plan(const ConvShape& shape, Isa isa = Isa::avx2);

@@ -1,5 +1,6 @@
 #include "generator/plan_candidates.hpp"
 
+#include "generator/algorithm_policy.hpp"
 #include "generator/winograd_transform.hpp"
 
 #include <convjit/error.hpp>
@@ -13,21 +14,6 @@ namespace {
 // Runner-up register tiles per direct family: enough to catch a tile the model misjudges,
 // few enough that `full` tuning stays within its budget.
 constexpr int kRunnerUpTiles = 2;
-
-bool isa_allows_winograd(Isa isa) { return isa == Isa::avx2 || isa == Isa::avx512; }
-
-// Winograd tile sizes the shape's algo allows (none when it asks for direct, or the shape is
-// not eligible).
-std::vector<int> winograd_tiles(const ConvShape& shape) {
-  if (shape.algo == Algorithm::direct || !winograd_ineligibility(shape).empty()) return {};
-  if (const int m = winograd_tile_of(shape.algo)) return {m};
-  return {2, 4, 6};
-}
-
-bool allows_direct(const ConvShape& shape) {
-  return shape.algo == Algorithm::automatic || shape.algo == Algorithm::direct ||
-         !winograd_ineligibility(shape).empty();
-}
 
 PlanCandidate candidate(KernelPlan plan, std::string why) {
   PlanCandidate c;
@@ -50,22 +36,26 @@ std::string plan_family(const KernelPlan& plan) {
 
 std::vector<PlanCandidate> plan_candidates(const ConvShape& shape, Isa model_isa,
                                            std::span<const Isa> isas) {
+  return plan_candidates(shape, shape.algo, model_isa, isas);
+}
+
+std::vector<PlanCandidate> plan_candidates(const ConvShape& shape, Algorithm algorithm,
+                                           Isa model_isa, std::span<const Isa> isas) {
   if (std::find(isas.begin(), isas.end(), model_isa) == isas.end())
     throw Error("isa", "the model's instruction set must be among the candidates'");
-  std::vector<PlanCandidate> first{candidate(make_plan(shape, model_isa), "the cost model's pick")};
+  std::vector<PlanCandidate> first{
+      candidate(make_plan(shape, model_isa, algorithm), "the cost model's pick")};
   std::vector<PlanCandidate> others;
   for (const Isa isa : isas) {
-    if (allows_direct(shape))
+    if (direct_allowed(algorithm))
       for (const VectorShape vectors : vector_shapes(isa))
         for (int rank = 0; rank <= kRunnerUpTiles; ++rank)
           if (auto plan = make_direct_plan_with(shape, isa, vectors, rank))
             others.push_back(candidate(std::move(*plan), rank == 0 ? "best tile" : "runner-up tile"));
-    if (!isa_allows_winograd(isa)) continue;
-    for (const int m : winograd_tiles(shape))
+    for (const int m : winograd_tiles(shape, isa, algorithm))
       for (const int lanes : isa == Isa::avx512 ? std::vector<int>{16, 8} : std::vector<int>{8})
         others.push_back(candidate(make_winograd_plan(shape, isa, m, lanes), "winograd"));
   }
-  for (PlanCandidate& c : others) c.plan.shape.algo = shape.algo;
   std::stable_sort(others.begin(), others.end(), [](const PlanCandidate& a, const PlanCandidate& b) {
     return a.estimated_cycles < b.estimated_cycles;
   });

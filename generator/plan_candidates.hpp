@@ -33,7 +33,10 @@ struct PlanCandidate {
 //     all three for auto and winograd, one for winograd_fM, none for direct);
 //  3. the rest by estimate: direct plans with the runner-up register tiles of their family.
 // No two candidates have the same kernel name (which spells isa, vector shape, algorithm
-// and tile). The shape's algo is kept in every plan.
+// and tile). `algorithm` is what was asked for (algorithm_policy.hpp says which kernels it
+// allows; without it, the shape's algo); every plan keeps the shape as given.
+std::vector<PlanCandidate> plan_candidates(const ConvShape& shape, Algorithm algorithm,
+                                           Isa model_isa, std::span<const Isa> isas);
 std::vector<PlanCandidate> plan_candidates(const ConvShape& shape, Isa model_isa,
                                            std::span<const Isa> isas);
 

@@ -1,5 +1,6 @@
 // The Winograd half of the planner: tile size, block of tiles, the products' register tile and
 // the scratch layout, and whether Winograd beats the direct kernel at all (algo=auto).
+#include "generator/algorithm_policy.hpp"
 #include "generator/plan.hpp"
 #include "generator/winograd_transform.hpp"
 
@@ -172,9 +173,8 @@ bool auto_may_pick(int m) { return m == 2 || m == 4; }
 }  // namespace
 
 KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m, int lanes) {
-  if (std::string why = winograd_ineligibility(shape); !why.empty())
+  if (std::string why = winograd_ineligibility(shape, isa); !why.empty())
     throw Error("algo", "winograd cannot compute this shape: " + why);
-  if (isa == Isa::neon) throw Error("algo", "winograd kernels are built for avx2 and avx512 only");
   if (lanes != 0 && lanes != 8 && !(lanes == 16 && isa == Isa::avx512))
     throw Error("isa", "winograd kernels at " + std::string(to_string(isa)) + " have no " +
                            std::to_string(lanes) + "-lane vectors");
@@ -209,27 +209,33 @@ KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m, int lanes)
   p.estimated_code_bytes = 48 * 1024;
   p.estimated_cycles = estimate(p).cycles;
   p.name = winograd_name(p);
-  p.algorithm_choice = "winograd_f" + std::to_string(m) + " as asked (algo=" +
-                       std::string(to_string(shape.algo)) + ")";
+  p.algorithm_choice = "winograd_f" + std::to_string(m);
   return p;
 }
 
-KernelPlan make_plan(const ConvShape& shape, Isa isa) {
-  if (const int m = winograd_tile_of(shape.algo)) return make_winograd_plan(shape, isa, m);
-  // algo=winograd insists like winograd_f*: a neon plan (the AArch64 cross path) must not
-  // quietly become a direct kernel. algo=auto stays direct there.
-  if (shape.algo == Algorithm::winograd && isa == Isa::neon)
-    throw Error("algo", "winograd kernels are built for avx2 and avx512 only");
-  if (shape.algo == Algorithm::direct || isa == Isa::neon || !winograd_ineligibility(shape).empty())
-    return make_direct_plan(shape, isa);
+KernelPlan make_plan(const ConvShape& shape, Isa isa) { return make_plan(shape, isa, shape.algo); }
+
+KernelPlan make_plan(const ConvShape& shape, Isa isa, Algorithm algorithm) {
+  const std::vector<int> tiles = winograd_tiles(shape, isa, algorithm);
+  if (tiles.empty()) {
+    KernelPlan direct = make_direct_plan(shape, isa);
+    direct.algorithm_choice = algorithm == Algorithm::direct ? "direct as asked (algo=direct)"
+                                                             : "direct (Winograd does not apply)";
+    return direct;
+  }
+  if (tiles.size() == 1) {
+    KernelPlan plan = make_winograd_plan(shape, isa, tiles.front());
+    plan.algorithm_choice += " as asked (algo=" + std::string(to_string(algorithm)) + ")";
+    return plan;
+  }
   KernelPlan direct = make_direct_plan(shape, isa);
   const double direct_estimate = direct_cycles(direct);
   KernelPlan best;
   double best_cycles = std::numeric_limits<double>::max();
   std::ostringstream why;
   why << "cost model, cycles per image: direct " << std::llround(direct_estimate);
-  for (int m : {2, 4, 6}) {
-    if (shape.algo == Algorithm::automatic && !auto_may_pick(m)) continue;
+  for (int m : tiles) {
+    if (algorithm == Algorithm::automatic && !auto_may_pick(m)) continue;
     KernelPlan candidate = make_winograd_plan(shape, isa, m);
     const WinogradCost cost = estimate(candidate);
     why << ", F" << m << " " << std::llround(cost.cycles) << " (products " << std::llround(cost.gemm)
@@ -243,7 +249,7 @@ KernelPlan make_plan(const ConvShape& shape, Isa isa) {
     }
   }
   // algo=winograd insists; auto takes Winograd only for a clear gain, since its error is larger.
-  const bool insists = shape.algo == Algorithm::winograd;
+  const bool insists = !direct_allowed(algorithm);
   if (!insists && best_cycles > 0.8 * direct_estimate) {
     direct.algorithm_choice = why.str() + ": direct (Winograd would gain under 1.25x)";
     return direct;

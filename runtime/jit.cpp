@@ -1,6 +1,7 @@
 #include <convjit/error.hpp>
 #include <convjit/jit.hpp>
 
+#include "generator/algorithm_policy.hpp"
 #include "generator/plan.hpp"
 #include "generator/plan_candidates.hpp"
 #include "runtime/backends.hpp"
@@ -102,45 +103,9 @@ Jit& Jit::global() {
 
 namespace {
 
-// Winograd kernels come from the two JIT backends. The generic kernel is the direct
-// baseline by definition, and the reference computes the convolution as defined.
-bool computes_direct_only(Backend backend) {
-  return backend != Backend::xbyak && backend != Backend::llvm;
-}
-
-// The shape as the planner sees it on this backend: the spec's algo, else the Jit's (where
-// it applies); direct on backends that generate direct kernels only.
-ConvShape planning_shape(const ConvShape& shape, Backend backend_, Algorithm algo_) {
-  const bool direct_only = computes_direct_only(backend_);
-  ConvShape defaulted = shape;
-  if (shape.algo != Algorithm::automatic) {
-    if (direct_only && shape.algo != Algorithm::direct)
-      throw Error("algo", std::string(to_string(shape.algo)) +
-                              " needs the xbyak or llvm backend; the " +
-                              std::string(to_string(backend_)) +
-                              " backend computes direct convolution only");
-    return defaulted;
-  }
-  if (direct_only) defaulted.algo = Algorithm::direct;
-  else if (algo_ == Algorithm::direct || winograd_ineligibility(shape).empty()) defaulted.algo = algo_;
-  return defaulted;
-}
-
 // The cost model's plan for `shape` on this backend.
 KernelPlan plan_for(const ConvShape& shape, Backend backend_, Isa isa_, Algorithm algo_) {
-  const ConvShape defaulted = planning_shape(shape, backend_, algo_);
-  if (computes_direct_only(backend_) && shape.algo == Algorithm::automatic)
-    return make_direct_plan(shape, isa_);
-  KernelPlan plan = make_plan(defaulted, isa_);
-  plan.shape.algo = shape.algo;
-  return plan;
-}
-
-// Tuning generates several kernels; LLVM takes tens of milliseconds for one, so only `full`
-// tunes it. The ahead-of-time backends have one kernel per shape.
-bool tunes(Tuning mode, Backend backend) {
-  if (mode == Tuning::off) return false;
-  return backend == Backend::xbyak || (backend == Backend::llvm && mode == Tuning::full);
+  return make_plan(shape, isa_, requested_algorithm(shape, backend_, algo_));
 }
 
 // The instruction sets tuning may choose among: the Jit's alone when it was asked for.
@@ -162,11 +127,10 @@ std::shared_ptr<const Kernel> Jit::compile(const ConvShape& shape) const {
   std::shared_ptr<const KernelPlan> plan;
   std::shared_ptr<const KernelCode> code;
   std::shared_ptr<const TuningReport> report;
-  if (tunes(tune_, backend_)) {
+  if (backend_traits(backend_).tunes(tune_)) {
     const std::vector<Isa> isas = candidate_isas(isa_, isa_asked_);
     std::vector<PlanCandidate> candidates =
-        plan_candidates(planning_shape(shape, backend_, algo_), isa_, isas);
-    for (PlanCandidate& c : candidates) c.plan.shape.algo = shape.algo;
+        plan_candidates(shape, requested_algorithm(shape, backend_, algo_), isa_, isas);
     candidates.front().plan = std::move(model);  // its algorithm_choice names the Jit's defaults
     // A winner of an earlier process for this CPU, library version and shape, if trusted.
     const std::optional<TuningCache> disk = TuningCache::from_environment();

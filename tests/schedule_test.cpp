@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "generator/kernel_schedule.hpp"
+#include "generator/winograd_schedule.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <map>
@@ -264,6 +265,41 @@ BOOST_AUTO_TEST_CASE(opmasks_free_the_vector_lane_mask) {
 BOOST_AUTO_TEST_CASE(only_strided_width_vectors_hold_gather_offsets) {
   BOOST_TEST(make_schedule(plan_of("c=2,h=20,w=20,oc=3,k=3,s=2,layout=nchw")).registers.gather_index == 1);
   BOOST_TEST(make_schedule(plan_of("c=2,h=20,w=20,oc=3,k=3,layout=nchw")).registers.gather_index == 0);
+}
+
+BOOST_AUTO_TEST_CASE(the_direct_epilogue_adds_the_residual_and_leaves_the_bias_to_the_sums) {
+  const TileEpilogue e = make_schedule(plan_of("c=8,h=9,w=9,oc=8,k=3,add=1,act=relu")).epilogue;
+  BOOST_TEST(!e.add_bias);
+  BOOST_TEST(e.add_residual);
+  BOOST_TEST(e.activation.size() == 1u);
+  BOOST_TEST(e.temporaries == 0);
+  const TileEpilogue plain = make_schedule(plan_of("c=8,h=9,w=9,oc=8,k=3")).epilogue;
+  BOOST_TEST(!plain.add_residual);
+  BOOST_TEST(plain.activation.empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_winograd_epilogue_adds_the_bias_only_when_the_shape_has_one) {
+  auto epilogue = [](const char* spec) {
+    return make_winograd_schedule(make_winograd_plan(ConvSpec::parse(spec).resolve(), Isa::avx2, 4)).epilogue;
+  };
+  BOOST_TEST(epilogue("c=8,h=12,w=12,oc=8,k=3,p=1").add_bias);
+  BOOST_TEST(!epilogue("c=8,h=12,w=12,oc=8,k=3,p=1,bias=0").add_bias);
+  BOOST_TEST(epilogue("c=8,h=12,w=12,oc=8,k=3,p=1,act=silu").temporaries == 3);
+}
+
+BOOST_AUTO_TEST_CASE(epilogue_temporaries_come_from_the_reductions_registers_before_extra_ones) {
+  // 64 channels at avx2: a tile of weights and a broadcast (holding the tail mask only when
+  // there is a tail); silu's three temporaries fit in what the reduction frees, or the budget
+  // reserves the rest, and never leaves the sixteen registers.
+  for (const char* spec : {"c=64,h=56,w=56,oc=64,k=3,p=1,act=silu", "c=5,h=9,w=30,oc=3,k=3,act=silu",
+                           "c=20,h=10,w=10,oc=20,g=20,k=3,act=sigmoid", "c=2,h=20,w=20,oc=3,k=3,s=2,layout=nchw,act=silu"}) {
+    const KernelPlan p = plan_of(spec, Isa::avx2);
+    const RegisterBudget b = make_schedule(p).registers;
+    BOOST_TEST(b.free_at_store() >= 3, spec);
+    BOOST_TEST(b.total() <= 16, spec);
+  }
+  const RegisterBudget relu = make_schedule(plan_of("c=64,h=56,w=56,oc=64,k=3,p=1,act=relu")).registers;
+  BOOST_TEST(relu.epilogue == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

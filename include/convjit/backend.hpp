@@ -1,6 +1,7 @@
 #pragma once
-// The names a host application chooses code by: which backend generates a kernel and which
-// vector instructions it may use. Vocabulary only; jit.hpp says what they resolve to here.
+// The names a host application chooses code by: which backend generates a kernel, which
+// vector instructions it may use, and how much first use may tune. Vocabulary only; jit.hpp
+// says what they resolve to here.
 #include <cstdint>
 #include <string_view>
 
@@ -26,5 +27,19 @@ enum class Isa : std::uint8_t { automatic, avx2, avx512, neon };
 std::string_view to_string(Isa isa);
 // "auto", "avx2", "avx512", "neon"; throws convjit::Error("isa", ...).
 Isa parse_isa(std::string_view name);
+
+// Tuning at first use: on a shape's first compile, the best-ranked candidate kernels of the
+// cost model are generated and timed on scratch data of the shape's sizes, and the fastest
+// is kept (ties within 3% go to the cost model's pick). With CONVJIT_CACHE_DIR set, winners
+// are stored there and a later process reuses them without timing anything.
+//   off:   the cost model alone (reproducible)
+//   fast:  up to 4 candidates, about 20 ms per shape (the default)
+//   full:  up to 12 candidates, about 250 ms per shape
+enum class Tuning : std::uint8_t { automatic, off, fast, full };
+std::string_view to_string(Tuning tuning);
+// "off", "fast", "full" (or "auto"); throws convjit::Error("tune", ...) for anything else.
+Tuning parse_tuning(std::string_view name);
+// What `requested` means: itself, or for automatic CONVJIT_TUNE, else fast.
+Tuning resolve_tuning(Tuning requested);
 
 }  // namespace convjit

@@ -26,19 +26,6 @@ Isa resolve_isa(Isa requested, Backend backend);
 // always, for llvm's sake; avx512 where the CPU has it).
 std::vector<Isa> available_isas();
 
-// Tuning at first use: on a shape's first compile, the best-ranked candidate kernels of the
-// cost model are generated and timed on scratch data of the shape's sizes, and the fastest
-// is kept (ties within 3% go to the cost model's pick). With CONVJIT_CACHE_DIR set, winners
-// are stored there and a later process reuses them without timing anything.
-//   off:   the cost model alone (reproducible)
-//   fast:  up to 4 candidates, about 20 ms per shape (the default)
-//   full:  up to 12 candidates, about 250 ms per shape
-enum class Tuning : std::uint8_t { automatic, off, fast, full };
-std::string_view to_string(Tuning tuning);
-// "off", "fast", "full" (or "auto"); throws convjit::Error("tune", ...) for anything else.
-Tuning parse_tuning(std::string_view name);
-// What `requested` means: itself, or for automatic CONVJIT_TUNE, else fast.
-Tuning resolve_tuning(Tuning requested);
 
 struct JitOptions {
   Backend backend = Backend::automatic;
