@@ -223,19 +223,24 @@ void XbyakWinogradEmitter::emit_tile_walk(const TileClasses& classes, const Xbya
   jne(next_tile, T_NEAR);
 }
 
-void XbyakWinogradEmitter::emit_input_routine(const TileTransform& x) {
+// A transform routine's start: the zero register and the passes' temporary; then `count`
+// whole channel vectors, each followed by its pointers' step to the next.
+void XbyakWinogradEmitter::emit_channel_loop(std::int64_t count, std::initializer_list<Reg64> pointers,
+                                             const std::function<void()>& channel_vector) {
   zero(zero_);
   lea(kTemp, at(kScratch, w_.temp_begin));
-  if (w_.ic_full_blocks > 0) {
-    Xbyak::Label next;
-    mov(kCount, w_.ic_full_blocks);
-    L(next);
-    emit_input_channel_vector(x, false);
-    add(kIn, static_cast<std::int32_t>(w_.channel_vector));
-    add(kOut, static_cast<std::int32_t>(w_.channel_vector));
-    dec(kCount);
-    jnz(next, T_NEAR);
-  }
+  if (count == 0) return;
+  Xbyak::Label next;
+  mov(kCount, count);
+  L(next);
+  channel_vector();
+  for (const Reg64& p : pointers) add(p, static_cast<std::int32_t>(w_.channel_vector));
+  dec(kCount);
+  jnz(next, T_NEAR);
+}
+
+void XbyakWinogradEmitter::emit_input_routine(const TileTransform& x) {
+  emit_channel_loop(w_.ic_full_blocks, {kIn, kOut}, [&] { emit_input_channel_vector(x, false); });
   if (w_.ic_tail_lanes) {
     set_mask(first_lanes(w_.ic_tail_lanes, plan_.lanes));
     emit_input_channel_vector(x, true);
@@ -272,19 +277,8 @@ void XbyakWinogradEmitter::emit_input_channel_vector(const TileTransform& x, boo
 }
 
 void XbyakWinogradEmitter::emit_output_routine(const TileTransform& x) {
-  zero(zero_);
-  lea(kTemp, at(kScratch, w_.temp_begin));
-  if (w_.oc_full_blocks > 0) {
-    Xbyak::Label next;
-    mov(kCount, w_.oc_full_blocks);
-    L(next);
-    emit_output_channel_vector(x, false);
-    add(kIn, static_cast<std::int32_t>(w_.channel_vector));
-    add(kOut, static_cast<std::int32_t>(w_.channel_vector));
-    add(kBias, static_cast<std::int32_t>(w_.channel_vector));
-    dec(kCount);
-    jnz(next, T_NEAR);
-  }
+  emit_channel_loop(w_.oc_full_blocks, {kIn, kOut, kBias},
+                    [&] { emit_output_channel_vector(x, false); });
   if (w_.oc_tail_lanes) {
     // The mask serves the residual's read and a masked store; narrow stores need none.
     if (w_.epilogue.add_residual || w_.oc_tail_store.kind == StoreKind::masked)

@@ -9,6 +9,8 @@
 #include "generator/xbyak/xbyak_builder.hpp"
 
 #include <cstdint>
+#include <functional>
+#include <initializer_list>
 #include <vector>
 
 namespace convjit {
@@ -24,6 +26,8 @@ class XbyakWinogradEmitter : public XbyakBuilder {
   void emit_tile_walk(const TileClasses& classes, const Xbyak::Label& routines,
                       const Xbyak::Label& row_table, const Xbyak::Label& column_table,
                       bool input_phase);
+  void emit_channel_loop(std::int64_t count, std::initializer_list<Xbyak::Reg64> pointers,
+                         const std::function<void()>& channel_vector);
   void emit_input_routine(const TileTransform& x);
   void emit_input_channel_vector(const TileTransform& x, bool tail);
   void emit_output_routine(const TileTransform& x);
