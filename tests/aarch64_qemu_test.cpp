@@ -140,6 +140,10 @@ const char* const kFeatureShapes[] = {
     "c=4,h=4,w=4,oc=4,k=3,g=4,p=1,layout=nchw",               // nchw depthwise
     "n=3,c=2,h=5,w=5,oc=3,k=2,p=valid",                       // a batch of three
     "n=2,c=5,h=9,w=7,oc=6,k=3,p=1,layout=nchw,act=relu",      // a batch, nchw
+    "c=9,h=10,w=11,oc=13,k=3,p=1,act=silu",                   // the exp-based epilogue
+    "c=6,h=12,w=9,oc=6,g=6,k=3,s=2,p=1,act=sigmoid",          // depthwise sigmoid
+    "c=3,h=14,w=15,oc=5,k=3,p=1,layout=nchw,act=hardswish",   // width vectors, hardswish
+    "c=8,h=7,w=7,oc=19,k=1,act=leaky_relu:-0.3",              // a negative slope
 };
 
 constexpr int kRandomShapes = 40;
