@@ -10,9 +10,10 @@
 
 namespace convjit {
 
-LlvmEmitter::LlvmEmitter(const KernelPlan& plan, llvm::Module& module)
+LlvmEmitter::LlvmEmitter(const KernelPlan& plan, const KernelSchedule& schedule,
+                         llvm::Module& module)
     : LlvmBuilder(plan, module),
-      schedule_(make_schedule(plan)),
+      schedule_(schedule),
       geo_(schedule_.geometry) {}
 
 llvm::Function* LlvmEmitter::emit(const std::string& name) {

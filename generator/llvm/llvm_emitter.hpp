@@ -35,7 +35,8 @@ inline constexpr int kLlvmKernelVersion = 6;
 
 class LlvmEmitter : private LlvmBuilder {
  public:
-  LlvmEmitter(const KernelPlan& plan, llvm::Module& module);
+  // The schedule outlives the emitter, which reads it while emitting.
+  LlvmEmitter(const KernelPlan& plan, const KernelSchedule& schedule, llvm::Module& module);
 
   // Adds the kernel to the module under `name` and returns it.
   llvm::Function* emit(const std::string& name);
@@ -99,7 +100,7 @@ class LlvmEmitter : private LlvmBuilder {
   llvm::Value* broadcast_input(const Address& address);
   bool inputs_loaded_per_tap() const;
 
-  const KernelSchedule schedule_;
+  const KernelSchedule& schedule_;
   const TileGeometry& geo_;
   llvm::Value* row_begin_ = nullptr;
   llvm::Value* row_end_ = nullptr;

@@ -47,9 +47,9 @@ std::unique_ptr<llvm::Module> build_kernel_module(const KernelPlan& plan, const 
   module->setDataLayout(target.createDataLayout());
   // The Winograd kernels have an emitter of their own; both translate the plan's schedule.
   if (plan.strategy == Strategy::winograd)
-    LlvmWinogradEmitter(plan, *module).emit(symbol);
+    LlvmWinogradEmitter(plan, make_winograd_schedule(plan), *module).emit(symbol);
   else
-    LlvmEmitter(plan, *module).emit(symbol);
+    LlvmEmitter(plan, make_schedule(plan), *module).emit(symbol);
   keep_to_the_plans_instruction_set(*module, plan, target);
   std::string problems;
   llvm::raw_string_ostream out(problems);

@@ -11,8 +11,9 @@
 
 namespace convjit {
 
-LlvmWinogradEmitter::LlvmWinogradEmitter(const KernelPlan& plan, llvm::Module& module)
-    : LlvmBuilder(plan, module), w_(make_winograd_schedule(plan)) {}
+LlvmWinogradEmitter::LlvmWinogradEmitter(const KernelPlan& plan, const WinogradSchedule& schedule,
+                                         llvm::Module& module)
+    : LlvmBuilder(plan, module), w_(schedule) {}
 
 llvm::Function* LlvmWinogradEmitter::emit(const std::string& name) {
   name_ = name;

@@ -23,7 +23,8 @@ namespace convjit {
 
 class LlvmWinogradEmitter : private LlvmBuilder {
  public:
-  LlvmWinogradEmitter(const KernelPlan& plan, llvm::Module& module);
+  // The schedule outlives the emitter, which reads it while emitting.
+  LlvmWinogradEmitter(const KernelPlan& plan, const WinogradSchedule& schedule, llvm::Module& module);
 
   // Adds the kernel and its routines to the module; returns the entry point `name`.
   llvm::Function* emit(const std::string& name);
@@ -48,7 +49,7 @@ class LlvmWinogradEmitter : private LlvmBuilder {
   llvm::Value* combination(const LinearCombination& terms, const Values& inputs);
   llvm::Value* table(const std::vector<std::uint8_t>& bytes, const std::string& name);
 
-  const WinogradSchedule w_;
+  const WinogradSchedule& w_;
   std::string name_;
 };
 

@@ -6,6 +6,7 @@
 #include <convjit/error.hpp>
 
 #include <memory>
+#include <optional>
 
 namespace convjit {
 namespace {
@@ -34,14 +35,21 @@ class XbyakCode final : public KernelCode {
 }  // namespace
 
 std::shared_ptr<const KernelCode> make_xbyak_code(const KernelPlan& plan) {
+  // The schedule once, whatever the capacity tries below.
+  const bool winograd = plan.strategy == Strategy::winograd;
+  const std::optional<WinogradSchedule> winograd_schedule =
+      winograd ? std::optional(make_winograd_schedule(plan)) : std::nullopt;
+  const std::optional<KernelSchedule> schedule =
+      winograd ? std::nullopt : std::optional(make_schedule(plan));
   // Start from the planner's estimate and grow on overflow; the estimate is usually close.
   std::size_t capacity = 4096;
   while (capacity < static_cast<std::size_t>(plan.estimated_code_bytes) * 2) capacity *= 2;
   for (; capacity <= kMaxCodeBytes; capacity *= 2) {
     try {
-      if (plan.strategy == Strategy::winograd)
-        return std::make_shared<XbyakCode>(std::make_unique<XbyakWinogradEmitter>(plan, capacity));
-      return std::make_shared<XbyakCode>(std::make_unique<XbyakEmitter>(plan, capacity));
+      if (winograd)
+        return std::make_shared<XbyakCode>(
+            std::make_unique<XbyakWinogradEmitter>(plan, *winograd_schedule, capacity));
+      return std::make_shared<XbyakCode>(std::make_unique<XbyakEmitter>(plan, *schedule, capacity));
     } catch (const Xbyak::Error& e) {
       if (static_cast<int>(e) != Xbyak::ERR_CODE_IS_TOO_BIG)
         throw Error("xbyak", std::string("code generation failed: ") + e.what());

@@ -47,10 +47,11 @@ constexpr int kFrameBytes = kSlotCount * 8 + 8;  // keeps rsp 16-byte aligned
 
 }  // namespace
 
-XbyakEmitter::XbyakEmitter(const KernelPlan& plan, std::size_t max_code_bytes)
+XbyakEmitter::XbyakEmitter(const KernelPlan& plan, const KernelSchedule& schedule,
+                           std::size_t max_code_bytes)
     : XbyakBuilder(plan, max_code_bytes, kWide),
       shape_(plan.shape),
-      schedule_(make_schedule(plan)),
+      schedule_(schedule),
       geo_(schedule_.geometry) {
   allocate_vector_registers();
   declare_epilogue_constants(schedule_.epilogue);

@@ -14,7 +14,7 @@ namespace convjit {
 class XbyakEmitter : public XbyakBuilder {
  public:
   // Code memory is writable while emitting and read+execute afterwards, never both.
-  XbyakEmitter(const KernelPlan& plan, std::size_t max_code_bytes);
+  XbyakEmitter(const KernelPlan& plan, const KernelSchedule& schedule, std::size_t max_code_bytes);
 
  private:
   // The registers a tile addresses from: its own pointers when looped, else the row's.

@@ -43,9 +43,10 @@ constexpr int kFrameBytes = 24;  // two slots; keeps rsp 16-byte aligned after s
 
 }  // namespace
 
-XbyakWinogradEmitter::XbyakWinogradEmitter(const KernelPlan& plan, std::size_t max_code_bytes)
+XbyakWinogradEmitter::XbyakWinogradEmitter(const KernelPlan& plan, const WinogradSchedule& schedule,
+                                           std::size_t max_code_bytes)
     : XbyakBuilder(plan, max_code_bytes, util::rax),  // rax: free wherever a tail mask is set
-      w_(make_winograd_schedule(plan)) {
+      w_(schedule) {
   VectorRegisters regs(plan.lanes, plan.vector_registers);
   for (int i = 0; i < w_.alpha; ++i) inputs_.push_back(regs.take("transform input"));
   result_ = regs.take("transform result");

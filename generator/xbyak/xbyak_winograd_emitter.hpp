@@ -17,7 +17,8 @@ namespace convjit {
 
 class XbyakWinogradEmitter : public XbyakBuilder {
  public:
-  XbyakWinogradEmitter(const KernelPlan& plan, std::size_t max_code_bytes);
+  XbyakWinogradEmitter(const KernelPlan& plan, const WinogradSchedule& schedule,
+                       std::size_t max_code_bytes);
 
  private:
   void emit_entry();
