@@ -55,7 +55,7 @@ struct KernelPlan {
   int vector_registers = 16;
   Strategy strategy = Strategy::oc_vectors;
 
-  // Register tile.
+  // Register tile of a direct kernel (Winograd's products have their own, winograd.gemm_*).
   //  oc_vectors / depthwise: ur_w output pixels × oc_tile channel blocks of `lanes`.
   //  width_vectors: ur_w vectors of `lanes` output columns × oc_tile output channels.
   int ur_w = 1;

@@ -204,8 +204,6 @@ KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m, int lanes)
   lay_out_scratch(p);
   p.work.units = wp.blocks;
   p.work.channel_tiles = 1;
-  p.ur_w = wp.gemm_tiles;
-  p.oc_tile = wp.gemm_blocks;
   p.estimated_code_bytes = 48 * 1024;
   p.estimated_cycles = estimate(p).cycles;
   p.name = winograd_name(p);
