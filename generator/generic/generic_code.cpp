@@ -1,7 +1,7 @@
 // GenericCode: the "what you would write without a JIT" baseline.
 //
 // It follows the same plan as the JIT kernels (strategy, register tile ur_w × oc_tile, the
-// packed weight layout of runtime/pack.cpp) but is compiled ahead of time (-O3 -mavx2 -mfma,
+// packed weight layout of generator/packed_layout.hpp) but is compiled ahead of time (-O3 -mavx2 -mfma,
 // set on this file only by CMakeLists.txt): every loop bound is a runtime value, the
 // accumulator tile is a fixed-size array used up to ur_w × oc_tile, and each kernel tap is
 // checked against the image borders at run time instead of being left out at generation
