@@ -64,7 +64,7 @@ void bare_entry_call_on_seed(benchmark::State& state) {
   SeedRun s;
   const KernelCode::Entry entry = kernel_code(*s.kernel).entry();
   const KernelCallArgs args{s.src.data(), s.packed.data(),
-                            s.packed.data() + kernel_plan(*s.kernel).packed_weight_floats, s.dst.data(),
+                            s.packed.data() + kernel_plan(*s.kernel).packed.weight_floats, s.dst.data(),
                             0, kSeed.out_h};
   for (auto _ : state) {
     entry(&args);

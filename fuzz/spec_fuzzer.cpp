@@ -66,7 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     if (shape.out_h <= 4096 && shape.out_w <= 4096 && shape.c <= 4096 && shape.oc <= 4096) {
       const convjit::KernelPlan plan = convjit::make_plan(shape);
-      if (plan.packed_weight_floats < shape.weight_elems())
+      if (plan.packed.weight_floats < shape.weight_elems())
         fail(input, "the plan packs fewer weights than the shape has");
     }
   } catch (const convjit::Error& e) {

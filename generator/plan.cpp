@@ -191,26 +191,6 @@ void decide_unrolling(KernelPlan& p) {
   if (p.unroll_rows) p.estimated_code_bytes = all_rows + 256;
 }
 
-void size_packed_weights(KernelPlan& p) {
-  const ConvShape& s = p.shape;
-  switch (p.strategy) {
-    case Strategy::oc_vectors:
-      p.packed_weight_floats = s.groups * p.oc_blocks * s.kh * s.kw * s.ic_per_group() * p.lanes;
-      p.packed_bias_floats = s.groups * p.oc_blocks * p.lanes;
-      break;
-    case Strategy::depthwise:
-      p.packed_weight_floats = p.oc_blocks * s.kh * s.kw * p.lanes;
-      p.packed_bias_floats = p.oc_blocks * p.lanes;
-      break;
-    case Strategy::width_vectors:
-      p.packed_weight_floats = s.oc * s.ic_per_group() * s.kh * s.kw;
-      p.packed_bias_floats = s.oc;
-      break;
-    case Strategy::winograd:  // sized by make_winograd_plan
-      break;
-  }
-}
-
 std::string make_name(const KernelPlan& p) {
   const ConvShape& s = p.shape;
   std::ostringstream out;
@@ -294,7 +274,7 @@ KernelPlan finish_direct_plan(KernelPlan p, VectorShape vectors, std::int64_t bl
   const std::int64_t column_width =
       p.strategy == Strategy::width_vectors ? p.ur_w * p.lanes : p.ur_w;
   p.columns = make_column_tiles(shape, column_width);
-  size_packed_weights(p);
+  p.packed = make_packed_layout(p);
   decide_unrolling(p);
   p.work.units = shape.out_h;
   p.work.channel_tiles = channel_tile_count(p);
@@ -348,25 +328,6 @@ std::optional<KernelPlan> make_direct_plan_with(const ConvShape& shape, Isa isa,
   return finish_direct_plan(std::move(p), vectors, blocks, others[static_cast<std::size_t>(tile_rank - 1)]);
 }
 
-// Hashes exactly what pack_for_plan's output depends on, so weights packed once serve the
-// layer at any batch, input size, padding, stride, dilation or activation.
-std::uint64_t KernelPlan::packing_format() const {
-  const ConvShape& s = shape;
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  auto mix = [&](std::uint64_t v) {
-    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-  };
-  for (std::uint64_t v : {std::uint64_t{1} + static_cast<std::uint64_t>(strategy),
-                          static_cast<std::uint64_t>(lanes), static_cast<std::uint64_t>(s.groups),
-                          static_cast<std::uint64_t>(oc_blocks), static_cast<std::uint64_t>(s.oc),
-                          static_cast<std::uint64_t>(s.kh), static_cast<std::uint64_t>(s.kw),
-                          static_cast<std::uint64_t>(s.ic_per_group()),
-                          static_cast<std::uint64_t>(s.bias),
-                          static_cast<std::uint64_t>(winograd.m)})
-    mix(v);
-  return h;
-}
-
 void KernelPlan::describe_winograd(std::ostream& out) const {
   const WinogradPlan& wp = winograd;
   const std::int64_t per_tile = wp.elements() * (wp.ic_blocks + oc_blocks) * lanes;
@@ -381,7 +342,7 @@ void KernelPlan::describe_winograd(std::ostream& out) const {
       << " input channel vectors\n"
       << "scratch    " << work.scratch_floats * 4 << " bytes per thread (V and M "
       << per_tile * 4 << " bytes a tile)\n"
-      << "packed     " << packed_weight_floats << " transformed weight + " << packed_bias_floats
+      << "packed     " << packed.weight_floats << " transformed weight + " << packed.bias_floats
       << " bias floats\n";
   if (work.stages_nchw)
     out << "staging    nchw: the kernel computes nhwc; run() transposes src (and the residual) in "
@@ -427,7 +388,7 @@ std::string KernelPlan::describe() const {
   }
   out << "\nunrolled   rows=" << (unroll_rows ? "all" : "loop")
       << " kh=" << (unroll_kh ? "yes" : "loop") << " ic=" << ic_unroll << " per step\n"
-      << "packed     " << packed_weight_floats << " weight + " << packed_bias_floats
+      << "packed     " << packed.weight_floats << " weight + " << packed.bias_floats
       << " bias floats\n"
       << "code       ~" << estimated_code_bytes << " bytes (estimate)\n";
   return out.str();

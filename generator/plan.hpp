@@ -5,6 +5,7 @@
 #include <convjit/backend.hpp>
 #include <convjit/shape.hpp>
 
+#include "generator/packed_layout.hpp"
 #include "generator/strategy.hpp"
 #include "generator/winograd_plan.hpp"
 #include "generator/work_units.hpp"
@@ -73,9 +74,8 @@ struct KernelPlan {
   bool unroll_kh = true;        // kernel rows unrolled inside a tile
   int ic_unroll = 1;            // input channels unrolled per loop step (divides icg or = icg)
 
-  // Packed weight layout (floats), shared by every backend that consumes this plan.
-  std::int64_t packed_weight_floats = 0;
-  std::int64_t packed_bias_floats = 0;
+  // Where pack_for_plan puts every weight and bias value, and so where the kernel reads them.
+  PackedLayout packed;
 
   // How run() shares the kernel's work out (units per image, channel tiles, scratch, staging).
   WorkUnits work;
@@ -100,8 +100,6 @@ struct KernelPlan {
 
   std::string describe() const;
   void describe_winograd(std::ostream& out) const;
-  // Identifies the packed-weights format: equal for plans that pack identically.
-  std::uint64_t packing_format() const;
 };
 
 // The planner: a pure function of the shape, the instruction set (avx2, avx512 or neon) and

@@ -7,27 +7,30 @@ TileGeometry make_tile_geometry(const KernelPlan& p) {
   constexpr std::int64_t f = sizeof(float);
   const std::int64_t icg = s.ic_per_group(), ocg = s.oc_per_group();
   TileGeometry g;
+  if (p.strategy != Strategy::winograd) {  // the weights and bias, as they were packed
+    const PackedLayout& w = p.packed;
+    g.wei_kh = w.row_stride * f;
+    g.wei_kw = w.column_stride * f;
+    g.wei_ic = w.input_stride * f;
+    g.wei_block = w.block_stride * f;
+    g.wei_group = w.group_stride * f;
+    g.bias_block = w.lanes * f;
+    g.bias_group = w.bias_group_stride * f;
+  }
   switch (p.strategy) {
     case Strategy::oc_vectors:
       g.src_row = s.w * s.src_pixel_stride() * f;
       g.src_kh = s.dh * g.src_row;
       g.src_kw = s.dw * s.src_pixel_stride() * f;
       g.src_ic = f;
-      g.wei_ic = p.lanes * f;
-      g.wei_kw = icg * g.wei_ic;
-      g.wei_kh = s.kw * g.wei_kw;
       g.reduction_ic = icg;
       g.src_column = s.sw * s.src_pixel_stride() * f;
       g.dst_column = s.dst_pixel_stride() * f;
-      g.wei_block = s.kh * g.wei_kh;
-      g.bias_block = p.lanes * f;
       g.dst_block = p.lanes * f;
       g.src_block = 0;
       g.dst_row = s.out_w * s.dst_pixel_stride() * f;
       g.src_group = icg * f;
       g.dst_group = ocg * f;
-      g.wei_group = p.oc_blocks * g.wei_block;
-      g.bias_group = p.oc_blocks * g.bias_block;
       g.groups_looped = static_cast<int>(s.groups);
       break;
     case Strategy::depthwise:
@@ -35,14 +38,9 @@ TileGeometry make_tile_geometry(const KernelPlan& p) {
       g.src_kh = s.dh * g.src_row;
       g.src_kw = s.dw * s.src_pixel_stride() * f;
       g.src_ic = 0;
-      g.wei_ic = 0;
-      g.wei_kw = p.lanes * f;
-      g.wei_kh = s.kw * g.wei_kw;
       g.reduction_ic = 1;
       g.src_column = s.sw * s.src_pixel_stride() * f;
       g.dst_column = s.dst_pixel_stride() * f;
-      g.wei_block = s.kh * g.wei_kh;
-      g.bias_block = p.lanes * f;
       g.dst_block = p.lanes * f;
       g.src_block = p.lanes * f;
       g.dst_row = s.out_w * s.dst_pixel_stride() * f;
@@ -53,21 +51,14 @@ TileGeometry make_tile_geometry(const KernelPlan& p) {
       g.src_kh = s.dh * g.src_row;
       g.src_kw = s.dw * f;
       g.src_ic = s.h * s.w * f;
-      g.wei_kw = f;
-      g.wei_kh = s.kw * f;
-      g.wei_ic = s.kh * s.kw * f;
       g.reduction_ic = icg;
       g.src_column = s.sw * f;
       g.dst_column = f;
-      g.wei_block = icg * g.wei_ic;
-      g.bias_block = f;
       g.dst_block = s.out_h * s.out_w * f;
       g.src_block = 0;
       g.dst_row = s.out_w * f;
       g.src_group = icg * g.src_ic;
       g.dst_group = ocg * g.dst_block;
-      g.wei_group = ocg * g.wei_block;
-      g.bias_group = ocg * f;
       g.groups_looped = static_cast<int>(s.groups);
       break;
     case Strategy::winograd:  // addressed by WinogradSchedule, not by column tiles

@@ -1,7 +1,7 @@
 #pragma once
 // TileGeometry: the byte strides every emitter uses to address inputs, packed weights,
 // bias and outputs under a plan. Derived from the plan alone, so the Xbyak and LLVM
-// emitters walk memory identically.
+// emitters walk memory identically; the weight and bias strides are the plan's PackedLayout's.
 #include "generator/plan.hpp"
 
 #include <cstdint>

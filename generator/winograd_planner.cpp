@@ -90,7 +90,7 @@ WinogradCost estimate(const KernelPlan& p) {
                             (wp.alpha * wp.m + wp.m * wp.m) / 1.5 + wp.elements() / 2.0;
   cost.transforms = static_cast<double>(wp.tiles()) *
                     (static_cast<double>(wp.ic_blocks) * in_cycles + static_cast<double>(p.oc_blocks) * out_cycles);
-  const double weight_bytes = static_cast<double>(p.packed_weight_floats) * 4.0;
+  const double weight_bytes = static_cast<double>(p.packed.weight_floats) * 4.0;
   if (weight_bytes > kResidentWeightBytes) cost.weight_traffic = wp.blocks * weight_bytes / 16.0;
   // NCHW staging: every src and dst float read and written once more, strided on one side.
   if (p.work.stages_nchw)
@@ -106,11 +106,10 @@ double direct_cycles(const KernelPlan& direct) {
 }
 
 void choose_blocks(KernelPlan& p) {
-  const ConvShape& s = p.shape;
   WinogradPlan& wp = p.winograd;
   const std::int64_t icp = wp.ic_blocks * p.lanes, ocp = p.oc_blocks * p.lanes;
   const std::int64_t tile_bytes = wp.elements() * (icp + ocp) * 4;
-  const std::int64_t weight_bytes = wp.elements() * s.c * ocp * 4;
+  const std::int64_t weight_bytes = p.packed.weight_floats * 4;
   std::int64_t tiles = std::max<std::int64_t>(1, kBlockScratchBytes / tile_bytes);
   std::ostringstream why;
   why << "blocks of tiles whose V and M (" << tile_bytes / 1024.0 << " KiB a tile) fit "
@@ -198,8 +197,7 @@ KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m, int lanes)
   wp.ic_tail_lanes = static_cast<int>(shape.c - (wp.ic_blocks - 1) * p.lanes);
   p.work.unit = "block";
   p.work.stages_nchw = shape.layout == Layout::nchw;
-  p.packed_weight_floats = wp.elements() * p.oc_blocks * shape.c * p.lanes;
-  p.packed_bias_floats = p.oc_blocks * p.lanes;
+  p.packed = make_packed_layout(p);
   choose_blocks(p);
   lay_out_scratch(p);
   p.work.units = wp.blocks;

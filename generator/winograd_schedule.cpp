@@ -139,8 +139,9 @@ WinogradSchedule make_winograd_schedule(const KernelPlan& p) {
   w.m_element = wp.block_tiles * w.m_tile;
   w.m_begin = wp.m_offset * f;
   w.temp_begin = wp.temp_offset * f;
-  w.u_block = s.c * p.lanes * f;
-  w.u_element = p.oc_blocks * w.u_block;
+  // U's elements are its layout's columns (e = row·alpha + column, consecutive).
+  w.u_block = p.packed.block_stride * f;
+  w.u_element = p.packed.column_stride * f;
 
   w.ic_tail_lanes = wp.ic_tail_lanes < p.lanes ? wp.ic_tail_lanes : 0;
   w.ic_full_blocks = wp.ic_blocks - (w.ic_tail_lanes ? 1 : 0);

@@ -2,12 +2,12 @@
 #include <convjit/error.hpp>
 #include <convjit/kernel.hpp>
 
+#include "generator/packed_layout.hpp"
 #include "generator/plan.hpp"
 #include "generator/tile_geometry.hpp"
 #include "generator/kernel_code.hpp"
 #include "runtime/kernel_state.hpp"
 #include "runtime/observability.hpp"
-#include "runtime/pack.hpp"
 #include "runtime/thread_count.hpp"
 #include "runtime/layout_staging.hpp"
 #include "runtime/thread_scratch.hpp"
@@ -65,14 +65,14 @@ bool footprints_overlap(const Footprint& a, const Footprint& b) {
 
 // The reference reads the user's layout (HWIO or OIHW): a format of its own per layout.
 std::uint64_t packing_format_of(const KernelPlan& plan, const KernelCode& code) {
-  if (!code.takes_user_layout()) return plan.packing_format();
-  return plan.packing_format() ^ (0x5555 + static_cast<std::uint64_t>(plan.shape.layout));
+  if (!code.takes_user_layout()) return plan.packed.format();
+  return plan.packed.format() ^ (0x5555 + static_cast<std::uint64_t>(plan.shape.layout));
 }
 
 std::size_t packed_floats_of(const KernelPlan& plan, const KernelCode& code) {
   const ConvShape& s = plan.shape;
   if (code.takes_user_layout()) return static_cast<std::size_t>(s.weight_elems() + s.oc);
-  return static_cast<std::size_t>(plan.packed_weight_floats + plan.packed_bias_floats);
+  return static_cast<std::size_t>(plan.packed.total_floats());
 }
 
 void call(const KernelState& k, const KernelCallArgs& args) {
@@ -251,7 +251,7 @@ std::size_t pack_into(const KernelState& k, const float* weights, const float* b
     return w;
   }
   pack_for_plan(*k.plan, weights, bias, out);
-  return static_cast<std::size_t>(k.plan->packed_weight_floats);
+  return static_cast<std::size_t>(k.plan->packed.weight_floats);
 }
 
 }  // namespace

@@ -12,7 +12,7 @@
 #include "generator/llvm/llvm_cross_compiler.hpp"
 #include "generator/plan.hpp"
 #include "generator/tile_geometry.hpp"
-#include "runtime/pack.hpp"
+#include "generator/packed_layout.hpp"
 #include "tests/aarch64/kernel_runner.h"
 #include "tests/support/test_support.hpp"
 
@@ -173,7 +173,7 @@ Case prepare_case(const NamedShape& named, std::uint64_t seed) {
   c.weights = random_floats(static_cast<std::size_t>(s.weight_elems()), seed ^ 0x5bd1e995u);
   // Passed even without bias: the kernel must then ignore it.
   c.bias = random_floats(static_cast<std::size_t>(s.oc), seed ^ 0xc2b2ae35u);
-  c.packed.resize(static_cast<std::size_t>(c.plan.packed_weight_floats + c.plan.packed_bias_floats));
+  c.packed.resize(static_cast<std::size_t>(c.plan.packed.total_floats()));
   pack_for_plan(c.plan, c.weights.data(), c.bias.data(), c.packed.data());
   return c;
 }
@@ -242,7 +242,7 @@ std::string kernel_table_source(const std::vector<Case>& cases) {
     const KernelPlan& p = cases[i].plan;
     c << "  {" << kernel_symbol(i) << ", \"" << s.to_string() << "\", " << s.n << ", "
       << s.c * s.h * s.w << ", " << s.oc * s.out_h * s.out_w << ", " << cases[i].packed.size()
-      << ", " << p.packed_weight_floats << ", " << s.out_h << ", " << channel_tile_count(p)
+      << ", " << p.packed.weight_floats << ", " << s.out_h << ", " << channel_tile_count(p)
       << "},\n";
   }
   c << "};\nconst int kernel_case_count = " << cases.size() << ";\n";

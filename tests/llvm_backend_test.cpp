@@ -231,7 +231,7 @@ BOOST_AUTO_TEST_CASE(any_row_range_writes_exactly_its_rows) {
       auto kernel = llvm_jit().compile(shape);
       const PackedWeights packed = kernel->pack_weights(d.weights.data(), d.bias.data());
       const float* weights = packed.data();
-      const float* bias = packed.data() + make_direct_plan(shape, llvm_jit().isa()).packed_weight_floats;
+      const float* bias = packed.data() + make_direct_plan(shape, llvm_jit().isa()).packed.weight_floats;
       const std::int64_t plane = shape.out_h * shape.out_w;
       int ranges = 0;
       for (std::int64_t begin = -1; begin <= shape.out_h; ++begin)

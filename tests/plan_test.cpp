@@ -178,7 +178,7 @@ BOOST_AUTO_TEST_CASE(avx512_puts_sixteen_channels_in_a_zmm_on_wide_layers) {
   BOOST_TEST(p.lanes == 16);
   BOOST_TEST(p.oc_blocks == 4);
   BOOST_TEST(p.ur_w * p.oc_tile >= 24);  // 32 registers: a larger tile than avx2's 12
-  BOOST_TEST(p.packed_weight_floats == 4 * 3 * 3 * 64 * 16);
+  BOOST_TEST(p.packed.weight_floats == 4 * 3 * 3 * 64 * 16);
   BOOST_TEST(p.name.ends_with("_avx512_zmm"));
 }
 
@@ -202,8 +202,8 @@ BOOST_AUTO_TEST_CASE(avx512_channel_tails_are_counted_in_sixteen_lane_blocks) {
 
 BOOST_AUTO_TEST_CASE(eight_and_sixteen_lane_plans_pack_weights_differently) {
   const char* spec = "c=32,h=8,w=8,oc=32,k=3";
-  BOOST_TEST(plan_of(spec, Isa::avx2).packing_format() !=
-             plan_of(spec, Isa::avx512).packing_format());
+  BOOST_TEST(plan_of(spec, Isa::avx2).packed.format() !=
+             plan_of(spec, Isa::avx512).packed.format());
 }
 
 BOOST_AUTO_TEST_CASE(neon_plans_put_four_channels_in_a_q_register_and_have_32_registers) {
@@ -213,7 +213,7 @@ BOOST_AUTO_TEST_CASE(neon_plans_put_four_channels_in_a_q_register_and_have_32_re
   BOOST_TEST(p.oc_blocks == 16);
   BOOST_TEST(!p.uses_opmasks());
   BOOST_TEST(p.ur_w * p.oc_tile >= 20);  // 32 registers: more than avx2's 12 accumulators
-  BOOST_TEST(p.packed_weight_floats == 16 * 3 * 3 * 64 * 4);
+  BOOST_TEST(p.packed.weight_floats == 16 * 3 * 3 * 64 * 4);
   BOOST_TEST(p.name.ends_with("_neon"));
   BOOST_TEST(p.describe().find("neon, 4-lane vectors (q), 32 registers") != std::string::npos);
 }
@@ -229,7 +229,7 @@ BOOST_AUTO_TEST_CASE(neon_tiles_leave_four_of_the_32_registers_to_llvm) {
 
 BOOST_AUTO_TEST_CASE(four_lane_plans_pack_weights_differently_from_eight_lane_ones) {
   const char* spec = "c=32,h=8,w=8,oc=32,k=3";
-  BOOST_TEST(plan_of(spec, Isa::avx2).packing_format() != plan_of(spec, Isa::neon).packing_format());
+  BOOST_TEST(plan_of(spec, Isa::avx2).packed.format() != plan_of(spec, Isa::neon).packed.format());
 }
 
 BOOST_AUTO_TEST_CASE(the_planner_refuses_an_unresolved_instruction_set) {

@@ -244,7 +244,7 @@ BOOST_AUTO_TEST_CASE(algo_direct_gives_the_direct_plan) {
         BOOST_TEST(forced.oc_tile == direct.oc_tile);
         BOOST_TEST(forced.rows.size() == direct.rows.size());
         BOOST_TEST(forced.columns == direct.columns);
-        BOOST_TEST(forced.packing_format() == direct.packing_format());
+        BOOST_TEST(forced.packed.format() == direct.packed.format());
       }
     }
   }

@@ -1,7 +1,7 @@
 // GenericCode: the "what you would write without a JIT" baseline.
 //
 // It follows the same plan as the JIT kernels (strategy, register tile ur_w × oc_tile, the
-// packed weight layout of runtime/pack.cpp) but is compiled ahead of time (-O3 -mavx2 -mfma,
+// packed weight layout of generator/packed_layout.hpp) but is compiled ahead of time (-O3 -mavx2 -mfma,
 // set on this file only by CMakeLists.txt): every loop bound is a runtime value, the
 // accumulator tile is a fixed-size array used up to ur_w × oc_tile, and each kernel tap is
 // checked against the image borders at run time instead of being left out at generation
@@ -10,6 +10,7 @@
 #include <convjit/error.hpp>
 
 #include "generator/kernel_schedule.hpp"
+#include "generator/packed_layout.hpp"
 #include "generator/generic/generic_code.hpp"
 
 #include <immintrin.h>
@@ -192,8 +193,7 @@ class GenericCode final : public KernelCode {
 void GenericCode::run_oc_vectors(const KernelCallArgs& a) const {
   const ConvShape& s = plan_.shape;
   const std::int64_t icg = s.ic_per_group(), ocg = s.oc_per_group();
-  const std::int64_t blocks = plan_.oc_blocks;
-  const std::int64_t block_floats = s.kh * s.kw * icg * kLanes;  // one oc block's weights
+  const PackedLayout& w = plan_.packed;
   const std::int64_t src_row = s.w * s.src_pixel_stride(), dst_row = s.out_w * s.dst_pixel_stride();
   const int ur_w = plan_.ur_w;
   const int tail_lanes = plan_.oc_tail_lanes;
@@ -202,8 +202,8 @@ void GenericCode::run_oc_vectors(const KernelCallArgs& a) const {
 
   for (std::int64_t g = 0; g < s.groups; ++g) {
     for_each_requested_tile(a, g, [&](std::int64_t ob0, int nt, bool tail) {
-      const float* w_tile = a.weights + (g * blocks + ob0) * block_floats;
-      const float* b_tile = a.bias + (g * blocks + ob0) * kLanes;
+      const float* w_tile = a.weights + g * w.group_stride + ob0 * w.block_stride;
+      const float* b_tile = a.bias + g * w.bias_group_stride + ob0 * kLanes;
       const float* src_group = a.src + g * icg;
       for (std::int64_t oh = a.unit_begin; oh < a.unit_end; ++oh) {
         float* dst_row_ptr = a.dst + oh * dst_row + g * ocg + ob0 * kLanes;
@@ -230,11 +230,11 @@ void GenericCode::run_oc_vectors(const KernelCallArgs& a) const {
                 ++valid;
               }
               if (valid == 0) continue;
-              const float* w_tap = w_tile + (y * s.kw + x) * icg * kLanes;
+              const float* w_tap = w_tile + y * w.row_stride + x * w.column_stride;
               for (std::int64_t i = 0; i < icg; ++i) {
                 __m256 wv[kMaxOcTile];
                 for (int t = 0; t < nt; ++t)
-                  wv[t] = _mm256_loadu_ps(w_tap + t * block_floats + i * kLanes);
+                  wv[t] = _mm256_loadu_ps(w_tap + t * w.block_stride + i * w.input_stride);
                 for (int k = 0; k < valid; ++k) {
                   const __m256 v = _mm256_broadcast_ss(in[k] + i);
                   __m256* acc_u = acc + slot[k];
@@ -263,11 +263,11 @@ void GenericCode::run_depthwise(const KernelCallArgs& a) const {
   const int tail_lanes = plan_.oc_tail_lanes;
   const __m256i tail_mask = first_lanes_mask(tail_lanes);
   const Epilogue epilogue(schedule_.epilogue);
-  const std::int64_t taps = s.kh * s.kw;
+  const PackedLayout& w = plan_.packed;
 
   for_each_requested_tile(a, 0, [&](std::int64_t cb0, int nt, bool tail) {
     const int full_t = tail ? nt - 1 : nt;
-    const float* w_tile = a.weights + cb0 * taps * kLanes;
+    const float* w_tile = a.weights + cb0 * w.block_stride;
     const float* b_tile = a.bias + cb0 * kLanes;
     const float* src_block = a.src + cb0 * kLanes;
     for (std::int64_t oh = a.unit_begin; oh < a.unit_end; ++oh) {
@@ -283,9 +283,9 @@ void GenericCode::run_depthwise(const KernelCallArgs& a) const {
           if (ih < 0 || ih >= s.h) continue;
           const float* src_ih = src_block + ih * src_row;
           for (std::int64_t x = 0; x < s.kw; ++x) {
-            const float* w_tap = w_tile + (y * s.kw + x) * kLanes;
+            const float* w_tap = w_tile + y * w.row_stride + x * w.column_stride;
             __m256 wv[kMaxOcTile];
-            for (int t = 0; t < nt; ++t) wv[t] = _mm256_loadu_ps(w_tap + t * taps * kLanes);
+            for (int t = 0; t < nt; ++t) wv[t] = _mm256_loadu_ps(w_tap + t * w.block_stride);
             for (int u = 0; u < nu; ++u) {
               const std::int64_t iw = (ow0 + u) * s.sw - s.pad_left + x * s.dw;
               if (iw < 0 || iw >= s.w) continue;
@@ -315,7 +315,7 @@ void GenericCode::run_width_vectors(const KernelCallArgs& a) const {
   const ConvShape& s = plan_.shape;
   const std::int64_t icg = s.ic_per_group(), ocg = s.oc_per_group();
   const std::int64_t in_plane = s.h * s.w, out_plane = s.out_h * s.out_w;
-  const std::int64_t oc_weights = icg * s.kh * s.kw;  // one output channel's weights
+  const PackedLayout& w = plan_.packed;  // OIHW: a block is one output channel
   const int ur_w = plan_.ur_w;
   const std::int64_t tile_columns = static_cast<std::int64_t>(ur_w) * kLanes;
   const Epilogue epilogue(schedule_.epilogue);
@@ -326,7 +326,7 @@ void GenericCode::run_width_vectors(const KernelCallArgs& a) const {
   for (std::int64_t g = 0; g < s.groups; ++g) {
     for_each_requested_tile(a, g, [&](std::int64_t o0, int nt, bool) {
       const std::int64_t oc_first = g * ocg + o0;
-      const float* w_tile = a.weights + oc_first * oc_weights;
+      const float* w_tile = a.weights + g * w.group_stride + o0 * w.block_stride;
       for (std::int64_t oh = a.unit_begin; oh < a.unit_end; ++oh) {
         for (std::int64_t ow0 = 0; ow0 < s.out_w; ow0 += tile_columns) {
           const std::int64_t columns = std::min<std::int64_t>(tile_columns, s.out_w - ow0);
@@ -339,7 +339,7 @@ void GenericCode::run_width_vectors(const KernelCallArgs& a) const {
 
           for (std::int64_t i = 0; i < icg; ++i) {
             const float* plane = a.src + (g * icg + i) * in_plane;
-            const float* w_ic = w_tile + i * s.kh * s.kw;
+            const float* w_ic = w_tile + i * w.input_stride;
             for (std::int64_t y = 0; y < s.kh; ++y) {
               const std::int64_t ih = oh * s.sh - s.pad_top + y * s.dh;
               if (ih < 0 || ih >= s.h) continue;
@@ -375,9 +375,9 @@ void GenericCode::run_width_vectors(const KernelCallArgs& a) const {
                                     4)
                               : _mm256_setzero_ps();
                 }
-                const float* w_tap = w_ic + y * s.kw + x;
+                const float* w_tap = w_ic + y * w.row_stride + x * w.column_stride;
                 for (int t = 0; t < nt; ++t) {
-                  const __m256 wb = _mm256_broadcast_ss(w_tap + t * oc_weights);
+                  const __m256 wb = _mm256_broadcast_ss(w_tap + t * w.block_stride);
                   for (int u = 0; u < nu; ++u)
                     acc[u * nt + t] = _mm256_fmadd_ps(in[u], wb, acc[u * nt + t]);
                 }
