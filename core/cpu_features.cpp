@@ -4,6 +4,8 @@
 #include <cpuid.h>
 #endif
 
+#include <unistd.h>
+
 #include <cstring>
 
 namespace convjit {
@@ -31,6 +33,18 @@ bool cpu_has_neon() {
 #else
   return false;
 #endif
+}
+
+std::size_t cpu_l2_bytes() {
+  static const std::size_t bytes = [] {
+    constexpr std::size_t kFallback = std::size_t{1} << 20;
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+    const long l2 = ::sysconf(_SC_LEVEL2_CACHE_SIZE);
+    if (l2 > 0) return static_cast<std::size_t>(l2);
+#endif
+    return kFallback;
+  }();
+  return bytes;
 }
 
 const std::string& cpu_identity() {

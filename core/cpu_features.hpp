@@ -1,5 +1,6 @@
 #pragma once
 // What the host CPU runs, asked once per process.
+#include <cstddef>
 #include <string>
 
 namespace convjit {
@@ -8,6 +9,10 @@ bool cpu_has_avx2_fma();
 bool cpu_has_avx512();  // AVX-512F and AVX-512VL (with AVX2 and FMA)
 // AArch64 Advanced SIMD, which every AArch64 CPU has and no x86-64 one does.
 bool cpu_has_neon();
+
+// Bytes of one core's L2 cache (sysconf), or 1 MiB where the system does not say: what the
+// planner sizes bands of rows by (WorkUnits::band_units).
+std::size_t cpu_l2_bytes();
 
 // The CPU as a persistent cache must tell it apart, one line: vendor, family, model and
 // stepping, and the instruction-set features kernels and timings depend on, e.g.

@@ -4,11 +4,16 @@
 #include "generator/register_budget.hpp"
 #include "generator/tile_geometry.hpp"
 
+#include "core/cpu_features.hpp"
+#include "core/environment.hpp"
+
 #include <convjit/error.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <ostream>
+#include <set>
 #include <sstream>
 
 namespace convjit {
@@ -23,8 +28,9 @@ constexpr std::int64_t kBytesPerLoad = 7;
 
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
-Strategy choose_strategy(const ConvShape& s) {
-  if (s.layout == Layout::nchw) return Strategy::width_vectors;
+// By the layout the code computes in (KernelPlan::kernel_layout), not the tensors'.
+Strategy choose_strategy(const ConvShape& s, Layout kernel_layout) {
+  if (kernel_layout == Layout::nchw) return Strategy::width_vectors;
   // c = oc = 1 is the same memory as nchw; but strided width vectors need gathers, which
   // cost more than broadcasting each input into a one-lane output-channel vector.
   // Only dense pixels are neighbouring floats.
@@ -196,7 +202,9 @@ std::string make_name(const KernelPlan& p) {
   std::ostringstream out;
   out << "conv_k" << s.kh << "x" << s.kw << "_s" << s.sh << "x" << s.sw << "_d" << s.dh << "x"
       << s.dw << "_" << to_string(p.strategy) << "_ur" << p.ur_w << "x" << p.oc_tile << "_"
-      << to_string(s.layout) << (s.add_residual ? "_add" : "") << "_" << to_string(p.isa);
+      << to_string(s.layout) << (p.stages_nchw() ? "_staged" : "") << (s.add_residual ? "_add" : "");
+  if (p.work.band_units > 0) out << "_band" << p.work.band_units;
+  out << "_" << to_string(p.isa);
   if (p.isa == Isa::avx512) out << (p.lanes == 16 ? "_zmm" : "_ymm");
   return out.str();
 }
@@ -258,8 +266,69 @@ double direct_plan_cycles(const KernelPlan& p, double row_step_cycles) {
          static_cast<double>(s.out_h) * groups;
 }
 
+// Rows of an image that does not stay in L2 come from L3 or memory at about this rate while
+// the FMAs wait; rows a band keeps in L2, and the weights a band re-reads, at the L2's.
+constexpr double kFarBytesPerCycle = 4.0;
+constexpr double kL2BytesPerCycle = 32.0;
+// A gathered input vector (width vectors at stride > 1) loads its lanes one by one.
+constexpr double kGatherLoadsPerLane = 1.0;
+
+struct ImageBytes {
+  double src = 0, dst = 0, weights = 0;
+};
+
+ImageBytes image_bytes(const KernelPlan& p) {
+  const ConvShape& s = p.shape;
+  return {4.0 * static_cast<double>(s.h * s.w * s.src_pixel_stride()),
+          4.0 * static_cast<double>(s.out_h * s.out_w * s.dst_pixel_stride()),
+          4.0 * static_cast<double>(p.packed.weight_floats)};
+}
+
+// Output rows per band whose input rows, output rows and the weights fit the budget, or 0 when
+// banding cannot help: one channel tile (one sweep), an image that stays in L2 anyway, weights
+// that leave no room, or a band as tall as the image.
+std::int64_t band_rows(const KernelPlan& p) {
+  const ConvShape& s = p.shape;
+  if (p.strategy != Strategy::oc_vectors || p.unroll_rows || channel_tiles_per_group(p) < 2) return 0;
+  const double budget = static_cast<double>(band_budget_bytes());
+  const ImageBytes bytes = image_bytes(p);
+  if (budget <= 0 || bytes.src + bytes.dst <= budget) return 0;
+  const double in_row = bytes.src / static_cast<double>(s.h), out_row = bytes.dst / static_cast<double>(s.out_h);
+  const double halo = static_cast<double>(std::max<std::int64_t>(effective_kernel(s.kh, s.dh) - s.sh, 0)) * in_row;
+  const double room = budget - bytes.weights - halo;
+  const double per_row = static_cast<double>(s.sh) * in_row + out_row;
+  if (room < per_row) return 0;
+  const std::int64_t rows = static_cast<std::int64_t>(room / per_row);
+  return rows >= s.out_h ? 0 : rows;
+}
+
+// Cycles per image the compute estimate leaves out: the input swept once per channel tile from
+// beyond L2 when the image does not stay there (once when banded, plus the weights once per band
+// from L2), gathers, and NCHW staging.
+double direct_memory_cycles(const KernelPlan& p) {
+  const ConvShape& s = p.shape;
+  const ImageBytes bytes = image_bytes(p);
+  double cycles = 0;
+  const bool stays_in_l2 = bytes.src + bytes.dst <= static_cast<double>(band_budget_bytes());
+  if (!stays_in_l2 && p.strategy != Strategy::depthwise) {
+    if (p.work.band_units > 0) {
+      const double bands = static_cast<double>(ceil_div(s.out_h, p.work.band_units));
+      cycles += bytes.src / kFarBytesPerCycle + bands * bytes.weights / kL2BytesPerCycle;
+    } else {
+      cycles += static_cast<double>(channel_tiles_per_group(p)) * bytes.src / kFarBytesPerCycle;
+    }
+  }
+  if (p.strategy == Strategy::width_vectors && s.sw > 1) {
+    const double vectors = static_cast<double>(s.out_h * ceil_div(s.out_w, p.lanes) * s.kh * s.kw *
+                                               s.ic_per_group() * s.groups * channel_tiles_per_group(p));
+    cycles += vectors * kGatherLoadsPerLane * (p.lanes - 1) / 2.0;
+  }
+  if (p.stages_nchw()) cycles += nchw_staging_cycles(s);
+  return cycles;
+}
+
 KernelPlan finish_direct_plan(KernelPlan p, VectorShape vectors, std::int64_t blocks,
-                              const TileChoice& tile) {
+                              const TileChoice& tile, bool banded) {
   const ConvShape& shape = p.shape;
   p.lanes = vectors.lanes;
   p.vector_registers = vectors.registers;
@@ -278,25 +347,72 @@ KernelPlan finish_direct_plan(KernelPlan p, VectorShape vectors, std::int64_t bl
   decide_unrolling(p);
   p.work.units = shape.out_h;
   p.work.channel_tiles = channel_tile_count(p);
-  p.estimated_cycles = direct_plan_cycles(p, tile.cycles);
+  if (banded) p.work.band_units = band_rows(p);
+  p.estimated_cycles = direct_plan_cycles(p, tile.cycles) + direct_memory_cycles(p);
   p.name = make_name(p);
   p.algorithm_choice = "direct";
   return p;
 }
 
-KernelPlan start_direct_plan(const ConvShape& shape, Isa isa) {
+bool may_stage(const ConvShape& shape, Isa isa) {
+  return shape.layout == Layout::nchw && isa != Isa::neon &&
+         choose_strategy(shape, Layout::nhwc) != Strategy::width_vectors;
+}
+
+KernelPlan start_direct_plan(const ConvShape& shape, Isa isa, DirectMemory memory) {
   if (isa == Isa::automatic) throw Error("isa", "the planner needs a concrete instruction set");
+  if (memory.staged && !may_stage(shape, isa))
+    throw Error("layout", "only NCHW shapes with channel-vector NHWC kernels are staged");
   KernelPlan p;
   p.shape = shape;
   p.isa = isa;
-  p.strategy = choose_strategy(shape);
+  p.kernel_layout = memory.staged ? Layout::nhwc : shape.layout;
+  p.strategy = choose_strategy(shape, p.kernel_layout);
   return p;
 }
 
 }  // namespace
 
-KernelPlan make_direct_plan(const ConvShape& shape, Isa isa) {
-  KernelPlan p = start_direct_plan(shape, isa);
+std::size_t band_budget_bytes() {
+  if (const std::optional<std::size_t> bytes = band_bytes_override()) return *bytes;
+  return cpu_l2_bytes() / 2;
+}
+
+double nchw_staging_cycles(const ConvShape& s) {
+  const double floats = static_cast<double>(s.c * s.h * s.w + s.oc * s.out_h * s.out_w *
+                                            (s.add_residual ? 2 : 1));
+  return 1.5 * floats;
+}
+
+std::vector<DirectMemory> direct_memory_variants(const ConvShape& shape, Isa isa) {
+  std::vector<DirectMemory> variants{{false, false}, {false, true}};
+  if (may_stage(shape, isa)) {
+    variants.push_back({true, false});
+    variants.push_back({true, true});
+  }
+  return variants;
+}
+
+KernelPlan make_cheapest_direct_plan(const ConvShape& shape, Isa isa) {
+  std::optional<KernelPlan> best;
+  std::ostringstream why;
+  why << "direct, cycles per image:";
+  std::set<std::string> names;
+  for (const DirectMemory memory : direct_memory_variants(shape, isa)) {
+    KernelPlan plan = make_direct_plan(shape, isa, memory);
+    if (!names.insert(plan.name).second) continue;  // banded asked, no band fits
+    why << " " << (plan.stages_nchw() ? "staged nhwc" : to_string(plan.kernel_layout));
+    if (plan.work.band_units > 0) why << " in bands of " << plan.work.band_units << " rows";
+    why << " " << std::llround(plan.estimated_cycles) << ";";
+    if (!best || plan.estimated_cycles < best->estimated_cycles) best = std::move(plan);
+  }
+  why << " the least";
+  best->algorithm_choice = names.size() > 1 ? why.str() : "direct";
+  return std::move(*best);
+}
+
+KernelPlan make_direct_plan(const ConvShape& shape, Isa isa, DirectMemory memory) {
+  KernelPlan p = start_direct_plan(shape, isa, memory);
   // The vector width whose best tile costs least; ties go to the narrower, listed first
   // (a 16-lane vector with 6 live lanes costs what an 8-lane one does, and more loads).
   TileChoice tile;
@@ -311,21 +427,23 @@ KernelPlan make_direct_plan(const ConvShape& shape, Isa isa) {
       chosen_blocks = blocks;
     }
   }
-  return finish_direct_plan(std::move(p), chosen, chosen_blocks, tile);
+  return finish_direct_plan(std::move(p), chosen, chosen_blocks, tile, memory.banded);
 }
 
 std::optional<KernelPlan> make_direct_plan_with(const ConvShape& shape, Isa isa,
-                                                VectorShape vectors, int tile_rank) {
-  KernelPlan p = start_direct_plan(shape, isa);
+                                                VectorShape vectors, int tile_rank,
+                                                DirectMemory memory) {
+  KernelPlan p = start_direct_plan(shape, isa, memory);
   const std::int64_t blocks = blocks_of(shape, p.strategy, vectors);
   const TileChoice best = choose_tile(shape, p.strategy, blocks, vectors, p.uses_opmasks());
-  if (tile_rank == 0) return finish_direct_plan(std::move(p), vectors, blocks, best);
+  if (tile_rank == 0) return finish_direct_plan(std::move(p), vectors, blocks, best, memory.banded);
   // The alternatives: the ranked tiles other than the model's own pick.
   std::vector<TileChoice> others;
   for (const TileChoice& t : rank_tiles(shape, p.strategy, blocks, vectors, p.uses_opmasks()))
     if (t.ur_w != best.ur_w || t.oc_tile != best.oc_tile) others.push_back(t);
   if (tile_rank < 0 || static_cast<std::size_t>(tile_rank) > others.size()) return std::nullopt;
-  return finish_direct_plan(std::move(p), vectors, blocks, others[static_cast<std::size_t>(tile_rank - 1)]);
+  return finish_direct_plan(std::move(p), vectors, blocks, others[static_cast<std::size_t>(tile_rank - 1)],
+                            memory.banded);
 }
 
 void KernelPlan::describe_winograd(std::ostream& out) const {
@@ -344,11 +462,19 @@ void KernelPlan::describe_winograd(std::ostream& out) const {
       << per_tile * 4 << " bytes a tile)\n"
       << "packed     " << packed.weight_floats << " transformed weight + " << packed.bias_floats
       << " bias floats\n";
-  if (work.stages_nchw)
+  describe_memory(out);
+}
+
+void KernelPlan::describe_memory(std::ostream& out) const {
+  if (stages_nchw())
     out << "staging    nchw: the kernel computes nhwc; run() transposes src (and the residual) in "
-           "and dst out through "
+           "and dst out, shared by its threads, through "
         << 4 * (shape.c * shape.h * shape.w + shape.oc * shape.out_h * shape.out_w)
         << " bytes per image of the calling thread's staging buffer\n";
+  if (work.band_units > 0)
+    out << "bands      " << work.band_units << " " << work.unit << "s per call, every channel tile in "
+        << "each, so a band's input rows stay in L2 (" << band_budget_bytes() / 1024
+        << " KiB with the weights) across the " << work.channel_tiles << " channel tiles\n";
 }
 
 std::string KernelPlan::describe() const {
@@ -391,6 +517,7 @@ std::string KernelPlan::describe() const {
       << "packed     " << packed.weight_floats << " weight + " << packed.bias_floats
       << " bias floats\n"
       << "code       ~" << estimated_code_bytes << " bytes (estimate)\n";
+  describe_memory(out);
   return out.str();
 }
 

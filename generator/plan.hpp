@@ -10,6 +10,7 @@
 #include "generator/winograd_plan.hpp"
 #include "generator/work_units.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <iosfwd>
 #include <optional>
@@ -49,8 +50,23 @@ struct ColumnTile {
   bool operator==(const ColumnTile&) const = default;
 };
 
+// How a direct kernel meets memory, beside its register tile. Both are run()'s doing, so the
+// same code serves either way; the cost model prices them and tuning times them.
+struct DirectMemory {
+  // An NCHW shape computed by NHWC code (channel vectors) between run()'s transposes.
+  bool staged = false;
+  // run() calls the kernel a band of output rows at a time (every channel tile per call), so a
+  // band's input rows stay in L2 across channel tiles; ignored where no band fits (see
+  // WorkUnits::band_units).
+  bool banded = false;
+  bool operator==(const DirectMemory&) const = default;
+};
+
 struct KernelPlan {
-  ConvShape shape;
+  ConvShape shape;              // as the caller gave it: its layout is the tensors' layout
+  // The layout the code computes in. Differs from shape.layout when run() stages the tensors
+  // (stages_nchw()): strategy and tile geometry follow this one.
+  Layout kernel_layout = Layout::nhwc;
   Isa isa = Isa::avx2;          // never automatic
   int lanes = 8;                // floats per vector
   int vector_registers = 16;
@@ -97,9 +113,12 @@ struct KernelPlan {
   std::uint32_t all_lanes() const { return lanes >= 32 ? ~0u : (1u << lanes) - 1u; }
   // Opmask registers and EVEX encodings (avx512) rather than VEX and vector masks (avx2).
   bool uses_opmasks() const { return isa == Isa::avx512; }
+  // NCHW tensors, NHWC code: run() transposes src (and the residual) in and dst out.
+  bool stages_nchw() const { return shape.layout == Layout::nchw && kernel_layout == Layout::nhwc; }
 
   std::string describe() const;
   void describe_winograd(std::ostream& out) const;
+  void describe_memory(std::ostream& out) const;  // staging and bands, when there are any
 };
 
 // The planner: a pure function of the shape, the instruction set (avx2, avx512 or neon) and
@@ -108,8 +127,21 @@ struct KernelPlan {
 // untouched. Without an algorithm, the shape's own.
 KernelPlan make_plan(const ConvShape& shape, Isa isa, Algorithm algorithm);
 KernelPlan make_plan(const ConvShape& shape, Isa isa = Isa::avx2);
-// The direct kernel whatever the shape's algo says (the generic backend's only kind).
-KernelPlan make_direct_plan(const ConvShape& shape, Isa isa = Isa::avx2);
+// The direct kernel whatever the shape's algo says (the generic backend's only kind), in the
+// shape's own layout over whole images unless `memory` asks for staging or bands.
+KernelPlan make_direct_plan(const ConvShape& shape, Isa isa = Isa::avx2, DirectMemory memory = {});
+// The memory variants the planner offers a shape's direct kernel: unstaged first; staged for
+// NCHW shapes whose NHWC strategy is channel vectors (x86 only: staging is run()'s, and the
+// AArch64 objects run without it); each of those banded too where a band fits L2.
+std::vector<DirectMemory> direct_memory_variants(const ConvShape& shape, Isa isa);
+// The direct kernel of least estimate over direct_memory_variants; algorithm_choice says why.
+KernelPlan make_cheapest_direct_plan(const ConvShape& shape, Isa isa);
+// Cycles per image that run()'s NCHW staging adds: src, the residual and dst each read and
+// written once more, strided on one side. Shared by every plan that stages.
+double nchw_staging_cycles(const ConvShape& shape);
+// Bytes of L2 a band of rows (its input and output rows and the weights) may take: half the
+// L2, or CONVJIT_BAND_BYTES (core/environment.hpp).
+std::size_t band_budget_bytes();
 // The Winograd kernel with output tile m (2, 4 or 6); the shape must be eligible. lanes 0:
 // 16 at avx512 unless the channels would leave most lanes idle; 8 or 16 forces that width
 // (16 only at avx512).
@@ -118,7 +150,8 @@ KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m, int lanes 
 // tile_rank-th cheapest register tile (0: the cheapest); none when there are fewer tiles.
 // make_direct_plan keeps the cheaper vector shape's best tile; these are its alternatives.
 std::optional<KernelPlan> make_direct_plan_with(const ConvShape& shape, Isa isa,
-                                                VectorShape vectors, int tile_rank);
+                                                VectorShape vectors, int tile_rank,
+                                                DirectMemory memory = {});
 
 // What a plan computes by: direct, or winograd_f2/f4/f6 (the one mapping of tile sizes).
 Algorithm algorithm_of(const KernelPlan& plan);

@@ -31,6 +31,9 @@ std::string plan_family(const KernelPlan& plan) {
   if (plan.isa == Isa::avx512) family += plan.lanes == 16 ? " zmm" : " ymm32";
   family += plan.strategy == Strategy::winograd ? " winograd_f" + std::to_string(plan.winograd.m)
                                                 : std::string(" direct");
+  // Staging and bands are families of their own, so tuning times them beside the rest.
+  if (plan.strategy != Strategy::winograd && plan.stages_nchw()) family += " staged";
+  if (plan.work.band_units > 0) family += " banded";
   return family;
 }
 
@@ -48,10 +51,11 @@ std::vector<PlanCandidate> plan_candidates(const ConvShape& shape, Algorithm alg
   std::vector<PlanCandidate> others;
   for (const Isa isa : isas) {
     if (direct_allowed(algorithm))
-      for (const VectorShape vectors : vector_shapes(isa))
-        for (int rank = 0; rank <= kRunnerUpTiles; ++rank)
-          if (auto plan = make_direct_plan_with(shape, isa, vectors, rank))
-            others.push_back(candidate(std::move(*plan), rank == 0 ? "best tile" : "runner-up tile"));
+      for (const DirectMemory memory : direct_memory_variants(shape, isa))
+        for (const VectorShape vectors : vector_shapes(isa))
+          for (int rank = 0; rank <= kRunnerUpTiles; ++rank)
+            if (auto plan = make_direct_plan_with(shape, isa, vectors, rank, memory))
+              others.push_back(candidate(std::move(*plan), rank == 0 ? "best tile" : "runner-up tile"));
     for (const int m : winograd_tiles(shape, isa, algorithm))
       for (const int lanes : isa == Isa::avx512 ? std::vector<int>{16, 8} : std::vector<int>{8})
         others.push_back(candidate(make_winograd_plan(shape, isa, m, lanes), "winograd"));

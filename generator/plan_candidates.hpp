@@ -30,7 +30,8 @@ struct PlanCandidate {
 //  2. the cheapest candidate of every other family, by estimate: each vector shape of each
 //     instruction set (avx2 ymm; avx512 zmm and ymm with 32 registers), each algorithm the
 //     shape's algo allows (direct; Winograd F2/F4/F6 where winograd_ineligibility is empty:
-//     all three for auto and winograd, one for winograd_fM, none for direct);
+//     all three for auto and winograd, one for winograd_fM, none for direct), and for direct
+//     each memory variant (direct_memory_variants: staged NCHW, bands of rows);
 //  3. the rest by estimate: direct plans with the runner-up register tiles of their family.
 // No two candidates have the same kernel name (which spells isa, vector shape, algorithm
 // and tile). `algorithm` is what was asked for (algorithm_policy.hpp says which kernels it

@@ -93,8 +93,7 @@ WinogradCost estimate(const KernelPlan& p) {
   const double weight_bytes = static_cast<double>(p.packed.weight_floats) * 4.0;
   if (weight_bytes > kResidentWeightBytes) cost.weight_traffic = wp.blocks * weight_bytes / 16.0;
   // NCHW staging: every src and dst float read and written once more, strided on one side.
-  if (p.work.stages_nchw)
-    cost.staging = 1.5 * static_cast<double>(s.c * s.h * s.w + s.oc * s.out_h * s.out_w);
+  if (p.stages_nchw()) cost.staging = nchw_staging_cycles(s);
   cost.cycles = cost.gemm + cost.transforms + cost.weight_traffic + cost.staging;
   return cost;
 }
@@ -196,7 +195,7 @@ KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m, int lanes)
   wp.ic_blocks = ceil_div(shape.c, p.lanes);
   wp.ic_tail_lanes = static_cast<int>(shape.c - (wp.ic_blocks - 1) * p.lanes);
   p.work.unit = "block";
-  p.work.stages_nchw = shape.layout == Layout::nchw;
+  p.kernel_layout = Layout::nhwc;  // a tile's channel vectors contiguous; NCHW shapes are staged
   p.packed = make_packed_layout(p);
   choose_blocks(p);
   lay_out_scratch(p);
@@ -214,9 +213,10 @@ KernelPlan make_plan(const ConvShape& shape, Isa isa) { return make_plan(shape, 
 KernelPlan make_plan(const ConvShape& shape, Isa isa, Algorithm algorithm) {
   const std::vector<int> tiles = winograd_tiles(shape, isa, algorithm);
   if (tiles.empty()) {
-    KernelPlan direct = make_direct_plan(shape, isa);
-    direct.algorithm_choice = algorithm == Algorithm::direct ? "direct as asked (algo=direct)"
-                                                             : "direct (Winograd does not apply)";
+    KernelPlan direct = make_cheapest_direct_plan(shape, isa);
+    direct.algorithm_choice = (algorithm == Algorithm::direct ? "direct as asked (algo=direct)"
+                                                              : "direct (Winograd does not apply)") +
+                              std::string(direct.algorithm_choice == "direct" ? "" : "; " + direct.algorithm_choice);
     return direct;
   }
   if (tiles.size() == 1) {
@@ -224,7 +224,7 @@ KernelPlan make_plan(const ConvShape& shape, Isa isa, Algorithm algorithm) {
     plan.algorithm_choice += " as asked (algo=" + std::string(to_string(algorithm)) + ")";
     return plan;
   }
-  KernelPlan direct = make_direct_plan(shape, isa);
+  KernelPlan direct = make_cheapest_direct_plan(shape, isa);
   const double direct_estimate = direct_cycles(direct);
   KernelPlan best;
   double best_cycles = std::numeric_limits<double>::max();
@@ -247,7 +247,8 @@ KernelPlan make_plan(const ConvShape& shape, Isa isa, Algorithm algorithm) {
   // algo=winograd insists; auto takes Winograd only for a clear gain, since its error is larger.
   const bool insists = !direct_allowed(algorithm);
   if (!insists && best_cycles > 0.8 * direct_estimate) {
-    direct.algorithm_choice = why.str() + ": direct (Winograd would gain under 1.25x)";
+    direct.algorithm_choice = why.str() + ": direct (Winograd would gain under 1.25x)" +
+                              (direct.algorithm_choice == "direct" ? "" : "; " + direct.algorithm_choice);
     return direct;
   }
   best.algorithm_choice = why.str() + ": F" + std::to_string(best.winograd.m);

@@ -90,6 +90,20 @@ struct RunBuffers {
   std::int64_t images;
 };
 
+// Units [args.unit_begin, args.unit_end) of one image as calls of at most a band each, cut
+// at the band boundaries a single thread uses (multiples of band_units), every channel tile
+// in each call.
+void call_banded(const KernelState& k, KernelCallArgs args) {
+  const std::int64_t end = args.unit_end;
+  for (std::int64_t unit = args.unit_begin; unit < end;) {
+    const std::int64_t next = std::min(end, (unit / k.band_units + 1) * k.band_units);
+    args.unit_begin = unit;
+    args.unit_end = next;
+    call(k, args);
+    unit = next;
+  }
+}
+
 // Items [first, last) of the split as kernel calls.
 void run_items(const KernelState& k, const RunBuffers& r, const WorkSplit& split,
                std::int64_t first, std::int64_t last) {
@@ -104,7 +118,8 @@ void run_items(const KernelState& k, const RunBuffers& r, const WorkSplit& split
     }
     if (r.residual) args.residual = r.residual + image * k.image_dst_floats;
     if (k.scratch_floats) args.scratch = thread_scratch(k.scratch_floats);
-    call(k, args);
+    if (k.band_units > 0 && tile_end < 0) call_banded(k, args);
+    else call(k, args);
   });
 }
 
@@ -153,7 +168,17 @@ bool execute_in_parallel(const KernelState& k, const RunBuffers& r, int team, Th
 inline void run_images(const KernelState& k, KernelCallArgs args, std::int64_t images) {
   if (k.scratch_floats) args.scratch = thread_scratch(k.scratch_floats);
   for (std::int64_t image = 0; image < images; ++image) {
-    call(k, args);
+    if (k.band_units == 0) [[likely]] {
+      call(k, args);
+    } else {
+      // Band after band, each every channel tile: no division on this path.
+      KernelCallArgs band = args;
+      for (std::int64_t unit = 0; unit < k.units; unit += k.band_units) {
+        band.unit_begin = unit;
+        band.unit_end = std::min(k.units, unit + k.band_units);
+        call(k, band);
+      }
+    }
     args.src += k.image_src_floats;
     args.dst += k.image_dst_floats;
     if (args.residual) args.residual += k.image_dst_floats;
@@ -184,12 +209,13 @@ KernelState::KernelState(std::shared_ptr<const KernelPlan> plan_in,
       images(plan_in->shape.n),
       channel_tiles(plan_in->work.channel_tiles),
       units(plan_in->work.units),
+      band_units(plan_in->work.band_units),
       scratch_floats(static_cast<std::size_t>(plan_in->work.scratch_floats)),
       default_threads(threads > 0 ? threads : default_thread_count()),
       verbose(verbose_enabled()),
       splits_channel_tiles(code_in->splits_channel_tiles()),
       add_residual(plan_in->shape.add_residual),
-      stages_nchw(plan_in->work.stages_nchw),
+      stages_nchw(plan_in->stages_nchw()),
       pool(pool_in.get()),
       shape(plan_in->shape),
       plan(std::move(plan_in)),
@@ -349,9 +375,50 @@ void run_checked(const Kernel& kernel, const KernelState& k, const RunBuffers& r
           std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
 }
 
-// NCHW Winograd kernels compute NHWC, where a tile's channel vectors are contiguous: the
-// calling thread transposes src (and the residual) into its staging buffer, the work is
-// shared as for any kernel, and dst is transposed back.
+// Transposes shared by a team: the blocks of `first`, then of `second` (if any), cut into
+// `shares` contiguous shares.
+struct TransposeShares {
+  const BatchTranspose* first;
+  const BatchTranspose* second;
+  std::int64_t shares;
+};
+
+void run_transpose_share(void* context, std::int64_t t) {
+  const auto& s = *static_cast<const TransposeShares*>(context);
+  const std::int64_t a = s.first->blocks(), total = a + (s.second ? s.second->blocks() : 0);
+  const std::int64_t begin = total * t / s.shares, end = total * (t + 1) / s.shares;
+  if (begin < a) s.first->run(begin, std::min(end, a));
+  if (end > a) s.second->run(std::max(begin, a) - a, end - a);
+}
+
+void transpose_shared(const BatchTranspose& first, const BatchTranspose* second, int team,
+                      ThreadPool* pool) {
+  const std::int64_t blocks = first.blocks() + (second ? second->blocks() : 0);
+  const std::int64_t used = std::min<std::int64_t>(team, blocks);
+  TransposeShares shares{&first, second, std::max<std::int64_t>(used, 1)};
+  if (used <= 1) {
+    run_transpose_share(&shares, 0);
+    return;
+  }
+  if (pool) {
+    pool->parallel_for(used, &run_transpose_share, &shares);
+    return;
+  }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(static_cast<int>(used))
+  {
+    // Every share runs even if OpenMP grants fewer threads than asked.
+    for (std::int64_t t = omp_get_thread_num(); t < used; t += omp_get_num_threads())
+      run_transpose_share(&shares, t);
+  }
+#else
+  for (std::int64_t t = 0; t < used; ++t) run_transpose_share(&shares, t);
+#endif
+}
+
+// Kernels that compute NHWC on NCHW tensors (KernelPlan::stages_nchw(): Winograd, and direct
+// plans the planner stages): the team transposes src (and the residual) into the calling
+// thread's staging buffer, shares the units out as for any kernel, and transposes dst back.
 void run_staged(const Kernel& kernel, const KernelState& k, const RunBuffers& r, int team,
                 ThreadPool* pool) {
   const ConvShape& s = k.shape;
@@ -360,18 +427,15 @@ void run_staged(const Kernel& kernel, const KernelState& k, const RunBuffers& r,
   const std::size_t src_floats = (k.image_src_floats * images + 15) / 16 * 16;  // dst 64-byte aligned
   float* staged_src = thread_staging(src_floats + k.image_dst_floats * images);
   float* staged_dst = staged_src + src_floats;
-  for (std::size_t i = 0; i < images; ++i) {
-    planes_to_pixels(r.src + i * k.image_src_floats, s.c, in_pixels, staged_src + i * k.image_src_floats);
-    if (r.residual)
-      planes_to_pixels(r.residual + i * k.image_dst_floats, s.oc, out_pixels,
-                       staged_dst + i * k.image_dst_floats);
-  }
+  const BatchTranspose src_in = planes_to_pixels(r.src, staged_src, r.images, s.c, in_pixels);
   // The staged residual is dst itself, which the kernels read just before they store.
+  const BatchTranspose residual_in =
+      planes_to_pixels(r.residual ? r.residual : r.dst, staged_dst, r.images, s.oc, out_pixels);
+  transpose_shared(src_in, r.residual ? &residual_in : nullptr, team, pool);
   const RunBuffers staged{staged_src, r.weights, r.bias, staged_dst, r.residual ? staged_dst : nullptr,
                           r.images};
   run_checked(kernel, k, staged, team, pool);
-  for (std::size_t i = 0; i < images; ++i)
-    pixels_to_planes(staged_dst + i * k.image_dst_floats, s.oc, out_pixels, r.dst + i * k.image_dst_floats);
+  transpose_shared(pixels_to_planes(staged_dst, r.dst, r.images, s.oc, out_pixels), nullptr, team, pool);
 }
 
 }  // namespace

@@ -32,12 +32,13 @@ class KernelState {
   std::int64_t images = 1;            // the default batch
   std::int64_t channel_tiles = 1;
   std::int64_t units = 1;             // per image (KernelPlan::work: rows, or Winograd blocks)
+  std::int64_t band_units = 0;        // units per call, band by band (0: whole images)
   std::size_t scratch_floats = 0;     // per thread (thread_scratch), 0 for none
   int default_threads = 1;
   bool verbose = false;
   bool splits_channel_tiles = false;
   bool add_residual = false;
-  bool stages_nchw = false;           // an NCHW kernel that computes NHWC: run() stages it
+  bool stages_nchw = false;           // KernelPlan::stages_nchw(): run() stages the tensors
   ThreadPool* pool = nullptr;         // the Jit's pool (kept alive by pool_owner), or OpenMP
 
   ConvShape shape;                    // the plan's, with the default batch as n

@@ -124,14 +124,16 @@ BOOST_AUTO_TEST_CASE(after_the_pick_each_section_is_ranked_by_estimate) {
 }
 
 BOOST_AUTO_TEST_CASE(the_first_family_is_the_estimates_and_its_pick_has_the_best_tile) {
-  // The pick and a forced plan of the same vector shape and rank 0 are the same kernel.
+  // The pick and a forced plan of the same vector shape, memory variant and rank 0 are the
+  // same kernel.
   const ConvShape s = shape_of("c=64,h=56,w=56,oc=64,k=3,p=1,algo=direct");
   const KernelPlan pick = make_plan(s, Isa::avx2);
-  const auto forced = make_direct_plan_with(s, Isa::avx2, VectorShape{8, 16}, 0);
+  const DirectMemory memory{pick.stages_nchw(), pick.work.band_units > 0};
+  const auto forced = make_direct_plan_with(s, Isa::avx2, VectorShape{8, 16}, 0, memory);
   BOOST_REQUIRE(forced.has_value());
   BOOST_TEST(forced->name == pick.name);
   BOOST_TEST(forced->estimated_cycles == pick.estimated_cycles);
-  const auto runner_up = make_direct_plan_with(s, Isa::avx2, VectorShape{8, 16}, 1);
+  const auto runner_up = make_direct_plan_with(s, Isa::avx2, VectorShape{8, 16}, 1, memory);
   BOOST_REQUIRE(runner_up.has_value());
   BOOST_TEST(runner_up->name != pick.name);
   BOOST_TEST(runner_up->estimated_cycles >= pick.estimated_cycles);
