@@ -32,53 +32,21 @@ struct LayerWeights {
   std::shared_ptr<const void> owner;
 };
 
-// How NCHW activations are convolved. convjit's NHWC kernels are often several times faster
-// than its NCHW ones (vectors along output channels rather than along a row), often enough to
-// pay for transposing the input and the output, but not always (depthwise layers, small
-// channel counts). `automatic` times both on a layer's first call for a size and keeps the
-// faster; CONVJIT_NCHW_STRATEGY=direct|nhwc|auto overrides.
-enum class NchwStrategy : std::uint8_t { automatic, direct, via_nhwc };
-NchwStrategy nchw_strategy();  // throws convjit::Error for a bad CONVJIT_NCHW_STRATEGY
-
-// A run of output rows computed by one kernel (compiled for those rows alone); offsets are
-// floats from the start of an image (or of the batch, for a band that is the whole batch).
-struct Band {
-  std::shared_ptr<const Kernel> kernel;
-  PackedWeights packed;
-  std::size_t src_offset = 0, dst_offset = 0;
-};
-
-// What running one input size takes.
+// What running one input size takes: the library's kernel for it (from Jit::global(), which
+// plans NCHW staging and bands of rows, and times them, as for any C++ caller) and the weights
+// packed for it.
 struct CompiledInput {
   std::int64_t n = 0, h = 0, w = 0;
   Layout layout = Layout::nchw;  // of the activations the caller hands over
-  // NHWC kernels for NCHW activations when `via_nhwc`: run() transposes in and out.
-  bool via_nhwc = false;
-  ConvShape shape;  // the whole convolution, in the layout the kernels run
-  // One band: a kernel for the whole batch. Several (large NHWC images): kernels for one
-  // image's rows each, so that the rows a kernel reads and writes stay in the L2 cache
-  // (convjit's NHWC kernels sweep the image once per tile of output channels).
-  std::vector<Band> bands;
+  ConvShape shape;               // the whole convolution
+  std::shared_ptr<const Kernel> kernel;
+  PackedWeights packed;
   std::int64_t out_h = 0, out_w = 0;
   bool worth_releasing_gil = false;
 
   // src and dst in `layout`; needs no GIL (call it without, when worth_releasing_gil).
-  void run(const float* src, float* dst, int threads) const;
-  // The kernel that computes the most rows.
-  const Kernel& main_kernel() const;
-
- private:
-  void run_in_kernel_layout(const float* src, float* dst, int threads) const;
+  void run(const float* src, float* dst, int threads) const { kernel->run(src, packed, dst, threads); }
 };
-
-// Bands of output rows for an NHWC convolution whose rows do not fit in `budget_bytes` of
-// cache, or none when banding would not help. Kernels come from Jit::global(); weights are
-// packed once per distinct kernel.
-std::vector<Band> plan_bands(const LayerParams& params, const ConvShape& whole,
-                             const LayerWeights& weights, std::size_t budget_bytes);
-// Bytes of activations (a band's input and output rows) meant to stay in cache: half the L2,
-// or CONVJIT_BAND_BYTES (0: no bands). Throws convjit::Error for a bad CONVJIT_BAND_BYTES.
-std::size_t band_budget_bytes();
 
 class Layer {
  public:
@@ -87,9 +55,8 @@ class Layer {
   // The kernel and packed weights for an input of n images of h×w; compiled and packed on
   // first use. Throws convjit::Error naming conv2d's argument at fault ('input' for a size the
   // layer cannot take). Callers keep the result while they run it: a later call may evict it.
-  // `threads`: what the caller will run it with (the NCHW strategy is timed with them).
   std::shared_ptr<const CompiledInput> compiled(std::int64_t n, std::int64_t h, std::int64_t w,
-                                                Layout layout, int threads);
+                                                Layout layout);
 
   // Forgets every packed copy; the next run packs from `weights`.
   void replace_weights(LayerWeights weights);
@@ -101,9 +68,7 @@ class Layer {
 
  private:
   std::shared_ptr<const CompiledInput> compile(std::int64_t n, std::int64_t h, std::int64_t w,
-                                               Layout layout, int threads) const;
-  std::shared_ptr<CompiledInput> compile_for(std::int64_t n, std::int64_t h, std::int64_t w,
-                                             Layout requested, Layout kernel_layout) const;
+                                               Layout layout) const;
 
   LayerParams params_;
   LayerWeights weights_;

@@ -77,7 +77,7 @@ FloatArray conv2d_array(py::handle input, py::handle weight, py::handle bias, co
   if (in.n == 0 || out.size() == 0) return out;
 
   Layer layer(p, {w.data(), b ? b->data() : nullptr, nullptr});
-  const auto compiled = layer.compiled(in.n, in.h, in.w, layout, threads);
+  const auto compiled = layer.compiled(in.n, in.h, in.w, layout);
   run_compiled(*compiled, x.data(), out.mutable_data(), threads);
   return out;
 }

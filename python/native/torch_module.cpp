@@ -135,11 +135,9 @@ class TorchLayer {
       py::dict d;
       d["input_size"] = py::make_tuple(c->n, params_.in_channels, c->h, c->w);
       d["layout"] = std::string(to_string(c->layout));
-      d["via_nhwc"] = c->via_nhwc;
-      d["name"] = c->main_kernel().name();
-      d["backend"] = std::string(c->main_kernel().backend());
+      d["name"] = c->kernel->name();
+      d["backend"] = std::string(c->kernel->backend());
       d["spec"] = c->shape.to_string();
-      d["bands"] = c->bands.size();
       list.append(d);
     }
     return list;
@@ -157,7 +155,7 @@ class TorchLayer {
       return empty_output(0, params_.out_channels, out_h, out_w, layout);
     }
     const int threads = resolve_threads(threads_);
-    const auto compiled = layer_.compiled(n, h, w, layout, threads);
+    const auto compiled = layer_.compiled(n, h, w, layout);
     at::Tensor out = empty_output(n, params_.out_channels, compiled->out_h, compiled->out_w, layout);
     run_compiled(*compiled, src.data_ptr<float>(), out.data_ptr<float>(), threads);
     return out;
