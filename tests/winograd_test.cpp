@@ -9,6 +9,7 @@
 #include "core/tolerance.hpp"
 #include "generator/plan.hpp"
 #include "generator/winograd_transform.hpp"
+#include "tests/support/allocation_counter.hpp"
 #include "tests/support/guarded_buffer.hpp"
 #include "tests/support/test_support.hpp"
 
@@ -34,45 +35,6 @@ BOOST_TEST_DONT_PRINT_LOG_VALUE(convjit::Algorithm)
 BOOST_TEST_DONT_PRINT_LOG_VALUE(convjit::Strategy)
 BOOST_TEST_DONT_PRINT_LOG_VALUE(convjit::ColumnTile)
 
-// Every allocation of this test program, counted: run() must not allocate once a thread's
-// scratch exists. Under a sanitizer, which owns malloc and operator new, its allocation hook
-// counts them (replacing operator new there mismatches the sanitizer's own pairs inside
-// libLLVM); otherwise the replaceable global operator new does.
-namespace {
-std::atomic<long> allocations{0};
-}  // namespace
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-extern "C" int __sanitizer_install_malloc_and_free_hooks(
-    void (*malloc_hook)(const volatile void*, std::size_t), void (*free_hook)(const volatile void*));
-namespace {
-void count_allocation(const volatile void*, std::size_t) { allocations.fetch_add(1, std::memory_order_relaxed); }
-void ignore_free(const volatile void*) {}
-const int hooks_installed = __sanitizer_install_malloc_and_free_hooks(&count_allocation, &ignore_free);
-}  // namespace
-#else
-void* operator new(std::size_t bytes) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(bytes ? bytes : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t bytes) { return ::operator new(bytes); }
-void* operator new(std::size_t bytes, std::align_val_t al) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  const std::size_t a = static_cast<std::size_t>(al);
-  if (void* p = std::aligned_alloc(a, (bytes + a - 1) / a * a)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t bytes, std::align_val_t al) { return ::operator new(bytes, al); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-#endif
 
 namespace {
 
@@ -455,9 +417,9 @@ BOOST_AUTO_TEST_CASE(run_allocates_nothing_once_the_thread_has_its_scratch) {
       auto kernel = jit.get(s);
       const PackedWeights packed = kernel->pack_weights(weights.data(), nullptr);
       kernel->run(src.data(), packed, dst.data(), 1);  // the thread's scratch grows here
-      const long before = allocations.load();
+      const long before = testing::allocations.load();
       for (int i = 0; i < 5; ++i) kernel->run(src.data(), packed, dst.data(), 1);
-      BOOST_TEST(allocations.load() - before == 0, target.name() << " allocated in run() of " << spec);
+      BOOST_TEST(testing::allocations.load() - before == 0, target.name() << " allocated in run() of " << spec);
     }
   }
 }

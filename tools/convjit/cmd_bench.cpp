@@ -1,6 +1,5 @@
-// convjit bench [SPEC...] [--shapes FILE] [--backend B,...] [--threads N] [--json]
-//               [--json-env] [--min-seconds S] [--no-verify]
-//               [--isa avx2|native]
+// convjit bench [SPEC...] [--shapes FILE [--layout nhwc|nchw]] [--backend B,...] [--threads N]
+//               [--json] [--json-env] [--min-seconds S] [--no-verify] [--isa avx2|native]
 // Parses the arguments into bench::BenchOptions and runs the suite (bench/bench_suite.hpp).
 #include "tools/convjit/cli.hpp"
 
@@ -14,7 +13,7 @@ namespace convjit::cli {
 
 int cmd_bench(const std::vector<std::string>& args) {
   const ParsedArgs parsed =
-      parse_args(args, "bench", {"--shapes", "--backend", "--threads", "--min-seconds", "--isa"},
+      parse_args(args, "bench", {"--shapes", "--layout", "--backend", "--threads", "--min-seconds", "--isa"},
                  {"--json", "--json-env", "--no-verify"});
   bench::BenchOptions options;
   // SPEC arguments first, in the order given, then the shapes file.
@@ -22,8 +21,22 @@ int cmd_bench(const std::vector<std::string>& args) {
     options.shapes.push_back({text, parse_shape(text)});
   if (parsed.has("--shapes")) {
     auto from_file = bench::load_shape_entries(parsed.value("--shapes"));
+    // Shapes files list NHWC layers; --layout nchw runs the same layers on NCHW tensors (the
+    // layout PyTorch hands a module), where the planner may stage them for NHWC code.
+    if (parsed.has("--layout")) {
+      const std::string layout = parsed.value("--layout");
+      if (layout != "nhwc" && layout != "nchw")
+        throw Error("--layout", "expected nhwc or nchw, got '" + layout + "'");
+      for (bench::ShapeEntry& entry : from_file) {
+        ConvSpec spec = entry.shape.spec();
+        spec.layout = layout == "nchw" ? Layout::nchw : Layout::nhwc;
+        entry.shape = spec.resolve();
+      }
+    }
     options.shapes.insert(options.shapes.end(), from_file.begin(), from_file.end());
   }
+  if (parsed.has("--layout") && !parsed.has("--shapes"))
+    throw Error("--layout", "applies to --shapes FILE (a SPEC says layout= itself)");
   if (options.shapes.empty())
     throw Error("bench", "needs a SPEC or --shapes FILE (e.g. --shapes bench/shapes.txt)");
   if (parsed.has("--backend")) options.backends = bench::parse_backend_list(parsed.value("--backend"));

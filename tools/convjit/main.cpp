@@ -58,10 +58,11 @@ const Command kCommands[] = {
      "  cost model's pick. With CONVJIT_CACHE_DIR set the winners are stored there, and a\n"
      "  later process builds them without timing anything.\n"},
     {"bench", cmd_bench,
-     "convjit bench [SPEC...] [--shapes FILE] [--backend B,...] [--threads N] [--json]\n"
+     "convjit bench [SPEC...] [--shapes FILE [--layout nhwc|nchw]] [--backend B,...] [--threads N] [--json]\n"
      "  Median time per (shape, backend), each backend checked against the reference first.\n"
      "  FILE lines: name N C H W OC KH KW SH SW PH PW DH DW [G [COUNT]] (e.g. bench/shapes.txt,\n"
      "  bench/networks/resnet50.txt); G groups, COUNT occurrences (weights the file's total).\n"
+     "  --layout L       the file's layers on L tensors (default nhwc; nchw: PyTorch's layout)\n"
      "  B: xbyak, llvm, generic, reference, and the baselines built in (onednn,\n"
      "     onednn_winograd, xnnpack, im2col_openblas), or all; default: every available one.\n"
      "  --threads N      threads per call (default 1)\n"

@@ -1,0 +1,168 @@
+// The planner's memory variants of a direct kernel, as data (no code runs): NCHW shapes
+// staged for NHWC code between run()'s transposes, and bands of output rows sized from L2.
+#define BOOST_TEST_MODULE direct_memory
+#include <boost/test/unit_test.hpp>
+
+#include "core/environment.hpp"
+#include "generator/plan.hpp"
+#include "generator/plan_candidates.hpp"
+#include "tests/support/test_support.hpp"
+
+#include <convjit/convjit.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+using namespace convjit;
+
+namespace {
+
+ConvShape shape_of(const char* spec) { return ConvSpec::parse(spec).resolve(); }
+
+// CONVJIT_BAND_BYTES for one scope, then as it was.
+class BandBytes {
+ public:
+  explicit BandBytes(const char* value) {
+    if (const char* old = std::getenv("CONVJIT_BAND_BYTES")) previous_ = old;
+    ::setenv("CONVJIT_BAND_BYTES", value, 1);
+  }
+  ~BandBytes() {
+    if (previous_) ::setenv("CONVJIT_BAND_BYTES", previous_->c_str(), 1);
+    else ::unsetenv("CONVJIT_BAND_BYTES");
+  }
+
+ private:
+  std::optional<std::string> previous_;
+};
+
+bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(staging)
+
+BOOST_AUTO_TEST_CASE(a_staged_nchw_plan_computes_nhwc_with_channel_vectors) {
+  const ConvShape s = shape_of("c=16,h=20,w=20,oc=24,k=3,p=1,layout=nchw");
+  const KernelPlan staged = make_direct_plan(s, Isa::avx2, {true, false});
+  BOOST_TEST((staged.shape == s));  // the tensors stay NCHW
+  BOOST_TEST((staged.kernel_layout == Layout::nhwc));
+  BOOST_TEST(staged.stages_nchw());
+  BOOST_TEST(to_string(staged.strategy) == "oc_vectors");
+  BOOST_TEST(has(staged.name, "_nchw_staged_"));
+  BOOST_TEST(has(staged.describe(), "staging    nchw"));
+  const KernelPlan plain = make_direct_plan(s, Isa::avx2);
+  BOOST_TEST(!plain.stages_nchw());
+  BOOST_TEST(to_string(plain.strategy) == "width_vectors");
+}
+
+BOOST_AUTO_TEST_CASE(staging_is_priced_by_the_bytes_it_transposes) {
+  const ConvShape s = shape_of("c=16,h=20,w=20,oc=24,k=3,p=1,layout=nchw");
+  const ConvShape nhwc = testing::with_layout(s, Layout::nhwc);
+  const KernelPlan staged = make_direct_plan(s, Isa::avx2, {true, false});
+  const KernelPlan computed = make_direct_plan(nhwc, Isa::avx2);
+  BOOST_TEST(staged.estimated_cycles == computed.estimated_cycles + nchw_staging_cycles(s),
+             boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(nchw_staging_cycles(s) == 1.5 * (16 * 20 * 20 + 24 * 20 * 20));
+  // A residual is staged too.
+  BOOST_TEST(nchw_staging_cycles(testing::with_residual(s)) == 1.5 * (16 * 20 * 20 + 2 * 24 * 20 * 20));
+}
+
+BOOST_AUTO_TEST_CASE(the_cost_model_stages_strided_nchw_layers_whose_width_vectors_gather) {
+  const KernelPlan p = make_plan(shape_of("c=128,h=56,w=56,oc=128,k=3,s=2,p=1,layout=nchw"), Isa::avx2);
+  BOOST_TEST(p.stages_nchw());
+  BOOST_TEST(has(p.algorithm_choice, "staged nhwc"), p.algorithm_choice);
+}
+
+BOOST_AUTO_TEST_CASE(only_nchw_shapes_on_x86_whose_nhwc_kernel_has_channel_vectors_are_staged) {
+  auto stages = [](const char* spec, Isa isa) {
+    const auto variants = direct_memory_variants(shape_of(spec), isa);
+    return std::any_of(variants.begin(), variants.end(), [](DirectMemory m) { return m.staged; });
+  };
+  BOOST_TEST(stages("c=8,h=9,w=9,oc=8,k=3,layout=nchw", Isa::avx2));
+  BOOST_TEST(stages("c=8,h=9,w=9,oc=8,k=3,g=8,layout=nchw", Isa::avx512));  // depthwise
+  BOOST_TEST(!stages("c=8,h=9,w=9,oc=8,k=3", Isa::avx2));                   // already NHWC
+  BOOST_TEST(!stages("c=1,h=9,w=9,oc=1,k=3,layout=nchw", Isa::avx2));        // the same memory
+  BOOST_TEST(!stages("c=8,h=9,w=9,oc=8,k=3,layout=nchw", Isa::neon));        // no run() there
+  BOOST_TEST(testing::error_field([] {
+               make_direct_plan(shape_of("c=8,h=9,w=9,oc=8,k=3"), Isa::avx2, {true, false});
+             }) == "layout");
+}
+
+BOOST_AUTO_TEST_CASE(candidates_offer_nchw_shapes_staged_and_not_as_families_of_their_own) {
+  const ConvShape s = shape_of("c=32,h=30,w=30,oc=48,k=3,s=2,p=1,layout=nchw");
+  const Isa isas[] = {Isa::avx2};
+  const auto list = plan_candidates(s, Isa::avx2, isas);
+  bool staged = false, plain = false;
+  for (const PlanCandidate& c : list) {
+    BOOST_TEST(has(c.family, " staged") == c.plan.stages_nchw(), c.plan.name);
+    (c.plan.stages_nchw() ? staged : plain) = true;
+  }
+  BOOST_TEST(staged);
+  BOOST_TEST(plain);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(bands)
+
+BOOST_AUTO_TEST_CASE(a_band_keeps_its_input_and_output_rows_and_the_weights_within_the_budget) {
+  const BandBytes budget("65536");
+  const ConvShape s = shape_of("c=16,h=40,w=32,oc=64,k=3,p=1");
+  const KernelPlan p = make_direct_plan(s, Isa::avx2, {false, true});
+  BOOST_REQUIRE(p.work.band_units > 0);
+  BOOST_TEST(p.work.band_units < s.out_h);
+  const std::int64_t rows = p.work.band_units;
+  const std::int64_t in_rows = (rows - 1) * s.sh + s.kh;
+  const std::int64_t bytes = 4 * (in_rows * s.w * s.c + rows * s.out_w * s.oc + p.packed_weight_floats);
+  BOOST_TEST(bytes <= 65536);
+  // One more row would not fit.
+  BOOST_TEST(bytes + 4 * (s.sh * s.w * s.c + s.out_w * s.oc) > 65536);
+  BOOST_TEST(has(p.name, "_band" + std::to_string(rows) + "_"));
+  BOOST_TEST(has(p.describe(), "bands      "));
+  BOOST_TEST(band_budget_bytes() == 65536u);
+}
+
+BOOST_AUTO_TEST_CASE(no_band_where_it_cannot_help) {
+  const BandBytes budget("65536");
+  auto band = [](const char* spec) { return make_direct_plan(shape_of(spec), Isa::avx2, {false, true}).work.band_units; };
+  BOOST_TEST(band("c=16,h=8,w=8,oc=64,k=3,p=1") == 0);      // the image stays in L2
+  BOOST_TEST(band("c=16,h=40,w=32,oc=8,k=3,p=1") == 0);     // one channel tile: one sweep
+  BOOST_TEST(band("c=256,h=40,w=32,oc=64,k=3,p=1") == 0);   // weights leave no room
+  BOOST_TEST(band("c=16,h=40,w=32,oc=16,g=16,k=3,p=1") == 0);  // depthwise reads its channels once
+  const BandBytes none("0");
+  BOOST_TEST(band("c=16,h=40,w=32,oc=64,k=3,p=1") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(bands_are_priced_and_the_cheaper_of_banded_and_whole_images_is_the_plan) {
+  const BandBytes budget("65536");
+  const ConvShape s = shape_of("c=16,h=40,w=32,oc=64,k=3,p=1");
+  const KernelPlan whole = make_direct_plan(s, Isa::avx2), banded = make_direct_plan(s, Isa::avx2, {false, true});
+  BOOST_TEST(banded.estimated_cycles < whole.estimated_cycles);
+  const KernelPlan pick = make_plan(s, Isa::avx2, Algorithm::direct);
+  BOOST_TEST(pick.name == banded.name);
+  BOOST_TEST(has(pick.algorithm_choice, "in bands of"), pick.algorithm_choice);
+}
+
+BOOST_AUTO_TEST_CASE(candidates_offer_banded_and_whole_image_kernels) {
+  const BandBytes budget("65536");
+  const ConvShape s = shape_of("c=16,h=40,w=32,oc=64,k=3,p=1,algo=direct");
+  const Isa isas[] = {Isa::avx2};
+  bool banded = false, whole = false;
+  for (const PlanCandidate& c : plan_candidates(s, Isa::avx2, isas)) {
+    BOOST_TEST(has(c.family, " banded") == (c.plan.work.band_units > 0), c.plan.name);
+    (c.plan.work.band_units > 0 ? banded : whole) = true;
+  }
+  BOOST_TEST(banded);
+  BOOST_TEST(whole);
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_band_budget_is_an_error_naming_the_variable) {
+  const BandBytes budget("lots");
+  BOOST_TEST(testing::error_field([] { (void)band_budget_bytes(); }) == "CONVJIT_BAND_BYTES");
+  BOOST_TEST(testing::error_field([] { (void)make_plan(shape_of("c=4,h=4,w=4,oc=4,k=1")); }) ==
+             "CONVJIT_BAND_BYTES");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
