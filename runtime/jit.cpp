@@ -105,12 +105,13 @@ namespace {
 
 // The cost model's plan for `shape` on this backend.
 KernelPlan plan_for(const ConvShape& shape, Backend backend_, Isa isa_, Algorithm algo_) {
+  const Algorithm algorithm = requested_algorithm(shape, backend_, algo_);  // refuses what it cannot build
   if (!backend_traits(backend_).memory_variants) {
     KernelPlan plain = make_direct_plan(shape, isa_);
     plain.algorithm_choice = "direct (this backend computes in the shape's layout, whole images)";
     return plain;
   }
-  return make_plan(shape, isa_, requested_algorithm(shape, backend_, algo_));
+  return make_plan(shape, isa_, algorithm);
 }
 
 // The instruction sets tuning may choose among: the Jit's alone when it was asked for.
