@@ -123,8 +123,9 @@ struct KernelPlan {
 
 // The planner: a pure function of the shape, the instruction set (avx2, avx512 or neon) and
 // the algorithm asked for (requested_algorithm in algorithm_policy.hpp; automatic: the cost
-// model chooses between direct and Winograd). The plan's shape is the one given, its algo
-// untouched. Without an algorithm, the shape's own.
+// model chooses between direct and Winograd), and of the band budget (band_budget_bytes: the
+// host's L2, or CONVJIT_BAND_BYTES); direct kernels are make_cheapest_direct_plan's. The plan's
+// shape is the one given, its algo untouched. Without an algorithm, the shape's own.
 KernelPlan make_plan(const ConvShape& shape, Isa isa, Algorithm algorithm);
 KernelPlan make_plan(const ConvShape& shape, Isa isa = Isa::avx2);
 // The direct kernel whatever the shape's algo says (the generic backend's only kind), in the
