@@ -163,22 +163,23 @@ bool execute_in_parallel(const KernelState& k, const RunBuffers& r, int team, Th
   return true;
 }
 
+// One image band after band, every channel tile in each, on one thread (no division). Out of
+// line, so the whole-image path keeps its arguments in the plain stores the kernel reads.
+[[gnu::noinline]] void run_bands(const KernelState& k, KernelCallArgs args) {
+  for (std::int64_t unit = 0; unit < k.units; unit += k.band_units) {
+    args.unit_begin = unit;
+    args.unit_end = std::min(k.units, unit + k.band_units);
+    call(k, args);
+  }
+}
+
 // One thread, kept free of divisions: whole images one after another. The arguments are
 // built here from scalars, so the kernel's loads of them forward from plain stores.
 inline void run_images(const KernelState& k, KernelCallArgs args, std::int64_t images) {
   if (k.scratch_floats) args.scratch = thread_scratch(k.scratch_floats);
   for (std::int64_t image = 0; image < images; ++image) {
-    if (k.band_units == 0) [[likely]] {
-      call(k, args);
-    } else {
-      // Band after band, each every channel tile: no division on this path.
-      KernelCallArgs band = args;
-      for (std::int64_t unit = 0; unit < k.units; unit += k.band_units) {
-        band.unit_begin = unit;
-        band.unit_end = std::min(k.units, unit + k.band_units);
-        call(k, band);
-      }
-    }
+    if (k.band_units == 0) [[likely]] call(k, args);
+    else run_bands(k, args);
     args.src += k.image_src_floats;
     args.dst += k.image_dst_floats;
     if (args.residual) args.residual += k.image_dst_floats;
