@@ -115,7 +115,7 @@ BOOST_AUTO_TEST_CASE(a_band_keeps_its_input_and_output_rows_and_the_weights_with
   BOOST_TEST(p.work.band_units < s.out_h);
   const std::int64_t rows = p.work.band_units;
   const std::int64_t in_rows = (rows - 1) * s.sh + s.kh;
-  const std::int64_t bytes = 4 * (in_rows * s.w * s.c + rows * s.out_w * s.oc + p.packed_weight_floats);
+  const std::int64_t bytes = 4 * (in_rows * s.w * s.c + rows * s.out_w * s.oc + p.packed.weight_floats);
   BOOST_TEST(bytes <= 65536);
   // One more row would not fit.
   BOOST_TEST(bytes + 4 * (s.sh * s.w * s.c + s.out_w * s.oc) > 65536);
