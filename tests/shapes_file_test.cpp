@@ -177,7 +177,8 @@ BOOST_AUTO_TEST_CASE(network_files_list_every_conv_layer) {
     double gflop;
   };
   for (const Expected& x : {Expected{"resnet50.txt", 53, 8.17}, Expected{"mobilenet_v2.txt", 52, 0.60},
-                            Expected{"vgg16.txt", 13, 30.69}}) {
+                            Expected{"vgg16.txt", 13, 30.69}, Expected{"efficientnet_b0.txt", 81, 0.77},
+                            Expected{"regnet_y_400mf.txt", 85, 0.80}, Expected{"googlenet.txt", 57, 2.99}}) {
     const auto entries = bench::load_shape_entries((bench_dir() / "networks" / x.file).string());
     BOOST_TEST(total_count(entries) == x.layers, x.file);
     BOOST_TEST(weighted_flops(entries) * 1e-9 == x.gflop, boost::test_tools::tolerance(0.01));

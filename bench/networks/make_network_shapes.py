@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes bench/networks/{resnet50,mobilenet_v2,vgg16}.txt: every nn.Conv2d of the torchvision
+"""Writes bench/networks/{resnet50,mobilenet_v2,vgg16,efficientnet_b0,regnet_y_400mf,googlenet}.txt: every nn.Conv2d of the torchvision
 architecture, at 224x224 and batch 1, in the shapes-file format (bench/shapes_file.hpp).
 
 The layers are found by running the architecture once (weights=None: randomly initialised,
@@ -14,7 +14,7 @@ import collections
 import os
 import sys
 
-NETWORKS = ("resnet50", "mobilenet_v2", "vgg16")
+NETWORKS = ("resnet50", "mobilenet_v2", "vgg16", "efficientnet_b0", "regnet_y_400mf", "googlenet")
 HEADER = "name N C H W OC KH KW SH SW PH PW DH DW G COUNT"
 
 
