@@ -15,7 +15,9 @@
 //   [14] clamp bounds (low nibble: -lo in 1/8, high nibble: hi in 1/8); with act 3, bits 0-1
 //        the activation (0 leaky_relu, 1 hardswish, 2 silu, 3 sigmoid), bits 2-3 the
 //        leaky_relu slope (-0.5, 0.01, 0.2, 1.5)
-//   [15] guard side (bit 0: flush against the leading guard) and threads (bit 1: 2 threads)
+//   [15] guard side (bit 0: flush against the leading guard), threads (bit 1: 2 threads) and
+//        the L2 budget of bands and input-channel passes (bit 2: CONVJIT_BAND_BYTES=4096, so
+//        these small shapes get them where the cost model prefers them)
 //   [16..23] data seed
 // Shapes above 2 MFLOP are skipped (not interesting, and slow under ASan). Bytes past 24 are
 // ignored: run with -max_len=24.
@@ -168,6 +170,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const GuardSide side = (bytes[15] & 1) ? GuardSide::leading : GuardSide::trailing;
   const int threads = (bytes[15] & 2) ? 2 : 1;
+  // The planner reads the budget when it plans, so each input sets or clears it.
+  if (bytes[15] & 4) ::setenv("CONVJIT_BAND_BYTES", "4096", 1);
+  else ::unsetenv("CONVJIT_BAND_BYTES");
   std::uint64_t seed = 0;
   for (std::size_t i = 16; i < 24; ++i) seed = seed << 8 | bytes[i];
   std::mt19937_64 rng(seed);

@@ -74,12 +74,12 @@ VALID, SAME, SAME_LOWER, P, PHPW, PTPBPLPR = range(6)
 
 
 def shape(flags=BIAS, c=1, oc=1, h=8, w=8, kh=3, kw=3, sh=1, sw=1, dh=1, dw=1, padding=VALID,
-          pads=(0, 0, 0, 0), lo=2, hi=4, leading=False, threads2=False, seed=1):
+          pads=(0, 0, 0, 0), lo=2, hi=4, leading=False, threads2=False, small_budget=False, seed=1):
     # c, oc, h, w, kh, kw are stored as value - 1 (the fuzzer adds 1 back, modulo its range).
     return bytes([
         flags, c - 1, oc - 1, h - 1, w - 1, kh - 1, kw - 1, (sh - 1) | (sw - 1) << 4,
         (dh - 1) | (dw - 1) << 4, padding, *pads, lo | hi << 4,
-        (1 if leading else 0) | (2 if threads2 else 0)]) + struct.pack(">Q", seed)
+        (1 if leading else 0) | (2 if threads2 else 0) | (4 if small_budget else 0)]) + struct.pack(">Q", seed)
 
 
 DIFFERENTIAL = [
@@ -127,6 +127,9 @@ DIFFERENTIAL = [
     shape(flags=OTHER_ACT | BIAS | DW, c=12, oc=12, h=8, w=8, padding=SAME, lo=HARDSWISH),
     shape(flags=OTHER_ACT | BIAS, c=16, oc=20, h=7, w=7, kh=1, kw=1, lo=SILU, threads2=True),
     shape(flags=OTHER_ACT | NCHW, c=2, oc=3, h=9, w=17, padding=SAME, lo=SIGMOID),
+    # A 4 KiB band budget: input-channel passes at avx2.
+    shape(flags=BIAS | RELU, c=64, oc=32, h=9, w=9, sh=2, sw=2, padding=SAME, small_budget=True),
+    shape(c=64, oc=30, h=9, w=9, sh=2, sw=2, padding=SAME, small_budget=True, threads2=True, leading=True),
 ]
 
 

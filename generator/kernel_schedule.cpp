@@ -112,7 +112,7 @@ TileWalk make_tile_walk(const KernelPlan& p, const TileGeometry& g, const Column
 LoopedReduction make_looped_reduction(const KernelPlan& p, const TileGeometry& g) {
   LoopedReduction r;
   const std::int64_t step = p.ic_unroll;
-  r.ic_steps = g.reduction_ic / step;
+  r.ic_steps = p.ic_per_pass / step;
   for (std::int64_t kw = 0; kw < p.shape.kw; ++kw)
     for (std::int64_t ic = 0; ic < step; ++ic)
       r.body.push_back({kw, ic * g.src_ic, kw * g.wei_kw + ic * g.wei_ic});
@@ -120,9 +120,18 @@ LoopedReduction make_looped_reduction(const KernelPlan& p, const TileGeometry& g
   r.wei_advance = step * g.wei_ic;
   r.src_row = g.src_kh;
   r.wei_row = g.wei_kh;
-  r.src_next_row = g.src_kh - g.reduction_ic * g.src_ic;
-  r.wei_next_row = g.wei_kh - g.reduction_ic * g.wei_ic;
+  r.src_next_row = g.src_kh - p.ic_per_pass * g.src_ic;
+  r.wei_next_row = g.wei_kh - p.ic_per_pass * g.wei_ic;
   return r;
+}
+
+std::vector<ReductionPass> make_reduction_passes(const KernelPlan& p, const TileGeometry& g) {
+  std::vector<ReductionPass> passes;
+  for (std::int64_t i = 0; i < p.ic_passes; ++i) {
+    const std::int64_t first_channel = i * p.ic_per_pass;
+    passes.push_back({first_channel * g.src_ic, first_channel * g.wei_ic, i > 0, i + 1 == p.ic_passes});
+  }
+  return passes;
 }
 
 BiasLoad bias_load(const KernelPlan& p) {
@@ -161,6 +170,7 @@ KernelSchedule make_schedule(const KernelPlan& p) {
   k.channel_tail = make_vector_store(p.isa, p.lanes, first_lanes(p.oc_tail_lanes, p.lanes));
   k.epilogue = make_tile_epilogue(s, false);
   if (!k.reduction_unrolled) k.looped = make_looped_reduction(p, k.geometry);
+  k.reduction_passes = make_reduction_passes(p, k.geometry);
   k.kernel_width = s.kw;
   k.src_row_step = s.sh * k.geometry.src_row;
   k.src_row_origin = -s.pad_top * k.geometry.src_row;

@@ -90,6 +90,16 @@ struct LoopedReduction {
   std::int64_t src_row = 0, wei_row = 0;            // from the start of a kernel row
 };
 
+// One pass of the reduction over a block of input channels (KernelPlan::ic_passes). Each pass
+// walks every channel tile and row; its input and weights start `src_offset` / `wei_offset`
+// bytes past the reduction's (its first input channel).
+struct ReductionPass {
+  std::int64_t src_offset = 0, wei_offset = 0;
+  bool from_dst = false;  // the accumulators start from the partial sums in dst, not the bias
+  bool finishes = true;   // the last pass: the epilogue before the store
+  bool operator==(const ReductionPass&) const = default;
+};
+
 // Output rows emitted together: a loop over the caller's rows clipped to `rows`, or, for a
 // single row, straight-line code with constant addresses.
 struct RowPass {
@@ -123,9 +133,17 @@ struct KernelSchedule {
   // KernelCallArgs::residual (after the bias and the reduction), then the activation. The
   // bias is not in it: the accumulators start from it (`bias`).
   TileEpilogue epilogue;
+  // What a store does in a pass: the epilogue in the last, nothing before (partial sums).
+  const TileEpilogue& epilogue_of(const ReductionPass& reduction) const {
+    return reduction.finishes ? epilogue : partial_sums;
+  }
+  TileEpilogue partial_sums;
 
   bool reduction_unrolled = true;  // else `looped`
   LoopedReduction looped;
+  // In order; one (from the bias, finishing) unless the plan splits the input channels. Every
+  // pass covers the same channel tiles and rows: the tile index restarts with each.
+  std::vector<ReductionPass> reduction_passes;
 
   // How channel block `block` of a run writes the store's column.
   const VectorStore& store_of(const TileStore& st, const ChannelTileRun& run, int block) const {
@@ -137,16 +155,19 @@ struct KernelSchedule {
   std::int64_t tile_index(std::int64_t group, const ChannelTileRun& run, std::int64_t t) const {
     return group * tiles_per_group + run.first_tile + t;
   }
-  // Input offset of a pass's first kernel row from the start of its channel tile's image.
-  std::int64_t pass_src_offset(const RowPass& pass, std::int64_t oh) const {
-    return oh * src_row_step + src_row_origin + pass.rows.kh_begin * geometry.src_kh;
+  // Input offset of a pass's first kernel row and the reduction pass's first input channel
+  // from the start of its channel tile's image.
+  std::int64_t pass_src_offset(const RowPass& pass, const ReductionPass& reduction,
+                               std::int64_t oh) const {
+    return oh * src_row_step + src_row_origin + pass.rows.kh_begin * geometry.src_kh +
+           reduction.src_offset;
   }
   std::int64_t pass_dst_offset(std::int64_t oh) const { return oh * geometry.dst_row; }
   // The unrolled reduction of a pass: every (kernel row, kw, ic) step.
   std::vector<ReductionStep> unrolled_steps(const RowPass& pass) const;
-  // Where the looped reduction's weight pointer starts for a pass.
-  std::int64_t pass_weight_offset(const RowPass& pass) const {
-    return pass.rows.kh_begin * geometry.wei_kh;
+  // Where the looped reduction's weight pointer starts for a row pass and a reduction pass.
+  std::int64_t pass_weight_offset(const RowPass& pass, const ReductionPass& reduction) const {
+    return pass.rows.kh_begin * geometry.wei_kh + reduction.wei_offset;
   }
 
   std::int64_t kernel_width = 1;  // kw: the kernel columns each tile's taps are listed for

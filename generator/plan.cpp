@@ -204,6 +204,7 @@ std::string make_name(const KernelPlan& p) {
       << s.dw << "_" << to_string(p.strategy) << "_ur" << p.ur_w << "x" << p.oc_tile << "_"
       << to_string(s.layout) << (p.stages_nchw() ? "_staged" : "") << (s.add_residual ? "_add" : "");
   if (p.work.band_units > 0) out << "_band" << p.work.band_units;
+  if (p.ic_passes > 1) out << "_icp" << p.ic_per_pass;
   out << "_" << to_string(p.isa);
   if (p.isa == Isa::avx512) out << (p.lanes == 16 ? "_zmm" : "_ymm");
   return out.str();
@@ -302,16 +303,48 @@ std::int64_t band_rows(const KernelPlan& p) {
   return rows >= s.out_h ? 0 : rows;
 }
 
+// Input channels per pass whose slice of the input, with one channel tile's weights for them,
+// fits the band budget, so it stays in L2 while every channel tile reads it; or 0 when passes
+// cannot help: channel vectors with a looped reduction over several channel tiles and an image
+// that does not stay in L2. A multiple of ic_unroll that divides the channels, so every pass
+// runs the same loop; the output's partial sums move between passes, so the fewest passes.
+// Never with a residual: run() may be given dst as the residual, which the first pass's
+// partial sums would overwrite.
+std::int64_t channels_per_pass(const KernelPlan& p) {
+  const ConvShape& s = p.shape;
+  if (p.strategy != Strategy::oc_vectors || p.unroll_kh || p.unroll_rows ||
+      channel_tiles_per_group(p) < 2 || s.add_residual)
+    return 0;
+  const double budget = static_cast<double>(band_budget_bytes());
+  const ImageBytes bytes = image_bytes(p);
+  if (budget <= 0 || bytes.src + bytes.dst <= budget) return 0;
+  const std::int64_t icg = s.ic_per_group();
+  const double tile_weights = 4.0 * static_cast<double>(s.kh * s.kw * p.oc_tile * p.lanes);
+  const double per_channel = bytes.src / static_cast<double>(icg * s.groups) + tile_weights;
+  for (std::int64_t steps = icg / p.ic_unroll / 2; steps >= 1; --steps) {
+    const std::int64_t channels = steps * p.ic_unroll;
+    if (icg % channels == 0 && static_cast<double>(channels) * per_channel <= budget) return channels;
+  }
+  return 0;
+}
+
 // Cycles per image the compute estimate leaves out: the input swept once per channel tile from
 // beyond L2 when the image does not stay there (once when banded, plus the weights once per band
-// from L2), gathers, and NCHW staging.
+// from L2; once with channel passes, plus the partial sums between passes), gathers, and NCHW
+// staging. The weights come from beyond L2 once in every variant, so none is charged for them.
 double direct_memory_cycles(const KernelPlan& p) {
   const ConvShape& s = p.shape;
   const ImageBytes bytes = image_bytes(p);
   double cycles = 0;
   const bool stays_in_l2 = bytes.src + bytes.dst <= static_cast<double>(band_budget_bytes());
   if (!stays_in_l2 && p.strategy != Strategy::depthwise) {
-    if (p.work.band_units > 0) {
+    if (p.ic_passes > 1) {
+      // The partial sums leave and return between passes: from L2 if the output stays there.
+      const double passes = static_cast<double>(p.ic_passes);
+      const double dst_rate = bytes.dst <= static_cast<double>(band_budget_bytes()) ? kL2BytesPerCycle
+                                                                                    : kFarBytesPerCycle;
+      cycles += bytes.src / kFarBytesPerCycle + 2.0 * (passes - 1.0) * bytes.dst / dst_rate;
+    } else if (p.work.band_units > 0) {
       const double bands = static_cast<double>(ceil_div(s.out_h, p.work.band_units));
       cycles += bytes.src / kFarBytesPerCycle + bands * bytes.weights / kL2BytesPerCycle;
     } else {
@@ -328,7 +361,7 @@ double direct_memory_cycles(const KernelPlan& p) {
 }
 
 KernelPlan finish_direct_plan(KernelPlan p, VectorShape vectors, std::int64_t blocks,
-                              const TileChoice& tile, bool banded) {
+                              const TileChoice& tile, DirectMemory memory) {
   const ConvShape& shape = p.shape;
   p.lanes = vectors.lanes;
   p.vector_registers = vectors.registers;
@@ -347,7 +380,15 @@ KernelPlan finish_direct_plan(KernelPlan p, VectorShape vectors, std::int64_t bl
   decide_unrolling(p);
   p.work.units = shape.out_h;
   p.work.channel_tiles = channel_tile_count(p);
-  if (banded) p.work.band_units = band_rows(p);
+  p.ic_per_pass = reduction_length(p);
+  if (memory.channel_passes) {
+    if (const std::int64_t channels = channels_per_pass(p); channels > 0) {
+      p.ic_per_pass = channels;
+      p.ic_passes = reduction_length(p) / channels;
+    }
+  } else if (memory.banded) {
+    p.work.band_units = band_rows(p);
+  }
   p.estimated_cycles = direct_plan_cycles(p, tile.cycles) + direct_memory_cycles(p);
   p.name = make_name(p);
   p.algorithm_choice = "direct";
@@ -385,10 +426,12 @@ double nchw_staging_cycles(const ConvShape& s) {
 }
 
 std::vector<DirectMemory> direct_memory_variants(const ConvShape& shape, Isa isa) {
-  std::vector<DirectMemory> variants{{false, false}, {false, true}};
-  if (may_stage(shape, isa)) {
-    variants.push_back({true, false});
-    variants.push_back({true, true});
+  std::vector<DirectMemory> variants;
+  for (const bool staged : {false, true}) {
+    if (staged && !may_stage(shape, isa)) continue;
+    variants.push_back({staged, false, false});
+    variants.push_back({staged, true, false});
+    variants.push_back({staged, false, true});
   }
   return variants;
 }
@@ -400,9 +443,10 @@ KernelPlan make_cheapest_direct_plan(const ConvShape& shape, Isa isa) {
   std::set<std::string> names;
   for (const DirectMemory memory : direct_memory_variants(shape, isa)) {
     KernelPlan plan = make_direct_plan(shape, isa, memory);
-    if (!names.insert(plan.name).second) continue;  // banded asked, no band fits
+    if (!names.insert(plan.name).second) continue;  // bands or passes asked, none fits
     why << " " << (plan.stages_nchw() ? "staged nhwc" : to_string(plan.kernel_layout));
     if (plan.work.band_units > 0) why << " in bands of " << plan.work.band_units << " rows";
+    if (plan.ic_passes > 1) why << " in " << plan.ic_passes << " input-channel passes";
     why << " " << std::llround(plan.estimated_cycles) << ";";
     if (!best || plan.estimated_cycles < best->estimated_cycles) best = std::move(plan);
   }
@@ -427,7 +471,7 @@ KernelPlan make_direct_plan(const ConvShape& shape, Isa isa, DirectMemory memory
       chosen_blocks = blocks;
     }
   }
-  return finish_direct_plan(std::move(p), chosen, chosen_blocks, tile, memory.banded);
+  return finish_direct_plan(std::move(p), chosen, chosen_blocks, tile, memory);
 }
 
 std::optional<KernelPlan> make_direct_plan_with(const ConvShape& shape, Isa isa,
@@ -436,14 +480,14 @@ std::optional<KernelPlan> make_direct_plan_with(const ConvShape& shape, Isa isa,
   KernelPlan p = start_direct_plan(shape, isa, memory);
   const std::int64_t blocks = blocks_of(shape, p.strategy, vectors);
   const TileChoice best = choose_tile(shape, p.strategy, blocks, vectors, p.uses_opmasks());
-  if (tile_rank == 0) return finish_direct_plan(std::move(p), vectors, blocks, best, memory.banded);
+  if (tile_rank == 0) return finish_direct_plan(std::move(p), vectors, blocks, best, memory);
   // The alternatives: the ranked tiles other than the model's own pick.
   std::vector<TileChoice> others;
   for (const TileChoice& t : rank_tiles(shape, p.strategy, blocks, vectors, p.uses_opmasks()))
     if (t.ur_w != best.ur_w || t.oc_tile != best.oc_tile) others.push_back(t);
   if (tile_rank < 0 || static_cast<std::size_t>(tile_rank) > others.size()) return std::nullopt;
   return finish_direct_plan(std::move(p), vectors, blocks, others[static_cast<std::size_t>(tile_rank - 1)],
-                            memory.banded);
+                            memory);
 }
 
 void KernelPlan::describe_winograd(std::ostream& out) const {
@@ -471,6 +515,11 @@ void KernelPlan::describe_memory(std::ostream& out) const {
            "and dst out, shared by its threads, through "
         << 4 * (shape.c * shape.h * shape.w + shape.oc * shape.out_h * shape.out_w)
         << " bytes per image of the calling thread's staging buffer\n";
+  if (ic_passes > 1)
+    out << "passes     " << ic_passes << " over " << ic_per_pass << " input channels each, every "
+        << "channel tile and row in each, so a pass's input stays in L2 (" << band_budget_bytes() / 1024
+        << " KiB with a channel tile's weights) across the " << work.channel_tiles
+        << " channel tiles; partial sums in dst\n";
   if (work.band_units > 0)
     out << "bands      " << work.band_units << " " << work.unit << "s per call, every channel tile in "
         << "each, so a band's input rows stay in L2 (" << band_budget_bytes() / 1024

@@ -59,6 +59,12 @@ struct DirectMemory {
   // band's input rows stay in L2 across channel tiles; ignored where no band fits (see
   // WorkUnits::band_units).
   bool banded = false;
+  // The reduction in passes over blocks of input channels, each pass over every channel tile
+  // and row with the partial sums kept in dst, so a pass's slice of the input stays in L2
+  // across the channel tiles (layers with many input channels whose image does not stay
+  // there); ignored where no pass fits or the shape adds a residual, which may be dst itself
+  // (see KernelPlan::ic_passes).
+  bool channel_passes = false;
   bool operator==(const DirectMemory&) const = default;
 };
 
@@ -89,6 +95,12 @@ struct KernelPlan {
   bool unroll_rows = false;     // every output row emitted on its own (tiny shapes)
   bool unroll_kh = true;        // kernel rows unrolled inside a tile
   int ic_unroll = 1;            // input channels unrolled per loop step (divides icg or = icg)
+  // Input-channel passes (DirectMemory::channel_passes): the reduction's input channels in
+  // ic_passes blocks of ic_per_pass (a multiple of ic_unroll); the first pass starts from the
+  // bias, the others from the partial sums in dst, and only the last applies the residual and
+  // the activation. One pass: the whole reduction at once.
+  std::int64_t ic_passes = 1;
+  std::int64_t ic_per_pass = 1;
 
   // Where pack_for_plan puts every weight and bias value, and so where the kernel reads them.
   PackedLayout packed;

@@ -31,9 +31,11 @@ std::string plan_family(const KernelPlan& plan) {
   if (plan.isa == Isa::avx512) family += plan.lanes == 16 ? " zmm" : " ymm32";
   family += plan.strategy == Strategy::winograd ? " winograd_f" + std::to_string(plan.winograd.m)
                                                 : std::string(" direct");
-  // Staging and bands are families of their own, so tuning times them beside the rest.
+  // Staging, bands and channel passes are families of their own, so tuning times them beside
+  // the rest.
   if (plan.strategy != Strategy::winograd && plan.stages_nchw()) family += " staged";
   if (plan.work.band_units > 0) family += " banded";
+  if (plan.ic_passes > 1) family += " channel passes";
   return family;
 }
 

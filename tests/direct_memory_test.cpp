@@ -1,9 +1,11 @@
 // The planner's memory variants of a direct kernel, as data (no code runs): NCHW shapes
-// staged for NHWC code between run()'s transposes, and bands of output rows sized from L2.
+// staged for NHWC code between run()'s transposes, bands of output rows sized from L2, and
+// passes over blocks of input channels whose slice of the input stays in L2.
 #define BOOST_TEST_MODULE direct_memory
 #include <boost/test/unit_test.hpp>
 
 #include "core/environment.hpp"
+#include "generator/kernel_schedule.hpp"
 #include "generator/plan.hpp"
 #include "generator/plan_candidates.hpp"
 #include "tests/support/test_support.hpp"
@@ -163,6 +165,92 @@ BOOST_AUTO_TEST_CASE(a_bad_band_budget_is_an_error_naming_the_variable) {
   BOOST_TEST(testing::error_field([] { (void)band_budget_bytes(); }) == "CONVJIT_BAND_BYTES");
   BOOST_TEST(testing::error_field([] { (void)make_plan(shape_of("c=4,h=4,w=4,oc=4,k=1")); }) ==
              "CONVJIT_BAND_BYTES");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(channel_passes)
+
+const char* const kManyInputs = "c=1024,h=14,w=14,oc=256,k=1";  // ResNet-50's layer3 1x1
+
+KernelPlan passes_plan(const char* spec, Isa isa = Isa::avx2) {
+  return make_direct_plan(shape_of(spec), isa, {false, false, true});
+}
+
+BOOST_AUTO_TEST_CASE(a_pass_keeps_its_slice_of_the_input_and_a_tiles_weights_within_the_budget) {
+  const BandBytes budget("262144");
+  for (const Isa isa : {Isa::avx2, Isa::avx512}) {
+    const KernelPlan p = passes_plan(kManyInputs, isa);
+    const ConvShape& s = p.shape;
+    BOOST_REQUIRE(p.ic_passes > 1);
+    BOOST_TEST(p.ic_passes * p.ic_per_pass == s.c);
+    BOOST_TEST(p.ic_per_pass % p.ic_unroll == 0);
+    const std::int64_t slice = 4 * p.ic_per_pass * (s.h * s.w + p.oc_tile * p.lanes);
+    BOOST_TEST(slice <= 262144);
+    // The fewest passes: twice the channels would not fit.
+    BOOST_TEST(2 * slice > 262144);
+    BOOST_TEST(has(p.name, "_icp" + std::to_string(p.ic_per_pass) + "_"), p.name);
+    BOOST_TEST(has(p.describe(), "passes     " + std::to_string(p.ic_passes) + " over"), p.describe());
+    BOOST_TEST(p.work.band_units == 0);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(no_passes_where_they_cannot_help) {
+  const BandBytes budget("262144");
+  auto passes = [](const char* spec) { return passes_plan(spec).ic_passes; };
+  BOOST_TEST(passes("c=1024,h=4,w=4,oc=256,k=1") == 1);       // the image stays in L2
+  BOOST_TEST(passes("c=1024,h=14,w=14,oc=8,k=1") == 1);       // one channel tile: one sweep
+  BOOST_TEST(passes("c=16,h=64,w=64,oc=64,k=1") == 1);       // an unrolled reduction
+  BOOST_TEST(passes("c=64,h=64,w=64,oc=64,g=64,k=3,p=1") == 1);  // depthwise reads its channels once
+  BOOST_TEST(passes("c=1024,h=14,w=14,oc=256,k=1,add=1") == 1);  // the residual may be dst itself
+  const BandBytes none("0");
+  BOOST_TEST(passes(kManyInputs) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(the_first_pass_starts_from_the_bias_later_ones_from_dst_and_the_last_finishes) {
+  const BandBytes budget("262144");
+  const KernelPlan p = passes_plan("c=1024,h=14,w=14,oc=256,k=1,act=silu");
+  BOOST_REQUIRE(p.ic_passes > 2);
+  const KernelSchedule k = make_schedule(p);
+  BOOST_REQUIRE(k.reduction_passes.size() == static_cast<std::size_t>(p.ic_passes));
+  for (std::size_t i = 0; i < k.reduction_passes.size(); ++i) {
+    const ReductionPass& r = k.reduction_passes[i];
+    BOOST_TEST(r.from_dst == (i > 0));
+    BOOST_TEST(r.finishes == (i + 1 == k.reduction_passes.size()));
+    BOOST_TEST(r.src_offset == static_cast<std::int64_t>(i) * p.ic_per_pass * k.geometry.src_ic);
+    BOOST_TEST(r.wei_offset == static_cast<std::int64_t>(i) * p.ic_per_pass * k.geometry.wei_ic);
+    // Partial sums are stored as they are: the activation only after the last pass.
+    BOOST_TEST(k.epilogue_of(r).activation.empty() == !r.finishes);
+  }
+  BOOST_TEST(k.looped.ic_steps * p.ic_unroll == p.ic_per_pass);
+  // A whole reduction is one pass that starts from the bias and finishes.
+  const KernelSchedule whole = make_schedule(make_direct_plan(p.shape, Isa::avx2));
+  BOOST_REQUIRE(whole.reduction_passes.size() == 1u);
+  BOOST_TEST(!whole.reduction_passes[0].from_dst);
+  BOOST_TEST(whole.reduction_passes[0].finishes);
+}
+
+BOOST_AUTO_TEST_CASE(passes_are_priced_against_one_sweep_of_the_input_per_channel_tile) {
+  const BandBytes budget("262144");
+  const ConvShape s = shape_of(kManyInputs);
+  const KernelPlan whole = make_direct_plan(s, Isa::avx2), passes = passes_plan(kManyInputs);
+  BOOST_TEST(passes.estimated_cycles < whole.estimated_cycles);
+  const KernelPlan pick = make_plan(s, Isa::avx2, Algorithm::direct);
+  BOOST_TEST(pick.ic_passes > 1);
+  BOOST_TEST(has(pick.algorithm_choice, "input-channel passes"), pick.algorithm_choice);
+}
+
+BOOST_AUTO_TEST_CASE(candidates_offer_channel_passes_as_a_family_of_their_own) {
+  const BandBytes budget("262144");
+  const ConvShape s = shape_of(kManyInputs);
+  const Isa isas[] = {Isa::avx2};
+  bool passes = false, whole = false;
+  for (const PlanCandidate& c : plan_candidates(s, Isa::avx2, isas)) {
+    BOOST_TEST(has(c.family, " channel passes") == (c.plan.ic_passes > 1), c.plan.name);
+    (c.plan.ic_passes > 1 ? passes : whole) = true;
+  }
+  BOOST_TEST(passes);
+  BOOST_TEST(whole);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -18,6 +18,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include "core/reference.hpp"
+#include "generator/plan.hpp"
+#include "runtime/backends.hpp"
+#include "runtime/kernel_state.hpp"
 #include "tests/support/guarded_buffer.hpp"
 #include "tests/support/test_support.hpp"
 
@@ -384,6 +387,64 @@ BOOST_AUTO_TEST_CASE(winograd_kernels_stay_inside_their_buffers) {
       }
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(every_memory_variant_stays_inside_its_buffers) {
+  // Staged, banded and input-channel-pass kernels (the planner's direct memory variants), on
+  // both JIT backends at every instruction set, with a band budget small enough that these
+  // shapes get bands and passes; partial last channel blocks, groups, strides, pixel strides.
+  const char* previous = std::getenv("CONVJIT_BAND_BYTES");
+  const std::string restore = previous ? previous : "";
+  ::setenv("CONVJIT_BAND_BYTES", "24576", 1);
+  static const auto llvm_session = make_backend_session(Backend::llvm);
+  int passes = 0, bands = 0, staged = 0;
+  for (const char* spec : {"n=2,c=96,h=13,w=11,oc=101,k=3,p=1,act=silu",
+                           "c=256,h=9,w=7,oc=200,k=1",
+                           "n=2,c=128,h=15,w=9,oc=112,g=2,k=3,s=2,p=1,layout=nchw",
+                           "c=192,h=11,w=13,oc=99,k=1,src_stride=200,dst_stride=101",
+                           "n=2,c=7,h=17,w=10,oc=19,k=5,s=2,p=2,layout=nchw",
+                           "c=8,h=23,w=11,oc=40,k=3,p=1"}) {
+    const ConvShape s = ConvSpec::parse(spec).resolve();
+    const auto src_values = random_floats(static_cast<std::size_t>(s.src_elems()), 1);
+    const auto weights_values = random_floats(static_cast<std::size_t>(s.weight_elems()), 2);
+    const auto bias_values = random_floats(static_cast<std::size_t>(s.oc), 3);
+    std::vector<float> expected(static_cast<std::size_t>(s.dst_elems()), 0.0f);
+    reference_conv(s, src_values.data(), weights_values.data(), bias_values.data(), expected.data());
+    for (const JitTarget& target : jit_targets())
+      for (const DirectMemory memory : direct_memory_variants(s, target.isa)) {
+        const KernelPlan plan = make_direct_plan(s, target.isa, memory);
+        passes += plan.ic_passes > 1;
+        bands += plan.work.band_units > 0;
+        staged += plan.stages_nchw();
+        const auto kernel = make_kernel(
+            std::make_shared<const KernelPlan>(plan),
+            make_code(plan, target.backend, target.backend == Backend::llvm ? llvm_session.get() : nullptr), 0, 1);
+        for (GuardSide side : {GuardSide::trailing, GuardSide::leading}) {
+          BOOST_TEST_CONTEXT(spec << ", " << plan.name << ", backend " << target.name() << ", buffers "
+                                  << side_name(side)) {
+            GuardedBuffer src = guarded_copy(src_values, side);
+            src.make_read_only();
+            const GuardedBuffer weights = guarded_copy(weights_values, side);
+            const GuardedBuffer bias = guarded_copy(bias_values, side);
+            GuardedBuffer dst(expected.size(), side);
+            dst.fill(0.0f);  // the gaps between strided pixels stay as they were: 0
+            PackedWeights packed;
+            {
+              GuardLibraryAllocations guard;
+              packed = kernel->pack_weights(weights.data(), bias.data());
+            }
+            kernel->run(src.data(), packed, dst.data(), 2);
+            const double err = max_abs_error(dst.data(), expected.data(), expected.size());
+            BOOST_TEST(err <= tolerance(s, kernel->algorithm(), expected), "max |error| " << err);
+          }
+        }
+      }
+  }
+  if (previous) ::setenv("CONVJIT_BAND_BYTES", restore.c_str(), 1);
+  else ::unsetenv("CONVJIT_BAND_BYTES");
+  BOOST_TEST(passes > 0);
+  BOOST_TEST(bands > 0);
+  BOOST_TEST(staged > 0);
 }
 
 BOOST_AUTO_TEST_CASE(strided_slices_and_residuals_stay_inside_their_buffers) {

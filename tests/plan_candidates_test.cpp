@@ -128,7 +128,7 @@ BOOST_AUTO_TEST_CASE(the_first_family_is_the_estimates_and_its_pick_has_the_best
   // same kernel.
   const ConvShape s = shape_of("c=64,h=56,w=56,oc=64,k=3,p=1,algo=direct");
   const KernelPlan pick = make_plan(s, Isa::avx2);
-  const DirectMemory memory{pick.stages_nchw(), pick.work.band_units > 0};
+  const DirectMemory memory{pick.stages_nchw(), pick.work.band_units > 0, pick.ic_passes > 1};
   const auto forced = make_direct_plan_with(s, Isa::avx2, VectorShape{8, 16}, 0, memory);
   BOOST_REQUIRE(forced.has_value());
   BOOST_TEST(forced->name == pick.name);

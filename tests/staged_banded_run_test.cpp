@@ -1,5 +1,6 @@
-// run() of staged (NCHW tensors, NHWC code) and banded (a band of rows per call) direct
-// kernels, both JIT backends: they match the reference on odd shapes at every thread count,
+// run() of staged (NCHW tensors, NHWC code), banded (a band of rows per call) and
+// channel-pass (the reduction in passes over blocks of input channels) direct kernels, both
+// JIT backends: they match the reference on odd shapes at every thread count,
 // in batches, with residuals (staged too) and strided pixels, give the same bits for every
 // thread count and pool, and allocate nothing after a thread's first call.
 #define BOOST_TEST_MODULE staged_banded_run
@@ -62,12 +63,15 @@ Data data_for(const ConvShape& s) {
   return d;
 }
 
-// The kernels under test for a shape: staged for NCHW shapes, banded where a band fits.
+// The kernels under test for a shape: staged for NCHW shapes, banded where a band fits, in
+// input-channel passes where they fit.
 std::vector<KernelPlan> plans_for(const ConvShape& s, Isa isa) {
   std::vector<KernelPlan> plans;
   const bool nchw = s.layout == Layout::nchw;
   plans.push_back(make_direct_plan(s, isa, {nchw, true}));
   if (nchw) plans.push_back(make_direct_plan(s, isa, {true, false}));
+  KernelPlan passes = make_direct_plan(s, isa, {nchw, false, true});
+  if (passes.ic_passes > 1) plans.push_back(std::move(passes));
   return plans;
 }
 
@@ -85,6 +89,12 @@ const char* const kShapes[] = {
     "n=3,c=8,h=23,w=11,oc=40,k=3,p=1",
     "n=2,c=5,h=19,w=7,oc=33,kh=3,kw=2,sh=2,p=1,add=1,act=clamp:-0.5:0.5",
     "n=2,c=6,h=25,w=9,oc=40,k=3,p=1,src_stride=9,dst_stride=43,add=1",
+    // Input-channel passes: many inputs, several channel tiles, a partial last block.
+    "n=2,c=96,h=13,w=11,oc=37,k=3,p=1,act=silu",
+    "n=2,c=96,h=13,w=11,oc=101,k=3,p=1,act=silu",
+    "n=2,c=256,h=9,w=7,oc=200,k=1,act=relu",
+    "n=2,c=128,h=15,w=9,oc=112,g=2,k=3,s=2,p=1,layout=nchw,act=leaky_relu",
+    "n=2,c=192,h=11,w=13,oc=99,k=1,src_stride=200,dst_stride=101,act=clamp:-0.5:0.5",
 };
 
 }  // namespace
@@ -93,7 +103,7 @@ BOOST_AUTO_TEST_SUITE(staged_and_banded_kernels)
 
 BOOST_AUTO_TEST_CASE(match_the_reference_at_every_thread_count_with_the_same_bits) {
   BOOST_REQUIRE(band_budget_set == 0);
-  bool banded_seen = false, staged_seen = false;
+  bool banded_seen = false, staged_seen = false, passes_seen = false;
   for (const char* spec : kShapes)
     for (const Isa isa : isas())
       for (const KernelPlan& plan : plans_for(shape_of(spec), isa))
@@ -101,6 +111,7 @@ BOOST_AUTO_TEST_CASE(match_the_reference_at_every_thread_count_with_the_same_bit
           const ConvShape& s = plan.shape;
           banded_seen |= plan.work.band_units > 0;
           staged_seen |= plan.stages_nchw();
+          passes_seen |= plan.ic_passes > 1;
           const Data d = data_for(s);
           const auto kernel = kernel_of(plan, backend);
           const PackedWeights packed = kernel->pack_weights(d.weights.data(), d.bias.data());
@@ -127,6 +138,7 @@ BOOST_AUTO_TEST_CASE(match_the_reference_at_every_thread_count_with_the_same_bit
         }
   BOOST_TEST(banded_seen);
   BOOST_TEST(staged_seen);
+  BOOST_TEST(passes_seen);
 }
 
 BOOST_AUTO_TEST_CASE(a_separate_residual_is_staged_like_dst) {

@@ -37,16 +37,23 @@ llvm::Function* LlvmEmitter::emit(const std::string& name) {
 // ------------------------------------------------------------------ loops over the output
 
 void LlvmEmitter::emit_groups(const Bases& bases) {
+  auto emit_passes = [&](const Bases& group, llvm::Value* g) {
+    for (const ReductionPass& reduction : schedule_.reduction_passes) {
+      reduction_ = &reduction;
+      emit_channel_tiles(group, g);
+    }
+    reduction_ = nullptr;
+  };
   if (schedule_.groups <= 1) {
-    emit_channel_tiles(bases, i64(0));
+    emit_passes(bases, i64(0));
     return;
   }
   emit_counted_loop(schedule_.groups, {}, [&](llvm::Value* g, const Values&) {
-    emit_channel_tiles({at(bases.src, g, geo_.src_group),
-                        at(bases.dst, g, geo_.dst_group),
-                        at(bases.weights, g, geo_.wei_group),
-                        at(bases.bias, g, geo_.bias_group)},
-                       g);
+    emit_passes({at(bases.src, g, geo_.src_group),
+                 at(bases.dst, g, geo_.dst_group),
+                 at(bases.weights, g, geo_.wei_group),
+                 at(bases.bias, g, geo_.bias_group)},
+                g);
     return Values{};
   });
 }
@@ -92,7 +99,9 @@ llvm::Function* LlvmEmitter::emit_shared_row_body(const ChannelTileRun& run) {
   // (src row, dst row, reduction weights, bias, kernel rows[, residual minus dst])
   std::vector<llvm::Type*> params{ptr_, ptr_, ptr_, ptr_, i64_};
   if (residual_delta_) params.push_back(i64_);
-  llvm::Function* body = make_function(function_->getName().str() + ".row" + std::to_string(run.first_tile),
+  const auto pass_index = reduction_ - schedule_.reduction_passes.data();
+  llvm::Function* body = make_function(function_->getName().str() + ".row" + std::to_string(run.first_tile) +
+                                           (pass_index > 0 ? ".pass" + std::to_string(pass_index) : ""),
                                        params, FunctionKind::internal_not_inlined);
   llvm::Function* caller = function_;
   const llvm::IRBuilderBase::InsertPoint resume = builder_.saveIP();
@@ -137,13 +146,13 @@ void LlvmEmitter::emit_row_pass(const Bases& tile, const RowPass& pass, const Ch
 void LlvmEmitter::emit_row(const Bases& tile, const RowPass& pass, const ChannelTileRun& run,
                            llvm::Value* oh, llvm::Function* shared_body) {
   Row row;
-  row.src = at(tile.src, oh, schedule_.src_row_step, schedule_.pass_src_offset(pass, 0));
+  row.src = at(tile.src, oh, schedule_.src_row_step, schedule_.pass_src_offset(pass, *reduction_, 0));
   row.dst = at(tile.dst, oh, geo_.dst_row);
   // Unrolled steps address the weights from the channel tile's start; a looped reduction
   // starts at the pass's first kernel row.
   row.weights = schedule_.reduction_unrolled
                     ? tile.weights
-                    : pointer({tile.weights, schedule_.pass_weight_offset(pass)});
+                    : pointer({tile.weights, schedule_.pass_weight_offset(pass, *reduction_)});
   row.bias = tile.bias;
   row.residual_delta = residual_delta_;
   if (!shared_body) {
@@ -177,7 +186,7 @@ void LlvmEmitter::emit_row_body(const Row& row, const RowPass& pass, const Chann
 void LlvmEmitter::emit_tile(const Row& row, const TileWalk& walk, const Address& src,
                             const Address& dst, const RowPass& pass,
                             const std::vector<ReductionStep>& steps, const ChannelTileRun& run) {
-  Values acc = emit_tile_init(row, walk, run);
+  Values acc = emit_tile_init(row, walk, dst, run);
   if (schedule_.reduction_unrolled) {
     for (const ReductionStep& step : steps) emit_taps(walk, run, step, src, {row.weights, 0}, acc);
   } else if (row.kernel_rows || pass.kernel_rows() > 0) {
@@ -187,7 +196,19 @@ void LlvmEmitter::emit_tile(const Row& row, const TileWalk& walk, const Address&
 }
 
 LlvmEmitter::Values LlvmEmitter::emit_tile_init(const Row& row, const TileWalk& walk,
-                                                const ChannelTileRun& run) {
+                                                const Address& dst, const ChannelTileRun& run) {
+  if (reduction_->from_dst) {
+    // A later input-channel pass: the partial sums the earlier ones stored, at the store's lanes.
+    Values acc(static_cast<std::size_t>(walk.columns * run.blocks));
+    for (const TileStore& st : walk.stores)
+      for (int b = 0; b < run.blocks; ++b) {
+        const VectorStore& store = schedule_.store_of(st, run, b);
+        llvm::Value* partial = pointer(dst.plus(st.dst_offset + b * geo_.dst_block));
+        acc[st.column * run.blocks + b] =
+            store.partial() ? load_vector_masked(partial, store.lanes) : load_vector(partial);
+      }
+    return acc;
+  }
   Values bias(run.blocks);
   for (int b = 0; b < run.blocks; ++b) {
     const Address at_bias{row.bias, b * geo_.bias_block};
@@ -292,7 +313,7 @@ void LlvmEmitter::emit_tile_store(const TileWalk& walk, const Address& dst,
                                   llvm::Value* residual_delta) {
   auto store = [&](const TileStore& st, int block) {
     const Address out = dst.plus(st.dst_offset + block * geo_.dst_block);
-    emit_tile_epilogue(schedule_.epilogue, acc[st.column * run.blocks + block], nullptr,
+    emit_tile_epilogue(schedule_.epilogue_of(*reduction_), acc[st.column * run.blocks + block], nullptr,
                        residual_delta, out.base, out.bytes, schedule_.store_of(st, run, block));
   };
   if (plan_.strategy == Strategy::width_vectors) {

@@ -82,7 +82,8 @@ class LlvmEmitter : private LlvmBuilder {
   void emit_tile(const Row& row, const TileWalk& walk, const Address& src, const Address& dst,
                  const RowPass& pass, const std::vector<ReductionStep>& steps,
                  const ChannelTileRun& run);
-  Values emit_tile_init(const Row& row, const TileWalk& walk, const ChannelTileRun& run);
+  Values emit_tile_init(const Row& row, const TileWalk& walk, const Address& dst,
+                        const ChannelTileRun& run);
   Values emit_looped_reduction(const Row& row, const TileWalk& walk, const Address& src,
                                const RowPass& pass, const ChannelTileRun& run, Values acc);
   // The taps of one reduction step.
@@ -107,6 +108,7 @@ class LlvmEmitter : private LlvmBuilder {
   llvm::Value* tile_begin_ = nullptr;
   llvm::Value* tile_end_ = nullptr;
   llvm::Value* residual_delta_ = nullptr;  // add_residual: bytes from dst to the residual
+  const ReductionPass* reduction_ = nullptr;  // the input-channel pass being emitted
 };
 
 }  // namespace convjit

@@ -127,7 +127,13 @@ void XbyakEmitter::emit_groups() {
     mov(slot(kSlotGroupsLeft), schedule_.groups);
     L(next_group);
   }
-  emit_channel_tiles();
+  for (const ReductionPass& reduction : schedule_.reduction_passes) {
+    // Every pass numbers the group's channel tiles from its first again.
+    if (reduction_) sub(slot(kSlotTileIndex), static_cast<std::int32_t>(schedule_.tiles_per_group));
+    reduction_ = &reduction;
+    emit_channel_tiles();
+  }
+  reduction_ = nullptr;
   if (looped) {
     auto advance = [&](Slot s, std::int64_t bytes) {
       mov(kTmp, slot(s));
@@ -210,7 +216,7 @@ void XbyakEmitter::emit_row_pass(const RowPass& pass, const ChannelTileRun& run,
                                  const Xbyak::Label* shared_body) {
   if (shared_body) {
     mov(slot(kSlotKernelRows), static_cast<std::int32_t>(pass.kernel_rows()));
-    mov(kTmp, schedule_.pass_weight_offset(pass));
+    mov(kTmp, schedule_.pass_weight_offset(pass, *reduction_));
     mov(slot(kSlotKernelRowWeights), kTmp);
   }
   if (pass.constant_row) emit_constant_row(pass, run, shared_body);
@@ -234,7 +240,7 @@ void XbyakEmitter::emit_constant_row(const RowPass& pass, const ChannelTileRun& 
   cmp(kTmp, slot(kSlotRowEnd));
   jge(skip, T_NEAR);
   mov(kSrcRow, slot(kSlotSrcTile));
-  add_imm(kSrcRow, schedule_.pass_src_offset(pass, oh), kWide);
+  add_imm(kSrcRow, schedule_.pass_src_offset(pass, *reduction_, oh), kWide);
   mov(kDstRow, slot(kSlotDstTile));
   add_imm(kDstRow, schedule_.pass_dst_offset(oh), kWide);
   emit_row_body_or_call(pass, run, shared_body);
@@ -260,7 +266,7 @@ void XbyakEmitter::emit_row_loop(const RowPass& pass, const ChannelTileRun& run,
   mov(kWide, schedule_.src_row_step);
   imul(kSrcRow, kWide);
   add(kSrcRow, slot(kSlotSrcTile));
-  add_imm(kSrcRow, schedule_.pass_src_offset(pass, 0), kWide);
+  add_imm(kSrcRow, schedule_.pass_src_offset(pass, *reduction_, 0), kWide);
   mov(kDstRow, kRow);
   mov(kWide, geo_.dst_row);
   imul(kDstRow, kWide);
@@ -301,7 +307,7 @@ void XbyakEmitter::emit_row_body(const RowPass& pass, const ChannelTileRun& run)
 
 void XbyakEmitter::emit_tile(const TileWalk& walk, const TileBase& base, const RowPass& pass,
                              const std::vector<ReductionStep>& steps, const ChannelTileRun& run) {
-  emit_tile_init(run, walk.columns);
+  emit_tile_init(walk, base, run);
   if (!schedule_.reduction_unrolled) {
     if (schedule_.shared_row_body || pass.kernel_rows() > 0)
       emit_looped_reduction(walk, base, pass, run);
@@ -311,8 +317,20 @@ void XbyakEmitter::emit_tile(const TileWalk& walk, const TileBase& base, const R
   emit_tile_store(walk, base, run);
 }
 
-void XbyakEmitter::emit_tile_init(const ChannelTileRun& run, int columns) {
-  for (int col = 0; col < columns; ++col)
+void XbyakEmitter::emit_tile_init(const TileWalk& walk, const TileBase& base,
+                                  const ChannelTileRun& run) {
+  if (reduction_->from_dst) {
+    // A later input-channel pass: the partial sums the earlier ones stored, at the store's lanes.
+    if (run.has_tail) set_mask(schedule_.channel_tail.lanes);
+    for (const TileStore& st : walk.stores)
+      for (int b = 0; b < run.blocks; ++b) {
+        const Xbyak::Address partial = at(base.dst, st.dst_offset + b * geo_.dst_block);
+        if (schedule_.store_of(st, run, b).partial()) masked_load(acc(st.column, b), partial);
+        else vmovups(acc(st.column, b), partial);
+      }
+    return;
+  }
+  for (int col = 0; col < walk.columns; ++col)
     for (int b = 0; b < run.blocks; ++b) {
       const Xmm a = acc(col, b);
       switch (schedule_.bias) {
@@ -339,7 +357,7 @@ void XbyakEmitter::emit_looped_reduction(const TileWalk& walk, const TileBase& b
       jz(done, T_NEAR);
     }
   } else {
-    add_imm(kTapWei, schedule_.pass_weight_offset(pass), kWide);
+    add_imm(kTapWei, schedule_.pass_weight_offset(pass, *reduction_), kWide);
     mov(kKhCount, pass.kernel_rows());
   }
   L(next_kernel_row);
@@ -417,7 +435,8 @@ void XbyakEmitter::emit_channel_vector_taps(const std::vector<TileTap>& taps,
 
 void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,
                                    const ChannelTileRun& run) {
-  const bool add = schedule_.epilogue.add_residual;
+  const TileEpilogue& epilogue = schedule_.epilogue_of(*reduction_);
+  const bool add = epilogue.add_residual;
   if (add) mov(kResidualDelta, slot(kSlotResidualDelta));
   // The lane mask serves a partial vector's residual read and a masked store; the narrow
   // stores of StoreKind::pieces need none.
@@ -429,7 +448,7 @@ void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,
     const VectorStore& store = schedule_.store_of(st, run, block);
     const std::int64_t disp = st.dst_offset + block * geo_.dst_block;
     EpilogueOperands operands{a, a, a, &dst, &kResidualDelta, disp, store.partial(), free_at_store_};
-    emit_tile_epilogue(schedule_.epilogue, operands);
+    emit_tile_epilogue(epilogue, operands);
     emit_vector_store(store, dst, disp, a, free_at_store_.at(0));
   };
   if (plan_.strategy == Strategy::width_vectors) {

@@ -41,7 +41,7 @@ class XbyakEmitter : public XbyakBuilder {
   void emit_row_body(const RowPass& pass, const ChannelTileRun& run);
   void emit_tile(const TileWalk& walk, const TileBase& base, const RowPass& pass,
                  const std::vector<ReductionStep>& steps, const ChannelTileRun& run);
-  void emit_tile_init(const ChannelTileRun& run, int columns);
+  void emit_tile_init(const TileWalk& walk, const TileBase& base, const ChannelTileRun& run);
   void emit_looped_reduction(const TileWalk& walk, const TileBase& base, const RowPass& pass,
                              const ChannelTileRun& run);
   // The taps of one reduction step; src/wei registers plus the step's offsets locate them.
@@ -61,6 +61,7 @@ class XbyakEmitter : public XbyakBuilder {
   const KernelSchedule schedule_;
   const TileGeometry& geo_;
   int call_depth_ = 0;  // bytes pushed on top of the frame by a call into a shared body
+  const ReductionPass* reduction_ = nullptr;  // the input-channel pass being emitted
 
   // Vector registers by role (see the constructor for the allocation), ymm or zmm.
   std::vector<Xbyak::Xmm> acc_;      // [column * oc_tile + block]
