@@ -1,8 +1,10 @@
 #include "generator/plan.hpp"
+
 #include "generator/tile_epilogue.hpp"
 
 #include "generator/register_budget.hpp"
 #include "generator/tile_geometry.hpp"
+#include "generator/work_split.hpp"
 
 #include "core/cpu_features.hpp"
 #include "core/environment.hpp"
@@ -95,6 +97,7 @@ struct TileChoice {
   int ur_w = 1;
   int oc_tile = 1;
   double cycles = std::numeric_limits<double>::max();
+  double busiest = std::numeric_limits<double>::max();  // cycles times the team's imbalance
 };
 
 // Cycles of one reduction step of a tile: FMAs on 2 ports, loads on 2.
@@ -139,14 +142,18 @@ bool tile_fits(const ConvShape& s, Strategy strategy, VectorShape vectors, bool 
          vectors.registers - vectors.reserved;
 }
 
+// The cheapest register tile; for a team, the cheapest for its busiest thread: a tile of more
+// channel blocks leaves fewer channel tiles (times the rows) to share out.
 TileChoice choose_tile(const ConvShape& s, Strategy strategy, std::int64_t blocks,
-                       VectorShape vectors, bool opmasks) {
+                       VectorShape vectors, bool opmasks, int threads = 1) {
   TileChoice best;
+  const std::int64_t groups = strategy == Strategy::depthwise ? 1 : s.groups;
   for (int t = 1; t <= std::min<std::int64_t>(blocks, 8); ++t) {
+    const double imbalance = team_imbalance(s.out_h, groups * ceil_div(blocks, t), threads);
     for (int u = 1; u <= 28; ++u) {
       if (!tile_fits(s, strategy, vectors, opmasks, u, t)) continue;
       const double cycles = tile_cycles(s, strategy, blocks, vectors.lanes, u, t);
-      if (cycles < best.cycles - 1e-9) best = {u, t, cycles};
+      if (cycles * imbalance < best.busiest - 1e-9) best = {u, t, cycles, cycles * imbalance};
     }
   }
   return best;
@@ -436,27 +443,30 @@ std::vector<DirectMemory> direct_memory_variants(const ConvShape& shape, Isa isa
   return variants;
 }
 
-KernelPlan make_cheapest_direct_plan(const ConvShape& shape, Isa isa) {
+KernelPlan make_cheapest_direct_plan(const ConvShape& shape, Isa isa, int threads) {
   std::optional<KernelPlan> best;
   std::ostringstream why;
   why << "direct, cycles per image:";
   std::set<std::string> names;
   for (const DirectMemory memory : direct_memory_variants(shape, isa)) {
-    KernelPlan plan = make_direct_plan(shape, isa, memory);
+    KernelPlan plan = make_direct_plan(shape, isa, memory, threads);
     if (!names.insert(plan.name).second) continue;  // bands or passes asked, none fits
     why << " " << (plan.stages_nchw() ? "staged nhwc" : to_string(plan.kernel_layout));
     if (plan.work.band_units > 0) why << " in bands of " << plan.work.band_units << " rows";
     if (plan.ic_passes > 1) why << " in " << plan.ic_passes << " input-channel passes";
     why << " " << std::llround(plan.estimated_cycles) << ";";
-    if (!best || plan.estimated_cycles < best->estimated_cycles) best = std::move(plan);
+    if (!best || plan.estimated_cycles * busiest_thread_share(plan, threads) <
+                     best->estimated_cycles * busiest_thread_share(*best, threads))
+      best = std::move(plan);
   }
   why << " the least";
   best->algorithm_choice = names.size() > 1 ? why.str() : "direct";
   return std::move(*best);
 }
 
-KernelPlan make_direct_plan(const ConvShape& shape, Isa isa, DirectMemory memory) {
+KernelPlan make_direct_plan(const ConvShape& shape, Isa isa, DirectMemory memory, int threads) {
   KernelPlan p = start_direct_plan(shape, isa, memory);
+  p.threads = std::max(threads, 1);
   // The vector width whose best tile costs least; ties go to the narrower, listed first
   // (a 16-lane vector with 6 live lanes costs what an 8-lane one does, and more loads).
   TileChoice tile;
@@ -464,8 +474,8 @@ KernelPlan make_direct_plan(const ConvShape& shape, Isa isa, DirectMemory memory
   std::int64_t chosen_blocks = 1;
   for (const VectorShape vectors : vector_shapes(isa)) {
     const std::int64_t blocks = blocks_of(shape, p.strategy, vectors);
-    const TileChoice choice = choose_tile(shape, p.strategy, blocks, vectors, p.uses_opmasks());
-    if (choice.cycles < tile.cycles - 1e-9) {
+    const TileChoice choice = choose_tile(shape, p.strategy, blocks, vectors, p.uses_opmasks(), p.threads);
+    if (choice.busiest < tile.busiest - 1e-9) {
       tile = choice;
       chosen = vectors;
       chosen_blocks = blocks;
@@ -476,10 +486,11 @@ KernelPlan make_direct_plan(const ConvShape& shape, Isa isa, DirectMemory memory
 
 std::optional<KernelPlan> make_direct_plan_with(const ConvShape& shape, Isa isa,
                                                 VectorShape vectors, int tile_rank,
-                                                DirectMemory memory) {
+                                                DirectMemory memory, int threads) {
   KernelPlan p = start_direct_plan(shape, isa, memory);
+  p.threads = std::max(threads, 1);
   const std::int64_t blocks = blocks_of(shape, p.strategy, vectors);
-  const TileChoice best = choose_tile(shape, p.strategy, blocks, vectors, p.uses_opmasks());
+  const TileChoice best = choose_tile(shape, p.strategy, blocks, vectors, p.uses_opmasks(), p.threads);
   if (tile_rank == 0) return finish_direct_plan(std::move(p), vectors, blocks, best, memory);
   // The alternatives: the ranked tiles other than the model's own pick.
   std::vector<TileChoice> others;
@@ -510,6 +521,10 @@ void KernelPlan::describe_winograd(std::ostream& out) const {
 }
 
 void KernelPlan::describe_memory(std::ostream& out) const {
+  if (threads > 1)
+    out << "threads    planned for " << threads << ": " << work.units << " " << work.unit << "s x "
+        << work.channel_tiles << " channel tile(s) per image, the busiest thread "
+        << std::llround(100.0 * busiest_thread_share(*this, threads)) << "% of an image\n";
   if (stages_nchw())
     out << "staging    nchw: the kernel computes nhwc; run() transposes src (and the residual) in "
            "and dst out, shared by its threads, through "
@@ -568,6 +583,11 @@ std::string KernelPlan::describe() const {
       << "code       ~" << estimated_code_bytes << " bytes (estimate)\n";
   describe_memory(out);
   return out.str();
+}
+
+double busiest_thread_share(const KernelPlan& plan, int threads) {
+  if (threads <= 1) return 1.0;
+  return team_imbalance(plan.work.units, plan.work.channel_tiles, threads) / threads;
 }
 
 Algorithm algorithm_of(const KernelPlan& plan) {

@@ -107,6 +107,10 @@ struct KernelPlan {
 
   // How run() shares the kernel's work out (units per image, channel tiles, scratch, staging).
   WorkUnits work;
+  // The team the plan was made for (the Jit's threads): Winograd cuts an image into at least
+  // that many blocks where its tiles allow, and algo=auto compares the busiest thread's share
+  // (busiest_thread_share) of each algorithm. A kernel runs correctly with any team.
+  int threads = 1;
 
   // Strategy::winograd only.
   WinogradPlan winograd;
@@ -138,17 +142,20 @@ struct KernelPlan {
 // model chooses between direct and Winograd), and of the band budget (band_budget_bytes: the
 // host's L2, or CONVJIT_BAND_BYTES); direct kernels are make_cheapest_direct_plan's. The plan's
 // shape is the one given, its algo untouched. Without an algorithm, the shape's own.
-KernelPlan make_plan(const ConvShape& shape, Isa isa, Algorithm algorithm);
+// `threads`: the team it will run with (KernelPlan::threads).
+KernelPlan make_plan(const ConvShape& shape, Isa isa, Algorithm algorithm, int threads = 1);
 KernelPlan make_plan(const ConvShape& shape, Isa isa = Isa::avx2);
 // The direct kernel whatever the shape's algo says (the generic backend's only kind), in the
 // shape's own layout over whole images unless `memory` asks for staging or bands.
-KernelPlan make_direct_plan(const ConvShape& shape, Isa isa = Isa::avx2, DirectMemory memory = {});
+// `threads`: the team (KernelPlan::threads), whose busiest thread the register tile is chosen for.
+KernelPlan make_direct_plan(const ConvShape& shape, Isa isa = Isa::avx2, DirectMemory memory = {},
+                            int threads = 1);
 // The memory variants the planner offers a shape's direct kernel: unstaged first; staged for
 // NCHW shapes whose NHWC strategy is channel vectors (x86 only: staging is run()'s, and the
 // AArch64 objects run without it); each of those banded too where a band fits L2.
 std::vector<DirectMemory> direct_memory_variants(const ConvShape& shape, Isa isa);
 // The direct kernel of least estimate over direct_memory_variants; algorithm_choice says why.
-KernelPlan make_cheapest_direct_plan(const ConvShape& shape, Isa isa);
+KernelPlan make_cheapest_direct_plan(const ConvShape& shape, Isa isa, int threads = 1);
 // Cycles per image that run()'s NCHW staging adds: src, the residual and dst each read and
 // written once more, strided on one side. Shared by every plan that stages.
 double nchw_staging_cycles(const ConvShape& shape);
@@ -158,13 +165,17 @@ std::size_t band_budget_bytes();
 // The Winograd kernel with output tile m (2, 4 or 6); the shape must be eligible. lanes 0:
 // 16 at avx512 unless the channels would leave most lanes idle; 8 or 16 forces that width
 // (16 only at avx512).
-KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m, int lanes = 0);
+KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m, int lanes = 0, int threads = 1);
+// The fraction of one image's work that the busiest of `threads` threads gets when run()
+// shares the plan's units (and channel tiles) out (generator/work_split.hpp): 1 for one
+// thread, 1/threads for an even split. Its estimate times this is the plan's time on a team.
+double busiest_thread_share(const KernelPlan& plan, int threads);
 // The direct kernel with this vector shape (one of vector_shapes(isa)) and the cost model's
 // tile_rank-th cheapest register tile (0: the cheapest); none when there are fewer tiles.
 // make_direct_plan keeps the cheaper vector shape's best tile; these are its alternatives.
 std::optional<KernelPlan> make_direct_plan_with(const ConvShape& shape, Isa isa,
                                                 VectorShape vectors, int tile_rank,
-                                                DirectMemory memory = {});
+                                                DirectMemory memory = {}, int threads = 1);
 
 // What a plan computes by: direct, or winograd_f2/f4/f6 (the one mapping of tile sizes).
 Algorithm algorithm_of(const KernelPlan& plan);

@@ -45,22 +45,23 @@ std::vector<PlanCandidate> plan_candidates(const ConvShape& shape, Isa model_isa
 }
 
 std::vector<PlanCandidate> plan_candidates(const ConvShape& shape, Algorithm algorithm,
-                                           Isa model_isa, std::span<const Isa> isas) {
+                                           Isa model_isa, std::span<const Isa> isas, int threads) {
   if (std::find(isas.begin(), isas.end(), model_isa) == isas.end())
     throw Error("isa", "the model's instruction set must be among the candidates'");
   std::vector<PlanCandidate> first{
-      candidate(make_plan(shape, model_isa, algorithm), "the cost model's pick")};
+      candidate(make_plan(shape, model_isa, algorithm, threads), "the cost model's pick")};
   std::vector<PlanCandidate> others;
   for (const Isa isa : isas) {
     if (direct_allowed(algorithm))
       for (const DirectMemory memory : direct_memory_variants(shape, isa))
         for (const VectorShape vectors : vector_shapes(isa))
           for (int rank = 0; rank <= kRunnerUpTiles; ++rank)
-            if (auto plan = make_direct_plan_with(shape, isa, vectors, rank, memory))
+            if (auto plan = make_direct_plan_with(shape, isa, vectors, rank, memory, threads)) {
               others.push_back(candidate(std::move(*plan), rank == 0 ? "best tile" : "runner-up tile"));
+            }
     for (const int m : winograd_tiles(shape, isa, algorithm))
       for (const int lanes : isa == Isa::avx512 ? std::vector<int>{16, 8} : std::vector<int>{8})
-        others.push_back(candidate(make_winograd_plan(shape, isa, m, lanes), "winograd"));
+        others.push_back(candidate(make_winograd_plan(shape, isa, m, lanes, threads), "winograd"));
   }
   std::stable_sort(others.begin(), others.end(), [](const PlanCandidate& a, const PlanCandidate& b) {
     return a.estimated_cycles < b.estimated_cycles;

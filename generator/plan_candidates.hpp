@@ -35,9 +35,10 @@ struct PlanCandidate {
 //  3. the rest by estimate: direct plans with the runner-up register tiles of their family.
 // No two candidates have the same kernel name (which spells isa, vector shape, algorithm
 // and tile). `algorithm` is what was asked for (algorithm_policy.hpp says which kernels it
-// allows; without it, the shape's algo); every plan keeps the shape as given.
+// allows; without it, the shape's algo); every plan keeps the shape as given. `threads`: the
+// team the kernels will run with (KernelPlan::threads).
 std::vector<PlanCandidate> plan_candidates(const ConvShape& shape, Algorithm algorithm,
-                                           Isa model_isa, std::span<const Isa> isas);
+                                           Isa model_isa, std::span<const Isa> isas, int threads = 1);
 std::vector<PlanCandidate> plan_candidates(const ConvShape& shape, Isa model_isa,
                                            std::span<const Isa> isas);
 

@@ -17,6 +17,7 @@ struct WinogradPlan {
   std::int64_t tiles_h = 0, tiles_w = 0;  // the tile grid of one image
   std::int64_t block_tiles = 0;           // tiles per block (the last block may have fewer)
   std::int64_t blocks = 0;                // per image
+  bool blocks_for_team = false;           // more blocks than one thread would take (KernelPlan::threads)
   std::int64_t ic_blocks = 0;             // channel vectors of the input
   int ic_tail_lanes = 0;                  // valid lanes of the last one
 

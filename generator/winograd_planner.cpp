@@ -129,12 +129,22 @@ void choose_blocks(KernelPlan& p) {
   if (weight_bytes <= kResidentWeightBytes && ceil_div(wp.tiles(), tiles) < kMinBlocks)
     tiles = std::max(std::min(tiles, kMinBlockTiles), ceil_div(wp.tiles(), kMinBlocks));
   // Equal blocks, whole register tiles where the grid allows.
-  const std::int64_t blocks = ceil_div(wp.tiles(), tiles);
+  std::int64_t blocks = ceil_div(wp.tiles(), tiles);
+  // A team shares blocks: a multiple of its threads where the tiles allow, so none waits on
+  // another's extra block (each streams weights that do not stay in L2 once more, which the
+  // cost model weighs against direct).
+  const std::int64_t team = p.threads;
+  const bool for_team = team > 1 && blocks % team != 0;
+  if (for_team) {
+    blocks = std::min(round_up(blocks, team), wp.tiles());
+    why << "; " << blocks << " blocks for " << team << " threads";
+  }
   tiles = ceil_div(wp.tiles(), blocks);
   const GemmTile gemm = choose_gemm_tile(tiles, p.oc_blocks, p.vector_registers);
-  if (round_up(tiles, gemm.tiles) <= wp.tiles() && blocks > 1) tiles = round_up(tiles, gemm.tiles);
+  if (!for_team && round_up(tiles, gemm.tiles) <= wp.tiles() && blocks > 1) tiles = round_up(tiles, gemm.tiles);
   wp.block_tiles = tiles;
   wp.blocks = ceil_div(wp.tiles(), tiles);
+  wp.blocks_for_team = for_team;
   const GemmTile final_tile = choose_gemm_tile(wp.block_tiles, p.oc_blocks, p.vector_registers);
   wp.gemm_tiles = final_tile.tiles;
   wp.gemm_blocks = final_tile.blocks;
@@ -157,8 +167,9 @@ std::string winograd_name(const KernelPlan& p) {
   const ConvShape& s = p.shape;
   std::ostringstream out;
   out << "conv_k3x3_s1x1_d1x1_winograd_f" << p.winograd.m << "_ur" << p.winograd.gemm_tiles << "x"
-      << p.winograd.gemm_blocks << "_" << to_string(s.layout) << (s.add_residual ? "_add" : "")
-      << "_" << to_string(p.isa);
+      << p.winograd.gemm_blocks << "_" << to_string(s.layout) << (s.add_residual ? "_add" : "");
+  if (p.winograd.blocks_for_team) out << "_b" << p.winograd.block_tiles;
+  out << "_" << to_string(p.isa);
   if (p.isa == Isa::avx512) out << (p.lanes == 16 ? "_zmm" : "_ymm");
   return out.str();
 }
@@ -170,7 +181,7 @@ bool auto_may_pick(int m) { return m == 2 || m == 4; }
 
 }  // namespace
 
-KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m, int lanes) {
+KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m, int lanes, int threads) {
   if (std::string why = winograd_ineligibility(shape, isa); !why.empty())
     throw Error("algo", "winograd cannot compute this shape: " + why);
   if (lanes != 0 && lanes != 8 && !(lanes == 16 && isa == Isa::avx512))
@@ -180,6 +191,7 @@ KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m, int lanes)
   KernelPlan p;
   p.shape = shape;
   p.isa = isa;
+  p.threads = std::max(threads, 1);
   p.strategy = Strategy::winograd;
   // 16 lanes unless the channels would leave most of them idle.
   const bool zmm = isa == Isa::avx512 && std::min(shape.c, shape.oc) > 8;
@@ -208,32 +220,39 @@ KernelPlan make_winograd_plan(const ConvShape& shape, Isa isa, int m, int lanes)
   return p;
 }
 
-KernelPlan make_plan(const ConvShape& shape, Isa isa) { return make_plan(shape, isa, shape.algo); }
+namespace {
 
-KernelPlan make_plan(const ConvShape& shape, Isa isa, Algorithm algorithm) {
+// make_plan for a team of `threads` (1: one thread).
+KernelPlan make_plan_for_team(const ConvShape& shape, Isa isa, Algorithm algorithm, int threads) {
   const std::vector<int> tiles = winograd_tiles(shape, isa, algorithm);
   if (tiles.empty()) {
-    KernelPlan direct = make_cheapest_direct_plan(shape, isa);
+    KernelPlan direct = make_cheapest_direct_plan(shape, isa, threads);
     direct.algorithm_choice = (algorithm == Algorithm::direct ? "direct as asked (algo=direct)"
                                                               : "direct (Winograd does not apply)") +
                               std::string(direct.algorithm_choice == "direct" ? "" : "; " + direct.algorithm_choice);
     return direct;
   }
   if (tiles.size() == 1) {
-    KernelPlan plan = make_winograd_plan(shape, isa, tiles.front());
+    KernelPlan plan = make_winograd_plan(shape, isa, tiles.front(), 0, threads);
     plan.algorithm_choice += " as asked (algo=" + std::string(to_string(algorithm)) + ")";
     return plan;
   }
-  KernelPlan direct = make_cheapest_direct_plan(shape, isa);
-  const double direct_estimate = direct_cycles(direct);
+  KernelPlan direct = make_cheapest_direct_plan(shape, isa, threads);
+  // On a team, what the busiest thread does: an image's estimate times its share.
+  const double direct_estimate = direct_cycles(direct) * busiest_thread_share(direct, threads);
   KernelPlan best;
   double best_cycles = std::numeric_limits<double>::max();
   std::ostringstream why;
-  why << "cost model, cycles per image: direct " << std::llround(direct_estimate);
+  why << "cost model, cycles per image";
+  if (threads > 1) why << " for the busiest of " << threads << " threads";
+  why << ": direct " << std::llround(direct_estimate);
   for (int m : tiles) {
     if (algorithm == Algorithm::automatic && !auto_may_pick(m)) continue;
-    KernelPlan candidate = make_winograd_plan(shape, isa, m);
-    const WinogradCost cost = estimate(candidate);
+    KernelPlan candidate = make_winograd_plan(shape, isa, m, 0, threads);
+    WinogradCost cost = estimate(candidate);
+    const double share = busiest_thread_share(candidate, threads);
+    for (double* part : {&cost.cycles, &cost.gemm, &cost.transforms, &cost.weight_traffic, &cost.staging})
+      *part *= share;
     why << ", F" << m << " " << std::llround(cost.cycles) << " (products " << std::llround(cost.gemm)
         << ", transforms " << std::llround(cost.transforms);
     if (cost.weight_traffic > 0) why << ", weight traffic " << std::llround(cost.weight_traffic);
@@ -254,5 +273,17 @@ KernelPlan make_plan(const ConvShape& shape, Isa isa, Algorithm algorithm) {
   best.algorithm_choice = why.str() + ": F" + std::to_string(best.winograd.m);
   return best;
 }
+
+
+}  // namespace
+
+KernelPlan make_plan(const ConvShape& shape, Isa isa) { return make_plan(shape, isa, shape.algo); }
+
+KernelPlan make_plan(const ConvShape& shape, Isa isa, Algorithm algorithm, int threads) {
+  KernelPlan plan = make_plan_for_team(shape, isa, algorithm, std::max(threads, 1));
+  plan.threads = std::max(threads, 1);
+  return plan;
+}
+
 
 }  // namespace convjit

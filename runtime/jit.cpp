@@ -84,7 +84,8 @@ Jit::Jit(JitOptions options)
       isa_asked_(options.isa != Isa::automatic || [] {
         const char* env = std::getenv("CONVJIT_ISA");
         return env && *env && parse_isa(env) != Isa::automatic;
-      }()) {
+      }()),
+      threads_asked_(options.threads > 0) {
   if (options.threads < 0) throw Error("threads", "must not be negative");
   if (options.threads > kMaxThreads)
     throw Error("threads", std::to_string(options.threads) + " is above the maximum " +
@@ -104,14 +105,14 @@ Jit& Jit::global() {
 namespace {
 
 // The cost model's plan for `shape` on this backend.
-KernelPlan plan_for(const ConvShape& shape, Backend backend_, Isa isa_, Algorithm algo_) {
+KernelPlan plan_for(const ConvShape& shape, Backend backend_, Isa isa_, Algorithm algo_, int threads) {
   const Algorithm algorithm = requested_algorithm(shape, backend_, algo_);  // refuses what it cannot build
   if (!backend_traits(backend_).memory_variants) {
     KernelPlan plain = make_direct_plan(shape, isa_);
     plain.algorithm_choice = "direct (this backend computes in the shape's layout, whole images)";
     return plain;
   }
-  return make_plan(shape, isa_, algorithm);
+  return make_plan(shape, isa_, algorithm, threads);
 }
 
 // The instruction sets tuning may choose among: the Jit's alone when it was asked for.
@@ -127,7 +128,9 @@ std::vector<Isa> candidate_isas(Isa isa, bool asked) {
 std::shared_ptr<const Kernel> Jit::compile(const ConvShape& shape) const {
   shape.validate();
   const auto start = std::chrono::steady_clock::now();
-  KernelPlan model = plan_for(shape, backend_, isa_, algo_);
+  // The team the kernel's runs will have by default: the Jit's threads, or its pool's.
+  const int team = pool_ && !threads_asked_ ? std::clamp(pool_->threads(), 1, kMaxThreads) : threads_;
+  KernelPlan model = plan_for(shape, backend_, isa_, algo_, team);
   std::shared_ptr<BackendSession> session;
   if (backend_ == Backend::llvm) session = sessions().find(this);
   std::shared_ptr<const KernelPlan> plan;
@@ -136,13 +139,13 @@ std::shared_ptr<const Kernel> Jit::compile(const ConvShape& shape) const {
   if (backend_traits(backend_).tunes(tune_)) {
     const std::vector<Isa> isas = candidate_isas(isa_, isa_asked_);
     std::vector<PlanCandidate> candidates =
-        plan_candidates(shape, requested_algorithm(shape, backend_, algo_), isa_, isas);
+        plan_candidates(shape, requested_algorithm(shape, backend_, algo_), isa_, isas, team);
     candidates.front().plan = std::move(model);  // its algorithm_choice names the Jit's defaults
     // A winner of an earlier process for this CPU, library version and shape, if trusted.
     const std::optional<TuningCache> disk = TuningCache::from_environment();
-    const std::string key = disk ? TuningCache::key(shape, backend_, isas, algo_) : std::string();
+    const std::string key = disk ? TuningCache::key(shape, backend_, isas, algo_, team) : std::string();
     const std::optional<std::string> remembered = disk ? disk->load(key) : std::nullopt;
-    TunedKernel tuned = Tuner(tune_, backend_, session.get()).tune(candidates, remembered);
+    TunedKernel tuned = Tuner(tune_, backend_, session.get(), team, pool_.get()).tune(candidates, remembered);
     if (disk && !tuned.report->from_cache) disk->store(key, tuned.plan->name);
     plan = std::move(tuned.plan);
     code = std::move(tuned.code);

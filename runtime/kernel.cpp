@@ -11,7 +11,7 @@
 #include "runtime/thread_count.hpp"
 #include "runtime/layout_staging.hpp"
 #include "runtime/thread_scratch.hpp"
-#include "runtime/work_split.hpp"
+#include "generator/work_split.hpp"
 
 #include <algorithm>
 #include <chrono>

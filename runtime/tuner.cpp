@@ -81,8 +81,15 @@ Tuner::Budget Tuner::budget_of(Tuning mode) {
   return {};
 }
 
-Tuner::Tuner(Tuning mode, Backend backend, BackendSession* session)
-    : mode_(mode), backend_(backend), session_(session) {}
+Tuner::Tuner(Tuning mode, Backend backend, BackendSession* session, int threads, ThreadPool* pool)
+    : mode_(mode), backend_(backend), session_(session), threads_(std::max(threads, 1)), pool_(pool) {}
+
+double Tuner::clock_us() const {
+  // One thread: its CPU time, which another process on the core does not inflate. A team: the
+  // wall clock, since the other threads' work is the caller's wait.
+  if (threads_ == 1) return thread_cpu_us();
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 TunedKernel Tuner::tune(const std::vector<PlanCandidate>& candidates,
                         const std::optional<std::string>& remembered) const {
@@ -90,6 +97,7 @@ TunedKernel Tuner::tune(const std::vector<PlanCandidate>& candidates,
   const auto start = std::chrono::steady_clock::now();
   auto report = std::make_shared<TuningReport>();
   report->mode = mode_;
+  report->threads = threads_;
   auto generate = [&](const PlanCandidate& c, TunedCandidate& entry) {
     const auto begin = std::chrono::steady_clock::now();
     Trial trial;
@@ -137,12 +145,13 @@ TunedKernel Tuner::tune(const std::vector<PlanCandidate>& candidates,
       const double pack_us = wall_us_since(pack_begin);
       trial.dst.assign(static_cast<std::size_t>(shape.dst_elems()), 0.0f);
       RunOptions options;
-      options.threads = 1;
+      options.threads = threads_;  // the team the kernel will run with
+      if (pool_) options.pool = pool_;
       if (shape.add_residual) options.residual = scratch.residual.data();
       auto call = [&] { kernel.run(scratch.src.data(), packed, trial.dst.data(), options); };
-      const double warm_begin = thread_cpu_us();
+      const double warm_begin = clock_us();
       call();
-      const double warm = std::max(thread_cpu_us() - warm_begin, 0.01);
+      const double warm = std::max(clock_us() - warm_begin, 0.01);
       if (i == 0) least_trial_us = entry.generation_us + pack_us + 2 * warm;
       // The rest of the budget, shared among the candidates still to come.
       const double left = std::max(budget.microseconds - wall_us_since(start), 0.0) /
@@ -154,9 +163,9 @@ TunedKernel Tuner::tune(const std::vector<PlanCandidate>& candidates,
       }
       std::vector<double> per_call;
       for (int b = 0; b < batches; ++b) {
-        const double t0 = thread_cpu_us();
+        const double t0 = clock_us();
         for (int k = 0; k < per_batch; ++k) call();
-        per_call.push_back((thread_cpu_us() - t0) / per_batch);
+        per_call.push_back((clock_us() - t0) / per_batch);
       }
       entry.median_us = median(per_call);
       entry.calls = batches * per_batch;
@@ -217,7 +226,8 @@ TunedKernel Tuner::tune(const std::vector<PlanCandidate>& candidates,
 std::string TuningReport::describe() const {
   std::ostringstream out;
   out << std::fixed << std::setprecision(1);
-  out << "tuning     " << to_string(mode) << ", " << tuning_us << " us"
+  out << "tuning     " << to_string(mode) << (threads > 1 ? ", " + std::to_string(threads) + " threads" : "")
+      << ", " << tuning_us << " us"
       << (from_cache ? " (winner from the tuning cache)" : "") << ": " << why << "\n";
   for (std::size_t i = 0; i < candidates.size(); ++i) {
     const TunedCandidate& c = candidates[i];

@@ -38,7 +38,8 @@ class Tuner {
   // Ties: a candidate must beat the pick by more than this to replace it.
   static constexpr double kNoise = 0.03;
 
-  Tuner(Tuning mode, Backend backend, BackendSession* session);
+  // threads, pool: the team the kernels will run with (the Jit's), which times them.
+  Tuner(Tuning mode, Backend backend, BackendSession* session, int threads = 1, ThreadPool* pool = nullptr);
 
   // candidates: ranked, [0] the cost model's pick (plan_candidates). remembered: a winner's
   // kernel name from the tuning cache; when it names one of the candidates, that one is
@@ -47,9 +48,13 @@ class Tuner {
                    const std::optional<std::string>& remembered = std::nullopt) const;
 
  private:
+  double clock_us() const;
+
   Tuning mode_;
   Backend backend_;
   BackendSession* session_;
+  int threads_;
+  ThreadPool* pool_;
 };
 
 }  // namespace convjit

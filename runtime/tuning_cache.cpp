@@ -56,7 +56,7 @@ TuningCache::TuningCache(std::string directory) : directory_(std::move(directory
 }
 
 std::string TuningCache::key(const ConvShape& shape, Backend backend, std::span<const Isa> isas,
-                             Algorithm jit_algo) {
+                             Algorithm jit_algo, int threads) {
   ConvShape base = shape;
   base.n = 1;
   std::string isa_list;
@@ -64,7 +64,8 @@ std::string TuningCache::key(const ConvShape& shape, Backend backend, std::span<
   return "convjit tuning winner\nformat " + std::to_string(kFormatVersion) + "\nversion " +
          std::string(kLibraryVersion) + "\ncpu " + cpu_identity() + "\nbackend " +
          std::string(to_string(backend)) + "\nisas " + isa_list + "\njit_algo " +
-         std::string(to_string(jit_algo)) + "\nshape " + base.to_string() + "\n";
+         std::string(to_string(jit_algo)) + "\nshape " + base.to_string() + "\n" +
+         (threads > 1 ? "threads " + std::to_string(threads) + "\n" : std::string());
 }
 
 std::string TuningCache::path(std::string_view key) const {

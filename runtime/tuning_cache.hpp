@@ -35,9 +35,10 @@ class TuningCache {
   static std::optional<TuningCache> from_environment();
   explicit TuningCache(std::string directory);
 
-  // The key text for a shape's winner (n is not part of it: kernels serve every batch).
+  // The key text for a shape's winner (n is not part of it: kernels serve every batch) for a
+  // team of `threads` (plans and timings depend on it).
   static std::string key(const ConvShape& shape, Backend backend, std::span<const Isa> isas,
-                         Algorithm jit_algo);
+                         Algorithm jit_algo, int threads = 1);
 
   const std::string& directory() const noexcept { return directory_; }
   std::string path(std::string_view key) const;

@@ -27,6 +27,7 @@ struct TuningReport {
   std::string why;                         // why the winner won
   double tuning_us = 0;                    // wall time of the whole tuning, generation included
   bool from_cache = false;                 // the winner came from CONVJIT_CACHE_DIR, untimed
+  int threads = 1;                         // the team candidates were timed with (wall clock above 1)
 
   std::string describe() const;            // what `convjit plan --tune` prints
 };

@@ -3,7 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "runtime/kernel_state.hpp"
-#include "runtime/work_split.hpp"
+#include "generator/work_split.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <convjit/convjit.hpp>

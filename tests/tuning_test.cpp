@@ -143,6 +143,16 @@ BOOST_AUTO_TEST_CASE(the_ahead_of_time_backends_are_not_tuned) {
     BOOST_TEST(compile(kEligible, Tuning::full, Isa::automatic, backend)->state().tuning == nullptr);
 }
 
+BOOST_AUTO_TEST_CASE(a_team_times_candidates_planned_and_run_with_its_threads) {
+  Jit jit(JitOptions{.backend = Backend::xbyak, .isa = Isa::avx2, .threads = 2, .tune = Tuning::full});
+  const auto kernel = jit.compile(shape_of("c=256,h=14,w=14,oc=256,k=3,p=1"));
+  const TuningReport& r = report_of(*kernel);
+  BOOST_TEST(r.threads == 2);
+  BOOST_TEST(r.describe().find("full, 2 threads") != std::string::npos, r.describe());
+  BOOST_TEST(kernel->state().plan->threads == 2);
+  BOOST_TEST(report_of(*compile(kEligible, Tuning::fast)).threads == 1);
+}
+
 BOOST_AUTO_TEST_CASE(fast_does_not_tune_llvm_kernels_whose_generation_alone_exceeds_the_budget) {
   BOOST_TEST(compile("c=8,h=8,w=8,oc=8,k=3,p=1", Tuning::fast, Isa::automatic, Backend::llvm)
                  ->state().tuning == nullptr);

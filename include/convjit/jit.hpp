@@ -89,6 +89,7 @@ class Jit {
   std::unique_ptr<KernelCache> cache_;
   Tuning tune_;
   bool isa_asked_;  // the isa came from JitOptions or CONVJIT_ISA, not from the CPU
+  bool threads_asked_;  // JitOptions::threads was given (else a pool's team is the plans')
 };
 
 }  // namespace convjit

@@ -1,5 +1,5 @@
-// convjit plan SPEC [--backend B] [--tune [--mode M]]: the KernelPlan, human-readable, and
-// the backend; with --tune, the candidates tuning timed and the winner.
+// convjit plan SPEC [--backend B] [--threads N] [--tune [--mode M]]: the KernelPlan,
+// human-readable, and the backend; with --tune, the candidates tuning timed and the winner.
 #include "tools/convjit/cli.hpp"
 
 #include "generator/plan.hpp"
@@ -9,7 +9,7 @@
 namespace convjit::cli {
 
 int cmd_plan(const std::vector<std::string>& args) {
-  const ParsedArgs parsed = parse_args(args, "plan", {"--backend", "--mode"}, {"--tune"});
+  const ParsedArgs parsed = parse_args(args, "plan", {"--backend", "--mode", "--threads"}, {"--tune"});
   if (parsed.has("--mode") && !parsed.flag("--tune")) throw Error("--mode", "needs --tune");
   // The cost model's plan unless asked to tune: what `plan` prints should not depend on load.
   const Tuning tune = parsed.flag("--tune") ? parse_tuning(parsed.value("--mode", "full")) : Tuning::off;
@@ -18,13 +18,15 @@ int cmd_plan(const std::vector<std::string>& args) {
                                                   : "takes one SPEC");
   const Backend requested = parse_backend(parsed.value("--backend", "auto"));
   const ConvShape shape = parse_shape(parsed.positional[0]);
+  // The team the plan is made for (KernelPlan::threads).
+  const int threads = static_cast<int>(parse_integer("--threads", parsed.value("--threads", "1"), 1, 4096));
   // The plan is a pure function of the shape; only the compile below can fail for a
   // backend this build or CPU cannot run. Then the plan is printed alone.
   std::shared_ptr<const Kernel> kernel;
   std::string unavailable;
   Backend resolved = requested;
   try {
-    Jit jit(JitOptions{.backend = requested, .tune = tune});
+    Jit jit(JitOptions{.backend = requested, .threads = threads, .tune = tune});
     resolved = jit.backend();
     kernel = jit.compile(shape);
   } catch (const Error& e) {
@@ -35,7 +37,7 @@ int cmd_plan(const std::vector<std::string>& args) {
   } else {
     std::cout << "backend    " << to_string(resolved) << " (unavailable: " << unavailable
               << ")\n"
-              << make_plan(shape).describe();
+              << make_plan(shape, Isa::avx2, shape.algo, threads).describe();
   }
   return kExitOk;
 }

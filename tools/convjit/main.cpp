@@ -33,9 +33,11 @@ const Command kCommands[] = {
      "  Each LAYER is a spec without c, h, w (they come from the previous layer), e.g.\n"
      "    convjit summary --input 8x8x1 oc=1,k=3 oc=1,k=3\n"},
     {"plan", cmd_plan,
-     "convjit plan SPEC [--backend B] [--tune [--mode fast|full]]\n"
+     "convjit plan SPEC [--backend B] [--threads N] [--tune [--mode fast|full]]\n"
      "  The kernel plan (strategy, register tile, row/column segments, unrolling), and the\n"
      "  backend that compiles it. B: auto (default), xbyak, llvm, generic, reference.\n"
+     "  --threads N  the team the plan is made for (default 1): Winograd's blocks and the\n"
+     "          choice of algorithm follow it\n"
      "  Without --tune: the cost model's plan (no tuning, whatever CONVJIT_TUNE says).\n"
      "  --tune  tune first (--mode full by default) and list the candidates with their\n"
      "          estimates and measured times, the winner marked '*' and why it won\n"},

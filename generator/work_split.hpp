@@ -47,4 +47,13 @@ inline WorkSplit split_work(std::int64_t images, std::int64_t units, std::int64_
   return split;
 }
 
+// The busiest thread's items over the mean when a team of `team` shares one image of a kernel
+// that splits channel tiles (the JIT kernels): 1 is an even split; above 1, some threads wait.
+inline double team_imbalance(std::int64_t units, std::int64_t channel_tiles, int team) {
+  if (team <= 1) return 1.0;
+  const std::int64_t items = split_work(1, units, channel_tiles, true, team).items();
+  const std::int64_t busiest = (items + team - 1) / team;
+  return static_cast<double>(busiest) * team / static_cast<double>(items);
+}
+
 }  // namespace convjit
