@@ -98,6 +98,33 @@ void print_table(const NetworkTotals& n, const std::vector<Series>& rows,
   }
 }
 
+// Per comparison column, the layers where `row` does worst against it: the lowest ratios of
+// its median to the row's (below 1: the row is slower there), with both times and the count.
+void print_slowest_layers(const NetworkTotals& n, const Series& row, const std::vector<Series>& versus,
+                          std::ostream& out) {
+  constexpr std::size_t kShown = 5;
+  for (const Series& v : versus) {
+    if (v.label == row.label) continue;
+    std::vector<std::pair<double, const ShapeResult*>> ratios;
+    for (const ShapeResult* r : n.layers) {
+      const double a = row.median_us(*r), b = v.median_us(*r);
+      if (std::isfinite(a) && std::isfinite(b) && a > 0) ratios.emplace_back(b / a, r);
+    }
+    if (ratios.empty()) continue;
+    std::sort(ratios.begin(), ratios.end(),
+              [](const auto& x, const auto& y) { return x.first < y.first; });
+    out << "    " << row.label << "'s slowest layers against " << v.label << " (" << v.label
+        << " / " << row.label << "):\n";
+    for (std::size_t i = 0; i < std::min(kShown, ratios.size()); ++i) {
+      const ShapeResult& r = *ratios[i].second;
+      out << "      " << std::left << std::setw(26) << r.name << std::right << std::setw(7)
+          << fixed(ratios[i].first, 2) << "x  " << fixed(row.median_us(r), 1) << " vs "
+          << fixed(v.median_us(r), 1) << " us" << (r.count > 1 ? "  (x" + std::to_string(r.count) + ")" : "")
+          << "  " << r.shape.to_string() << "\n";
+    }
+  }
+}
+
 }  // namespace
 
 std::int64_t NetworkTotals::layer_count() const {
@@ -137,7 +164,8 @@ void print_network_totals(const std::vector<ShapeResult>& results,
          "  vs X = X's total / this backend's over the layers both ran (> 1: this backend"
          " faster; * = not all layers);\n"
          "  onednn_best = per layer the faster of onednn and onednn_winograd, where"
-         " onednn_winograd ran a layer\n";
+         " onednn_winograd ran a layer;\n"
+         "  then xbyak's (else llvm's) five slowest layers against each of them\n";
   for (const NetworkTotals& n : totals) {
     std::vector<Series> rows, versus;
     for (const std::string& b : backends) rows.push_back(backend_series(b));
@@ -149,6 +177,12 @@ void print_network_totals(const std::vector<ShapeResult>& results,
       versus.insert(versus.begin() + 1, onednn_best_series());
     }
     print_table(n, rows, versus, peak, out);
+    // convjit's generated code against the field, layer by layer.
+    for (const char* mine : {"xbyak", "llvm"})
+      if (has(backends, mine)) {
+        print_slowest_layers(n, backend_series(mine), versus, out);
+        break;
+      }
   }
 }
 

@@ -30,6 +30,7 @@ std::vector<NetworkTotals> network_totals(const std::vector<ShapeResult>& result
 // the layers it ran, and the ratios of the oneDNN and XNNPACK totals to its own over the
 // layers both ran (> 1: this backend is faster). Where onednn_winograd ran some layer of the
 // network, a row and a column take the faster of onednn and it per layer ("onednn_best").
+// Then xbyak's (else llvm's) five slowest layers against each of those columns.
 void print_network_totals(const std::vector<ShapeResult>& results,
                           const std::vector<std::string>& backends, double peak,
                           std::ostream& out);

@@ -115,3 +115,27 @@ BOOST_AUTO_TEST_CASE(no_total_without_a_shapes_file) {
   print_network_totals(results, {"xbyak"}, 0, out);
   BOOST_TEST(out.str().empty());
 }
+
+BOOST_AUTO_TEST_CASE(xbyaks_slowest_layers_against_each_library_come_first) {
+  // onednn / xbyak per layer: fast 4.00, slow 0.50, even 1.00; xnnpack / xbyak: 2, 3, 1.5.
+  std::vector<ShapeResult> results;
+  add_layer(results, "fast", 1, "net", {{"xbyak", 10}, {"onednn", 40}, {"xnnpack", 20}});
+  add_layer(results, "slow", 2, "net", {{"xbyak", 20}, {"onednn", 10}, {"xnnpack", 60}});
+  add_layer(results, "even", 1, "net", {{"xbyak", 10}, {"onednn", 10}, {"xnnpack", 15}});
+  std::ostringstream out;
+  print_network_totals(results, {"xbyak", "onednn", "xnnpack"}, 0, out);
+  const std::string report = out.str();
+  const auto against_onednn = report.find("xbyak's slowest layers against onednn");
+  const auto against_xnnpack = report.find("xbyak's slowest layers against xnnpack");
+  BOOST_REQUIRE(against_onednn != std::string::npos);
+  BOOST_REQUIRE(against_xnnpack != std::string::npos);
+  const std::string onednn_part = report.substr(against_onednn, against_xnnpack - against_onednn);
+  auto line_of = [](const std::string& part, const char* layer) { return part.find("\n      " + std::string(layer)); };
+  BOOST_TEST(line_of(onednn_part, "slow") < line_of(onednn_part, "even"), onednn_part);
+  BOOST_TEST(line_of(onednn_part, "even") < line_of(onednn_part, "fast"), onednn_part);
+  BOOST_TEST(contains(onednn_part, "0.50x  20.0 vs 10.0 us  (x2)"), onednn_part);
+  const std::string xnnpack_part = report.substr(against_xnnpack);
+  BOOST_TEST(line_of(xnnpack_part, "even") < line_of(xnnpack_part, "fast"), xnnpack_part);
+  BOOST_TEST(line_of(xnnpack_part, "fast") < line_of(xnnpack_part, "slow"), xnnpack_part);
+  BOOST_TEST(line_of(xnnpack_part, "slow") != std::string::npos, xnnpack_part);
+}
