@@ -335,36 +335,53 @@ std::int64_t channels_per_pass(const KernelPlan& p) {
   return 0;
 }
 
-// Cycles per image the compute estimate leaves out: the input swept once per channel tile from
-// beyond L2 when the image does not stay there (once when banded, plus the weights once per band
-// from L2; once with channel passes, plus the partial sums between passes), gathers, and NCHW
-// staging. The weights come from beyond L2 once in every variant, so none is charged for them.
-double direct_memory_cycles(const KernelPlan& p) {
+// Bytes and cycles per image the compute estimate leaves out, beyond reading the input and
+// writing the output once: when the image does not stay in L2, the input swept again for each
+// further channel tile (none when banded, but the weights once per band from L2; none with
+// channel passes, but the partial sums between passes); gathers, and NCHW staging. The weights
+// come from beyond L2 once in every variant, so none is charged for them.
+MemoryTraffic direct_memory_traffic(const KernelPlan& p) {
   const ConvShape& s = p.shape;
   const ImageBytes bytes = image_bytes(p);
-  double cycles = 0;
-  const bool stays_in_l2 = bytes.src + bytes.dst <= static_cast<double>(band_budget_bytes());
-  if (!stays_in_l2 && p.strategy != Strategy::depthwise) {
-    if (p.ic_passes > 1) {
-      // The partial sums leave and return between passes: from L2 if the output stays there.
-      const double passes = static_cast<double>(p.ic_passes);
-      const double dst_rate = bytes.dst <= static_cast<double>(band_budget_bytes()) ? kL2BytesPerCycle
-                                                                                    : kFarBytesPerCycle;
-      cycles += bytes.src / kFarBytesPerCycle + 2.0 * (passes - 1.0) * bytes.dst / dst_rate;
-    } else if (p.work.band_units > 0) {
-      const double bands = static_cast<double>(ceil_div(s.out_h, p.work.band_units));
-      cycles += bytes.src / kFarBytesPerCycle + bands * bytes.weights / kL2BytesPerCycle;
-    } else {
-      cycles += static_cast<double>(channel_tiles_per_group(p)) * bytes.src / kFarBytesPerCycle;
-    }
+  MemoryTraffic t;
+  auto far = [&](double b) { t.far_bytes += b; t.memory_cycles += b / kFarBytesPerCycle; };
+  auto near = [&](double b) { t.l2_bytes += b; t.memory_cycles += b / kL2BytesPerCycle; };
+  std::ostringstream why;
+  const double budget = static_cast<double>(band_budget_bytes());
+  const bool stays_in_l2 = bytes.src + bytes.dst <= budget;
+  if (!stays_in_l2) t.compulsory_bytes = bytes.src + 2.0 * bytes.dst;
+  if (stays_in_l2) {
+    why << "input and output stay in L2 (" << std::llround((bytes.src + bytes.dst) / 1024) << " of "
+        << std::llround(budget / 1024) << " KiB)";
+  } else if (p.strategy == Strategy::depthwise) {
+    why << "each channel tile reads only its channels";
+  } else if (p.ic_passes > 1) {
+    // The partial sums leave and return between passes: from L2 if the output stays there.
+    const double partial_sums = 2.0 * static_cast<double>(p.ic_passes - 1) * bytes.dst;
+    if (bytes.dst <= budget) near(partial_sums);
+    else far(partial_sums);
+    why << "input once in " << p.ic_passes << " passes, partial sums out and back between them";
+  } else if (p.work.band_units > 0) {
+    const std::int64_t bands = ceil_div(s.out_h, p.work.band_units);
+    near(static_cast<double>(bands) * bytes.weights);
+    why << "input once, weights once per band (" << bands << ")";
+  } else {
+    const std::int64_t sweeps = channel_tiles_per_group(p);
+    far(static_cast<double>(sweeps - 1) * bytes.src);
+    why << "input (" << std::llround(bytes.src / 1024) << " KiB) swept once per channel tile (" << sweeps << ")";
   }
   if (p.strategy == Strategy::width_vectors && s.sw > 1) {
     const double vectors = static_cast<double>(s.out_h * ceil_div(s.out_w, p.lanes) * s.kh * s.kw *
                                                s.ic_per_group() * s.groups * channel_tiles_per_group(p));
-    cycles += vectors * kGatherLoadsPerLane * (p.lanes - 1) / 2.0;
+    t.memory_cycles += vectors * kGatherLoadsPerLane * (p.lanes - 1) / 2.0;
+    why << "; gathered input lanes";
   }
-  if (p.stages_nchw()) cycles += nchw_staging_cycles(s);
-  return cycles;
+  if (p.stages_nchw()) {
+    t.memory_cycles += nchw_staging_cycles(s);
+    why << "; nchw staging";
+  }
+  t.why = why.str();
+  return t;
 }
 
 KernelPlan finish_direct_plan(KernelPlan p, VectorShape vectors, std::int64_t blocks,
@@ -396,7 +413,9 @@ KernelPlan finish_direct_plan(KernelPlan p, VectorShape vectors, std::int64_t bl
   } else if (memory.banded) {
     p.work.band_units = band_rows(p);
   }
-  p.estimated_cycles = direct_plan_cycles(p, tile.cycles) + direct_memory_cycles(p);
+  p.traffic = direct_memory_traffic(p);
+  p.traffic.compute_cycles = direct_plan_cycles(p, tile.cycles);
+  p.estimated_cycles = p.traffic.compute_cycles + p.traffic.memory_cycles;
   p.name = make_name(p);
   p.algorithm_choice = "direct";
   return p;
@@ -580,9 +599,27 @@ std::string KernelPlan::describe() const {
       << " kh=" << (unroll_kh ? "yes" : "loop") << " ic=" << ic_unroll << " per step\n"
       << "packed     " << packed.weight_floats << " weight + " << packed.bias_floats
       << " bias floats\n"
-      << "code       ~" << estimated_code_bytes << " bytes (estimate)\n";
+      << "code       ~" << estimated_code_bytes << " bytes (estimate)\n"
+      << "traffic    per image " << std::llround(traffic.compulsory_bytes / 1024)
+      << " KiB of input and output from beyond L2 (read once, written once), "
+      << std::llround(traffic.far_bytes / 1024) << " KiB more from beyond, "
+      << std::llround(traffic.l2_bytes / 1024) << " KiB re-read from L2: "
+      << traffic.why << "\n"
+      << "bound      " << (traffic.memory_bound() ? "memory" : "compute") << ": compute "
+      << std::llround(traffic.compute_cycles) << " cycles, memory "
+      << std::llround(traffic.memory_cycles + traffic.compulsory_bytes / kFarBytesPerCycle)
+      << " (" << kFarBytesPerCycle << " bytes a cycle from beyond L2, " << kL2BytesPerCycle
+      << " from L2; L2 budget " << std::llround(band_budget_bytes() / 1024) << " KiB)\n";
   describe_memory(out);
   return out.str();
+}
+
+double MemoryTraffic::bound_cycles() const {
+  return std::max(compute_cycles, memory_cycles + compulsory_bytes / kFarBytesPerCycle);
+}
+
+bool MemoryTraffic::memory_bound() const {
+  return memory_cycles + compulsory_bytes / kFarBytesPerCycle > compute_cycles;
 }
 
 double busiest_thread_share(const KernelPlan& plan, int threads) {

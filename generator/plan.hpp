@@ -68,6 +68,22 @@ struct DirectMemory {
   bool operator==(const DirectMemory&) const = default;
 };
 
+// What a direct plan's cost model counts of memory for one image, beside its compute, so
+// `convjit plan` can say what bounds the kernel.
+struct MemoryTraffic {
+  // Every kernel of the shape reads its input and writes its output once (the write reads the
+  // lines first): from beyond L2 unless they stay there. Not in the estimate, which ranks
+  // kernels that all move these; in `bound`, which says what limits this one.
+  double compulsory_bytes = 0;
+  double far_bytes = 0;       // more from beyond L2 (L3 or memory): the input swept again
+  double l2_bytes = 0;        // re-read from L2
+  double memory_cycles = 0;   // those at their rates, gathers and NCHW staging
+  double compute_cycles = 0;  // the register tile's FMAs and loads
+  std::string why;            // which sweeps move those bytes
+  double bound_cycles() const;  // the larger of compute and all memory, compulsory included
+  bool memory_bound() const;
+};
+
 struct KernelPlan {
   ConvShape shape;              // as the caller gave it: its layout is the tensors' layout
   // The layout the code computes in. Differs from shape.layout when run() stages the tensors
@@ -121,7 +137,7 @@ struct KernelPlan {
   // output row (direct) or products, transforms and traffic (Winograd). Comparable across
   // instruction sets, vector shapes and algorithms, so candidates can be ranked by it.
   double estimated_cycles = 0;
-
+  MemoryTraffic traffic;  // direct plans: what estimated_cycles counts of memory
   std::int64_t estimated_code_bytes = 0;
   std::string name;  // e.g. conv_k3x3_s1x1_d1x1_oc_vectors_ur6x2_nhwc_avx2
 

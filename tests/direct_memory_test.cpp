@@ -8,6 +8,7 @@
 #include "generator/kernel_schedule.hpp"
 #include "generator/plan.hpp"
 #include "generator/plan_candidates.hpp"
+#include "generator/tile_geometry.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <convjit/convjit.hpp>
@@ -251,6 +252,37 @@ BOOST_AUTO_TEST_CASE(candidates_offer_channel_passes_as_a_family_of_their_own) {
   }
   BOOST_TEST(passes);
   BOOST_TEST(whole);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(traffic)
+
+BOOST_AUTO_TEST_CASE(a_large_depthwise_layer_is_bound_by_memory_a_wide_one_by_one_by_compute) {
+  const BandBytes budget("524288");
+  const KernelPlan depthwise = make_direct_plan(shape_of("c=32,h=112,w=112,oc=32,g=32,k=3,p=1"), Isa::avx512);
+  BOOST_TEST(depthwise.traffic.memory_bound());
+  BOOST_TEST(depthwise.traffic.compulsory_bytes == 4.0 * 112 * 112 * 32 * 3);  // read once, written once
+  BOOST_TEST(depthwise.traffic.far_bytes == 0.0);
+  BOOST_TEST(has(depthwise.describe(), "bound      memory"), depthwise.describe());
+  const KernelPlan wide = make_direct_plan(shape_of("c=1024,h=14,w=14,oc=256,k=1"), Isa::avx512);
+  BOOST_TEST(!wide.traffic.memory_bound());
+  BOOST_TEST(has(wide.describe(), "bound      compute"), wide.describe());
+}
+
+BOOST_AUTO_TEST_CASE(a_whole_image_kernel_sweeps_its_input_again_for_each_further_channel_tile) {
+  const BandBytes budget("262144");
+  const ConvShape s = shape_of("c=1024,h=14,w=14,oc=256,k=1");
+  const KernelPlan whole = make_direct_plan(s, Isa::avx2);
+  const double src = 4.0 * 14 * 14 * 1024;
+  BOOST_TEST(whole.traffic.far_bytes == (channel_tile_count(whole) - 1) * src);
+  BOOST_TEST(has(whole.describe(), "swept once per channel tile"), whole.describe());
+  // With passes the input is read once; the partial sums move instead.
+  const KernelPlan passes = make_direct_plan(s, Isa::avx2, {false, false, true});
+  BOOST_REQUIRE(passes.ic_passes > 1);
+  BOOST_TEST(passes.traffic.far_bytes + passes.traffic.l2_bytes ==
+             2.0 * (passes.ic_passes - 1) * 4 * 14 * 14 * 256);
+  BOOST_TEST(whole.estimated_cycles == whole.traffic.compute_cycles + whole.traffic.memory_cycles);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
