@@ -236,9 +236,14 @@ BOOST_AUTO_TEST_CASE(passes_are_priced_against_one_sweep_of_the_input_per_channe
   const ConvShape s = shape_of(kManyInputs);
   const KernelPlan whole = make_direct_plan(s, Isa::avx2), passes = passes_plan(kManyInputs);
   BOOST_TEST(passes.estimated_cycles < whole.estimated_cycles);
-  const KernelPlan pick = make_plan(s, Isa::avx2, Algorithm::direct);
-  BOOST_TEST(pick.ic_passes > 1);
-  BOOST_TEST(has(pick.algorithm_choice, "input-channel passes"), pick.algorithm_choice);
+}
+
+BOOST_AUTO_TEST_CASE(the_cost_model_leaves_passes_to_tuning) {
+  // Measured slower than the sweeps they save wherever the model preferred them (plan.cpp).
+  const BandBytes budget("262144");
+  const KernelPlan pick = make_plan(shape_of(kManyInputs), Isa::avx2, Algorithm::direct);
+  BOOST_TEST(pick.ic_passes == 1);
+  BOOST_TEST(!has(pick.algorithm_choice, "input-channel passes"), pick.algorithm_choice);
 }
 
 BOOST_AUTO_TEST_CASE(candidates_offer_channel_passes_as_a_family_of_their_own) {
