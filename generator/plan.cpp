@@ -115,6 +115,7 @@ double tile_cycles(const ConvShape& s, Strategy strategy, std::int64_t blocks, i
   const std::int64_t rest_cols = columns % col_unit;
   const std::int64_t full_oc_tiles = blocks / t;
   const std::int64_t rest_blocks = blocks % t;
+  const std::int64_t steps = s.kh * s.kw * (strategy == Strategy::depthwise ? 1 : s.ic_per_group());
   auto tile_cost = [&](int uu, int tt) {
     if (uu == 0 || tt == 0) return 0.0;
     int loads = 0;
@@ -124,7 +125,8 @@ double tile_cycles(const ConvShape& s, Strategy strategy, std::int64_t blocks, i
       case Strategy::width_vectors: loads = uu + tt; break;
       case Strategy::winograd: break;
     }
-    return step_cycles(uu * tt, loads) + 2.0 * uu * tt / std::max<std::int64_t>(s.kh * s.kw, 1);
+    // The tile's store and epilogue, once per output, shared by every step of its reduction.
+    return step_cycles(uu * tt, loads) + 2.0 * uu * tt / static_cast<double>(std::max<std::int64_t>(steps, 1));
   };
   const int rest_u = strategy == Strategy::width_vectors
                          ? static_cast<int>(ceil_div(rest_cols, lanes))

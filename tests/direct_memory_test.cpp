@@ -263,16 +263,17 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(traffic)
 
-BOOST_AUTO_TEST_CASE(a_large_depthwise_layer_is_bound_by_memory_a_wide_one_by_one_by_compute) {
+BOOST_AUTO_TEST_CASE(a_large_depthwise_layer_is_bound_by_memory_a_3x3_layer_on_a_small_image_by_compute) {
   const BandBytes budget("524288");
   const KernelPlan depthwise = make_direct_plan(shape_of("c=32,h=112,w=112,oc=32,g=32,k=3,p=1"), Isa::avx512);
   BOOST_TEST(depthwise.traffic.memory_bound());
   BOOST_TEST(depthwise.traffic.compulsory_bytes == 4.0 * 112 * 112 * 32 * 3);  // read once, written once
   BOOST_TEST(depthwise.traffic.far_bytes == 0.0);
   BOOST_TEST(has(depthwise.describe(), "bound      memory"), depthwise.describe());
-  const KernelPlan wide = make_direct_plan(shape_of("c=1024,h=14,w=14,oc=256,k=1"), Isa::avx512);
-  BOOST_TEST(!wide.traffic.memory_bound());
-  BOOST_TEST(has(wide.describe(), "bound      compute"), wide.describe());
+  const KernelPlan dense = make_direct_plan(shape_of("c=256,h=14,w=14,oc=256,k=3,p=1"), Isa::avx512);
+  BOOST_TEST(!dense.traffic.memory_bound());
+  BOOST_TEST(dense.traffic.compulsory_bytes == 0.0);  // its input and output stay in L2
+  BOOST_TEST(has(dense.describe(), "bound      compute"), dense.describe());
 }
 
 BOOST_AUTO_TEST_CASE(a_whole_image_kernel_sweeps_its_input_again_for_each_further_channel_tile) {
