@@ -123,6 +123,9 @@ TunedKernel Tuner::tune(const std::vector<PlanCandidate>& candidates,
   const ConvShape& shape = candidates.front().plan.shape;
   const Scratch scratch(shape);
   std::vector<Trial> trials;
+  // Weights packed once per format: candidates of the same PackedLayout (other register tiles,
+  // bands, staging, passes) run on an earlier one's, so the budget buys more timed candidates.
+  std::vector<PackedWeights> packs;
   double least_trial_us = 0;
   const std::size_t limit = std::min(budget.candidates, candidates.size());
   for (std::size_t i = 0; i < limit; ++i) {
@@ -141,7 +144,12 @@ TunedKernel Tuner::tune(const std::vector<PlanCandidate>& candidates,
       state->verbose = false;
       const Kernel kernel(std::move(state));
       const auto pack_begin = std::chrono::steady_clock::now();
-      const PackedWeights packed = kernel.pack_weights(scratch.weights.data(), scratch.bias.data());
+      const std::uint64_t format = trial.plan->packed.format();
+      const auto same = std::find_if(packs.begin(), packs.end(),
+                                     [&](const PackedWeights& p) { return p.format() == format; });
+      entry.shared_weights = same != packs.end();
+      if (!entry.shared_weights) packs.push_back(kernel.pack_weights(scratch.weights.data(), scratch.bias.data()));
+      const PackedWeights packed = entry.shared_weights ? *same : packs.back();
       const double pack_us = wall_us_since(pack_begin);
       trial.dst.assign(static_cast<std::size_t>(shape.dst_elems()), 0.0f);
       RunOptions options;
@@ -237,7 +245,8 @@ std::string TuningReport::describe() const {
       out << "  measured " << std::setw(10) << c.median_us << " us (" << c.calls << " calls)";
     else
       out << "  not timed";
-    out << "  gen " << c.generation_us << " us  " << c.name << "  [" << c.why << "]";
+    out << "  gen " << c.generation_us << " us" << (c.shared_weights ? ", weights shared" : "") << "  "
+        << c.name << "  [" << c.why << "]";
     if (!c.rejected.empty()) out << "  REJECTED: " << c.rejected;
     out << "\n";
   }

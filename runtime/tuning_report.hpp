@@ -15,7 +15,8 @@ struct TunedCandidate {
   std::string why;              // why it was a candidate
   double estimated_cycles = 0;  // the cost model's, per image
   double generation_us = 0;
-  double median_us = -1;        // per call, thread CPU time; < 0: not timed
+  double median_us = -1;        // per call (thread CPU time; wall clock for a team); < 0: not timed
+  bool shared_weights = false;  // ran on an earlier candidate's packed weights (same format)
   int calls = 0;                // timed calls (after one warm-up call)
   std::string rejected;         // non-empty: its results disagreed with the pick's, or it failed
 };

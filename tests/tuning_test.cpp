@@ -143,6 +143,19 @@ BOOST_AUTO_TEST_CASE(the_ahead_of_time_backends_are_not_tuned) {
     BOOST_TEST(compile(kEligible, Tuning::full, Isa::automatic, backend)->state().tuning == nullptr);
 }
 
+BOOST_AUTO_TEST_CASE(candidates_of_one_packed_format_run_on_weights_packed_once) {
+  const TuningReport r = report_of(*compile("c=64,h=56,w=56,oc=64,k=3,p=1,algo=direct", Tuning::full));
+  BOOST_TEST(!r.candidates.front().shared_weights);
+  int shared = 0;
+  for (const TunedCandidate& c : r.candidates) {
+    shared += c.shared_weights;
+    // Weights packed for another kernel of the same format compute the same convolution.
+    if (c.shared_weights) BOOST_TEST(c.rejected.empty(), c.name << ": " << c.rejected);
+  }
+  BOOST_TEST(shared > 0, r.describe());
+  BOOST_TEST(r.describe().find("weights shared") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(a_team_times_candidates_planned_and_run_with_its_threads) {
   Jit jit(JitOptions{.backend = Backend::xbyak, .isa = Isa::avx2, .threads = 2, .tune = Tuning::full});
   const auto kernel = jit.compile(shape_of("c=256,h=14,w=14,oc=256,k=3,p=1"));
