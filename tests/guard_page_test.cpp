@@ -346,6 +346,46 @@ BOOST_AUTO_TEST_CASE(every_backend_stays_inside_its_buffers) {
   }
 }
 
+namespace {
+
+// Random src, weights and bias for a shape (seeds 1, 2, 3) and the reference's output.
+struct Oracle {
+  std::vector<float> src, weights, bias, expected;
+};
+
+Oracle oracle_for(const ConvShape& s) {
+  Oracle o;
+  o.src = random_floats(static_cast<std::size_t>(s.src_elems()), 1);
+  o.weights = random_floats(static_cast<std::size_t>(s.weight_elems()), 2);
+  o.bias = random_floats(static_cast<std::size_t>(s.oc), 3);
+  o.expected.assign(static_cast<std::size_t>(s.dst_elems()), 0.0f);
+  reference_conv(s, o.src.data(), o.weights.data(), o.bias.data(), o.expected.data());
+  return o;
+}
+
+// Runs the kernel with every buffer flush against a guard on `side` (src read-only, the
+// outputs NaN and the gaps between strided pixels 0, as they must stay) and checks its output.
+void check_guarded_run(const Kernel& kernel, const ConvShape& s, const Oracle& o, GuardSide side, int threads) {
+  GuardedBuffer src = guarded_copy(o.src, side);
+  src.make_read_only();
+  const GuardedBuffer weights = guarded_copy(o.weights, side);
+  const GuardedBuffer bias = guarded_copy(o.bias, side);
+  GuardedBuffer dst(o.expected.size(), side);
+  dst.fill(0.0f);
+  for (std::size_t e = 0; e < o.expected.size(); ++e)
+    if (is_output_element(s, static_cast<std::int64_t>(e))) dst.data()[e] = std::numeric_limits<float>::quiet_NaN();
+  PackedWeights packed;
+  {
+    GuardLibraryAllocations guard;
+    packed = kernel.pack_weights(weights.data(), bias.data());
+  }
+  kernel.run(src.data(), packed, dst.data(), threads);
+  const double err = max_abs_error(dst.data(), o.expected.data(), o.expected.size());
+  BOOST_TEST(err <= tolerance(s, kernel.algorithm(), o.expected), "max |error| " << err << " (" << kernel.name() << ")");
+}
+
+}  // namespace
+
 BOOST_AUTO_TEST_CASE(winograd_kernels_stay_inside_their_buffers) {
   // Border tiles read only the image's own pixels and partial edge tiles store only theirs,
   // at every tile size, on every JIT backend and ISA (generic and reference stay direct).
@@ -355,34 +395,13 @@ BOOST_AUTO_TEST_CASE(winograd_kernels_stay_inside_their_buffers) {
                            "c=5,h=7,w=9,oc=6,k=3,p=1,layout=nchw,algo=winograd_f4",
                            "n=2,c=16,h=8,w=8,oc=12,k=3,p=same,dst_stride=20,algo=winograd_f4"}) {
     const ConvShape s = ConvSpec::parse(spec).resolve();
-    const auto src_values = random_floats(static_cast<std::size_t>(s.src_elems()), 1);
-    const auto weights_values = random_floats(static_cast<std::size_t>(s.weight_elems()), 2);
-    const auto bias_values = random_floats(static_cast<std::size_t>(s.oc), 3);
-    std::vector<float> expected(static_cast<std::size_t>(s.dst_elems()), 0.0f);
-    reference_conv(s, src_values.data(), weights_values.data(), bias_values.data(), expected.data());
+    const Oracle oracle = oracle_for(s);
     for (const JitTarget& target : jit_targets()) {
       Jit jit(target.options());
       auto kernel = jit.get(s);
       for (GuardSide side : {GuardSide::trailing, GuardSide::leading}) {
         BOOST_TEST_CONTEXT(spec << ", backend " << target.name() << ", buffers " << side_name(side)) {
-          GuardedBuffer src = guarded_copy(src_values, side);
-          src.make_read_only();
-          const GuardedBuffer weights = guarded_copy(weights_values, side);
-          const GuardedBuffer bias = guarded_copy(bias_values, side);
-          GuardedBuffer dst(expected.size(), side);
-          dst.fill(0.0f);  // the gaps between strided pixels stay as they were: 0
-          for (std::size_t e = 0; e < expected.size(); ++e)
-            if (is_output_element(s, static_cast<std::int64_t>(e)))
-              dst.data()[e] = std::numeric_limits<float>::quiet_NaN();
-          PackedWeights packed;
-          {
-            GuardLibraryAllocations guard;
-            packed = kernel->pack_weights(weights.data(), bias.data());
-          }
-          kernel->run(src.data(), packed, dst.data(), 1);
-          const double err = max_abs_error(dst.data(), expected.data(), expected.size());
-          BOOST_TEST(err <= tolerance(s, kernel->algorithm(), expected),
-                     "max |error| " << err << " (" << kernel->name() << ")");
+          check_guarded_run(*kernel, s, oracle, side, 1);
         }
       }
     }
@@ -405,11 +424,7 @@ BOOST_AUTO_TEST_CASE(every_memory_variant_stays_inside_its_buffers) {
                            "n=2,c=7,h=17,w=10,oc=19,k=5,s=2,p=2,layout=nchw",
                            "c=8,h=23,w=11,oc=40,k=3,p=1"}) {
     const ConvShape s = ConvSpec::parse(spec).resolve();
-    const auto src_values = random_floats(static_cast<std::size_t>(s.src_elems()), 1);
-    const auto weights_values = random_floats(static_cast<std::size_t>(s.weight_elems()), 2);
-    const auto bias_values = random_floats(static_cast<std::size_t>(s.oc), 3);
-    std::vector<float> expected(static_cast<std::size_t>(s.dst_elems()), 0.0f);
-    reference_conv(s, src_values.data(), weights_values.data(), bias_values.data(), expected.data());
+    const Oracle oracle = oracle_for(s);
     for (const JitTarget& target : jit_targets())
       for (const DirectMemory memory : direct_memory_variants(s, target.isa)) {
         const KernelPlan plan = make_direct_plan(s, target.isa, memory);
@@ -422,20 +437,7 @@ BOOST_AUTO_TEST_CASE(every_memory_variant_stays_inside_its_buffers) {
         for (GuardSide side : {GuardSide::trailing, GuardSide::leading}) {
           BOOST_TEST_CONTEXT(spec << ", " << plan.name << ", backend " << target.name() << ", buffers "
                                   << side_name(side)) {
-            GuardedBuffer src = guarded_copy(src_values, side);
-            src.make_read_only();
-            const GuardedBuffer weights = guarded_copy(weights_values, side);
-            const GuardedBuffer bias = guarded_copy(bias_values, side);
-            GuardedBuffer dst(expected.size(), side);
-            dst.fill(0.0f);  // the gaps between strided pixels stay as they were: 0
-            PackedWeights packed;
-            {
-              GuardLibraryAllocations guard;
-              packed = kernel->pack_weights(weights.data(), bias.data());
-            }
-            kernel->run(src.data(), packed, dst.data(), 2);
-            const double err = max_abs_error(dst.data(), expected.data(), expected.size());
-            BOOST_TEST(err <= tolerance(s, kernel->algorithm(), expected), "max |error| " << err);
+            check_guarded_run(*kernel, s, oracle, side, 2);
           }
         }
       }
