@@ -314,10 +314,13 @@ ImageBytes image_bytes(const KernelPlan& p) {
 
 // Output rows per band whose input rows, output rows and the weights fit the budget, or 0 when
 // banding cannot help: one channel tile (one sweep), an image that stays in L2 anyway, weights
-// that leave no room, or a band as tall as the image.
+// that leave no room, or a band as tall as the image. Channel vectors keep a band's input rows
+// for every channel tile; depthwise kernels read each pixel's channels together instead of a
+// stripe per tile over the whole image.
 std::int64_t band_rows(const KernelPlan& p) {
   const ConvShape& s = p.shape;
-  if (p.strategy != Strategy::oc_vectors || p.unroll_rows || channel_tiles_per_group(p) < 2) return 0;
+  const bool strategy_bands = p.strategy == Strategy::oc_vectors || p.strategy == Strategy::depthwise;
+  if (!strategy_bands || p.unroll_rows || channel_tiles_per_group(p) < 2) return 0;
   const double budget = static_cast<double>(band_budget_bytes());
   const ImageBytes bytes = image_bytes(p);
   if (budget <= 0 || bytes.src + bytes.dst <= budget) return 0;
@@ -374,7 +377,12 @@ MemoryTraffic direct_memory_traffic(const KernelPlan& p) {
     why << "input and output stay in L2 (" << std::llround((bytes.src + bytes.dst) / 1024) << " of "
         << std::llround(budget / 1024) << " KiB)";
   } else if (p.strategy == Strategy::depthwise) {
-    why << "each channel tile reads only its channels";
+    // Each channel tile reads only its stripe of every pixel: nothing is read twice, banded or
+    // not. Bands (every channel tile per band of rows) ran 1.1-1.5x faster on MobileNetV2's
+    // 112x112 layers and 0.8-1.3x on smaller ones (Zen 5, timed in one process): no charge
+    // either way, the whole image is the model's pick and tuning times the banded family.
+    why << "each channel tile reads its stripe of every pixel";
+    if (p.work.band_units > 0) why << ", a band of rows at a time";
   } else if (p.ic_passes > 1) {
     // The partial sums leave and return between passes: from L2 if the output stays there.
     const double partial_sums = 2.0 * static_cast<double>(p.ic_passes - 1) * bytes.dst;

@@ -133,9 +133,24 @@ BOOST_AUTO_TEST_CASE(no_band_where_it_cannot_help) {
   BOOST_TEST(band("c=16,h=8,w=8,oc=64,k=3,p=1") == 0);      // the image stays in L2
   BOOST_TEST(band("c=16,h=40,w=32,oc=8,k=3,p=1") == 0);     // one channel tile: one sweep
   BOOST_TEST(band("c=256,h=40,w=32,oc=64,k=3,p=1") == 0);   // weights leave no room
-  BOOST_TEST(band("c=16,h=40,w=32,oc=16,g=16,k=3,p=1") == 0);  // depthwise reads its channels once
+  BOOST_TEST(band("c=8,h=40,w=32,oc=8,g=8,k=3,p=1") == 0);    // depthwise, one channel tile
   const BandBytes none("0");
   BOOST_TEST(band("c=16,h=40,w=32,oc=64,k=3,p=1") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(depthwise_bands_are_for_tuning_to_time) {
+  // A band reads every channel tile's stripe of its rows together; neither way reads a byte
+  // twice, so the estimates tie, the whole image is the pick and the banded family is timed.
+  const BandBytes budget("65536");
+  const ConvShape s = shape_of("c=64,h=40,w=32,oc=64,g=64,k=3,p=1");
+  const KernelPlan banded = make_direct_plan(s, Isa::avx2, {false, true});
+  BOOST_TEST(banded.work.band_units > 0);
+  BOOST_TEST(banded.estimated_cycles == make_direct_plan(s, Isa::avx2).estimated_cycles);
+  BOOST_TEST(make_plan(s, Isa::avx2, Algorithm::direct).work.band_units == 0);
+  const Isa isas[] = {Isa::avx2};
+  bool timed_family = false;
+  for (const PlanCandidate& c : plan_candidates(s, Isa::avx2, isas)) timed_family |= c.plan.work.band_units > 0;
+  BOOST_TEST(timed_family);
 }
 
 BOOST_AUTO_TEST_CASE(bands_are_priced_and_the_cheaper_of_banded_and_whole_images_is_the_plan) {

@@ -411,7 +411,8 @@ BOOST_AUTO_TEST_CASE(winograd_kernels_stay_inside_their_buffers) {
 BOOST_AUTO_TEST_CASE(every_memory_variant_stays_inside_its_buffers) {
   // Staged, banded and input-channel-pass kernels (the planner's direct memory variants), on
   // both JIT backends at every instruction set, with a band budget small enough that these
-  // shapes get bands and passes; partial last channel blocks, groups, strides, pixel strides.
+  // shapes get bands and passes; partial last channel blocks, groups, depthwise, strides,
+  // pixel strides.
   const char* previous = std::getenv("CONVJIT_BAND_BYTES");
   const std::string restore = previous ? previous : "";
   ::setenv("CONVJIT_BAND_BYTES", "24576", 1);
@@ -422,7 +423,8 @@ BOOST_AUTO_TEST_CASE(every_memory_variant_stays_inside_its_buffers) {
                            "n=2,c=128,h=15,w=9,oc=112,g=2,k=3,s=2,p=1,layout=nchw",
                            "c=192,h=11,w=13,oc=99,k=1,src_stride=200,dst_stride=101",
                            "n=2,c=7,h=17,w=10,oc=19,k=5,s=2,p=2,layout=nchw",
-                           "c=8,h=23,w=11,oc=40,k=3,p=1"}) {
+                           "c=8,h=23,w=11,oc=40,k=3,p=1",
+                           "n=2,c=40,h=21,w=17,oc=40,g=40,k=3,s=2,p=1,act=hardswish"}) {
     const ConvShape s = ConvSpec::parse(spec).resolve();
     const Oracle oracle = oracle_for(s);
     for (const JitTarget& target : jit_targets())
