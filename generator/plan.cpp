@@ -1,5 +1,4 @@
 #include "generator/plan.hpp"
-
 #include "generator/tile_epilogue.hpp"
 
 #include "generator/register_budget.hpp"
