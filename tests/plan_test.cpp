@@ -152,6 +152,20 @@ BOOST_AUTO_TEST_CASE(resnet_layers_use_at_least_twelve_accumulators) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(columns_whose_pixels_share_an_l1_set_are_at_most_eight) {
+  // Neighbouring columns' input pixels 4 KiB apart (or a multiple): every broadcast stream of a
+  // tile lands in one L1 set, so a tile takes at most 8 columns.
+  for (const char* spec : {"c=1024,h=14,w=14,oc=256,k=1", "c=512,h=28,w=28,oc=1024,k=1,s=2",
+                           "c=2048,h=7,w=7,oc=512,k=1", "c=1000,h=14,w=14,oc=256,k=1,src_stride=1024"})
+    for (const Isa isa : {Isa::avx2, Isa::avx512}) {
+      const KernelPlan p = plan_of(spec, isa);
+      BOOST_TEST(p.ur_w <= 8, spec << ": " << p.name);
+    }
+  // Other strides keep the wide tiles the cost model prefers.
+  BOOST_TEST(plan_of("c=1008,h=14,w=14,oc=256,k=1", Isa::avx512).ur_w > 8);
+  BOOST_TEST(plan_of("c=512,h=28,w=28,oc=256,k=1", Isa::avx512).ur_w > 8);
+}
+
 BOOST_AUTO_TEST_CASE(tiny_course_shapes_are_unrolled_end_to_end) {
   for (const char* spec : {"c=1,h=8,w=8,oc=1,k=3", "c=1,h=8,w=8,oc=1,k=3,p=same",
                            "c=1,h=8,w=8,oc=1,k=3,s=2", "c=1,h=3,w=3,oc=1,k=2"}) {
