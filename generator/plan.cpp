@@ -651,20 +651,18 @@ std::string KernelPlan::describe() const {
       << traffic.why << "\n"
       << "bound      " << (traffic.memory_bound() ? "memory" : "compute") << ": compute "
       << std::llround(traffic.compute_cycles) << " cycles, memory "
-      << std::llround(traffic.memory_cycles + traffic.compulsory_bytes / kFarBytesPerCycle)
+      << std::llround(traffic.all_memory_cycles())
       << " (" << kFarBytesPerCycle << " bytes a cycle from beyond L2, " << kL2BytesPerCycle
       << " from L2; L2 budget " << std::llround(band_budget_bytes() / 1024) << " KiB)\n";
   describe_memory(out);
   return out.str();
 }
 
-double MemoryTraffic::bound_cycles() const {
-  return std::max(compute_cycles, memory_cycles + compulsory_bytes / kFarBytesPerCycle);
+double MemoryTraffic::all_memory_cycles() const {
+  return memory_cycles + compulsory_bytes / kFarBytesPerCycle;
 }
 
-bool MemoryTraffic::memory_bound() const {
-  return memory_cycles + compulsory_bytes / kFarBytesPerCycle > compute_cycles;
-}
+bool MemoryTraffic::memory_bound() const { return all_memory_cycles() > compute_cycles; }
 
 double busiest_thread_share(const KernelPlan& plan, int threads) {
   if (threads <= 1) return 1.0;

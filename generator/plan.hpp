@@ -80,7 +80,7 @@ struct MemoryTraffic {
   double memory_cycles = 0;   // those at their rates, gathers and NCHW staging
   double compute_cycles = 0;  // the register tile's FMAs and loads
   std::string why;            // which sweeps move those bytes
-  double bound_cycles() const;  // the larger of compute and all memory, compulsory included
+  double all_memory_cycles() const;  // memory_cycles and the compulsory bytes from beyond L2
   bool memory_bound() const;
 };
 
