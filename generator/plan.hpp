@@ -192,6 +192,16 @@ double busiest_thread_share(const KernelPlan& plan, int threads);
 std::optional<KernelPlan> make_direct_plan_with(const ConvShape& shape, Isa isa,
                                                 VectorShape vectors, int tile_rank,
                                                 DirectMemory memory = {}, int threads = 1);
+// Depthwise only: the cheapest register tile whose channel blocks span at least
+// kWideDepthwiseTileBytes of each pixel, a candidate for tuning beside the model's pick (none
+// for other strategies, or when the pixel is narrower).
+std::optional<KernelPlan> make_wide_depthwise_plan(const ConvShape& shape, Isa isa,
+                                                   VectorShape vectors, DirectMemory memory = {},
+                                                   int threads = 1);
+// A depthwise tile spanning this many bytes of a pixel's channels: two 64-byte lines, the unit
+// the L2's adjacent-line prefetch fetches.
+constexpr int kWideDepthwiseTileBytes = 128;
+bool is_wide_depthwise_tile(const KernelPlan& plan);
 
 // What a plan computes by: direct, or winograd_f2/f4/f6 (the one mapping of tile sizes).
 Algorithm algorithm_of(const KernelPlan& plan);

@@ -31,11 +31,12 @@ std::string plan_family(const KernelPlan& plan) {
   if (plan.isa == Isa::avx512) family += plan.lanes == 16 ? " zmm" : " ymm32";
   family += plan.strategy == Strategy::winograd ? " winograd_f" + std::to_string(plan.winograd.m)
                                                 : std::string(" direct");
-  // Staging, bands and channel passes are families of their own, so tuning times them beside
-  // the rest.
+  // Staging, bands, channel passes and wide depthwise tiles are families of their own, so tuning
+  // times them beside the rest.
   if (plan.strategy != Strategy::winograd && plan.stages_nchw()) family += " staged";
   if (plan.work.band_units > 0) family += " banded";
   if (plan.ic_passes > 1) family += " channel passes";
+  if (is_wide_depthwise_tile(plan)) family += " wide tile";
   return family;
 }
 
@@ -59,6 +60,11 @@ std::vector<PlanCandidate> plan_candidates(const ConvShape& shape, Algorithm alg
             if (auto plan = make_direct_plan_with(shape, isa, vectors, rank, memory, threads)) {
               others.push_back(candidate(std::move(*plan), rank == 0 ? "best tile" : "runner-up tile"));
             }
+    if (direct_allowed(algorithm))
+      for (const DirectMemory memory : direct_memory_variants(shape, isa))
+        for (const VectorShape vectors : vector_shapes(isa))
+          if (auto plan = make_wide_depthwise_plan(shape, isa, vectors, memory, threads))
+            others.push_back(candidate(std::move(*plan), "wide depthwise tile"));
     for (const int m : winograd_tiles(shape, isa, algorithm))
       for (const int lanes : isa == Isa::avx512 ? std::vector<int>{16, 8} : std::vector<int>{8})
         others.push_back(candidate(make_winograd_plan(shape, isa, m, lanes, threads), "winograd"));

@@ -150,3 +150,29 @@ BOOST_AUTO_TEST_CASE(neon_offers_direct_kernels_only) {
 BOOST_AUTO_TEST_CASE(the_models_isa_must_be_among_the_candidates) {
   BOOST_CHECK_THROW(candidates_of("c=8,h=8,w=8,oc=8,k=3", Isa::avx512, kAvx2), Error);
 }
+
+BOOST_AUTO_TEST_CASE(depthwise_layers_offer_a_tile_spanning_two_cache_lines_of_each_pixel) {
+  for (const Isa isa : {Isa::avx2, Isa::avx512}) {
+    const auto list = candidates_of("c=32,h=112,w=112,oc=32,g=32,k=3,p=1", isa,
+                                    isa == Isa::avx2 ? kAvx2 : kBoth);
+    bool wide = false;
+    for (const PlanCandidate& c : list) {
+      const bool spans = 4 * c.plan.oc_tile * c.plan.lanes >= kWideDepthwiseTileBytes;
+      BOOST_TEST(spans == (c.family.find(" wide tile") != std::string::npos), c.plan.name);
+      wide = wide || spans;
+    }
+    BOOST_TEST(wide, to_string(isa));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(only_depthwise_pixels_of_two_lines_or_more_get_a_wide_tile) {
+  const VectorShape zmm{16, 32};
+  BOOST_TEST(!make_wide_depthwise_plan(shape_of("c=64,h=56,w=56,oc=64,k=3,p=1"), Isa::avx512, zmm));
+  // 16 channels are one 64-byte zmm block: no tile spans two lines.
+  BOOST_TEST(!make_wide_depthwise_plan(shape_of("c=16,h=56,w=56,oc=16,g=16,k=3,p=1"), Isa::avx512, zmm));
+  const auto wide = make_wide_depthwise_plan(shape_of("c=144,h=56,w=56,oc=144,g=144,k=3,p=1"),
+                                             Isa::avx512, zmm);
+  BOOST_REQUIRE(wide.has_value());
+  BOOST_TEST(wide->oc_tile >= 2);
+  BOOST_TEST(is_wide_depthwise_tile(*wide));
+}
