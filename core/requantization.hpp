@@ -29,8 +29,8 @@
 //   int32, where cvtps2dq returns 0x80000000. A kernel that saturates after cvtps2dq must
 //   therefore clamp to the int32 range first.
 // - Round half to even is cvtps2dq's (and fcvtns's) rounding under the default rounding mode.
-//   The reference does not read the floating-point environment: it rounds half to even even
-//   when a caller has changed the mode.
+//   The reference does not read the floating-point environment: it rounds ties to even
+//   whatever mode a caller has set.
 // f32 output (dequantized) is y = fma(float(acc), input_scale · weight_scales[oc],
 // float_bias[oc]), the product rounded once per channel, the fma once per element.
 //
@@ -39,12 +39,14 @@
 //   in float32 in the same order, but multiplies the int32 accumulator by it in float64 (NumPy
 //   promotes int32 × float32 to float64), adds the zero point, clips, and rounds half to even
 //   (np.round). Where float32 and float64 round y to different sides of a half, outputs differ
-//   by 1. Its int32 bias is added to the accumulator, as here.
+//   by 1. Its int32 bias is added to the accumulator, as here. The conformance cases
+//   (onnx/backend/test/case/node/qlinearconv.py) hold outputs of that reference, so a check
+//   against them allows the same ±1 next to a half.
 // - PyTorch's fbgemm path (the x86 and fbgemm engines) adds a float bias in the accumulator's
 //   domain, (float(acc) + bias / (input_scale · weight_scale)) · multiplier, rounding twice,
-//   then lrintf (half to even under the default mode); its oneDNN path scales first and adds
-//   the bias in the real domain. Each differs from the fma above in the last bit of y now and
-//   then, which moves a rounding at a half by 1.
+//   then lrintf (half to even under the default mode); its oneDNN path rounds in oneDNN's own
+//   order. Each differs from the fma above in the last bit of y now and then, which moves a
+//   rounding at a half by 1.
 // So convjit equals itself bit for bit on every ISA and backend, and is within ±1 quantized
 // step of ONNX and PyTorch (the target: equal in ≥ 99.9% of elements, never more than
 // 1 apart); a real value of y far from a half rounds the same everywhere.
