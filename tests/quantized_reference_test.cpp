@@ -16,7 +16,6 @@
 #include <cstddef>
 #include <cstring>
 #include <limits>
-#include <numeric>
 #include <random>
 #include <vector>
 
