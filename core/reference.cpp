@@ -1,27 +1,11 @@
 #include "core/reference.hpp"
 
+#include "core/tensor_strides.hpp"
+
 #include <algorithm>
 #include <cmath>
 
 namespace convjit {
-namespace {
-
-struct Strides {
-  std::int64_t channel, row, column;  // of one image
-};
-
-Strides src_strides(const ConvShape& s) {
-  return s.layout == Layout::nhwc ? Strides{1, s.w * s.src_pixel_stride(), s.src_pixel_stride()}
-                                  : Strides{s.h * s.w, s.w, 1};
-}
-
-Strides dst_strides(const ConvShape& s) {
-  return s.layout == Layout::nhwc ? Strides{1, s.out_w * s.dst_pixel_stride(), s.dst_pixel_stride()}
-                                  : Strides{s.out_h * s.out_w, s.out_w, 1};
-}
-
-}  // namespace
-
 float apply_activation(const Activation& act, float value) {
   switch (act.kind) {
     case ActivationKind::none: return value;
@@ -44,8 +28,8 @@ float apply_activation(const Activation& act, float value) {
 void reference_conv_rows(const ConvShape& s, const float* src, const float* weights,
                          const float* bias, float* dst, std::int64_t row_begin,
                          std::int64_t row_end, const float* residual) {
-  const Strides in = src_strides(s);
-  const Strides out = dst_strides(s);
+  const TensorStrides in = src_strides(s);
+  const TensorStrides out = dst_strides(s);
   const std::int64_t icg = s.ic_per_group();
   const std::int64_t ocg = s.oc_per_group();
   for (std::int64_t oh = row_begin; oh < row_end; ++oh) {
@@ -61,12 +45,12 @@ void reference_conv_rows(const ConvShape& s, const float* src, const float* weig
             if (iw < 0 || iw >= s.w) continue;
             for (std::int64_t i = 0; i < icg; ++i) {
               const std::int64_t ic = group * icg + i;
-              sum += static_cast<double>(src[ic * in.channel + ih * in.row + iw * in.column]) *
+              sum += static_cast<double>(src[in.at(ic, ih, iw)]) *
                      static_cast<double>(weights[user_weight_index(s, o, i, y, x)]);
             }
           }
         }
-        const std::int64_t at = o * out.channel + oh * out.row + ow * out.column;
+        const std::int64_t at = out.at(o, oh, ow);
         // The kernels add the residual to the rounded sum, in float.
         float value = static_cast<float>(sum);
         if (s.add_residual && residual) value += residual[at];
