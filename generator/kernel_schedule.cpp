@@ -1,7 +1,15 @@
 #include "generator/kernel_schedule.hpp"
 
+#include <algorithm>
+#include <map>
+
 namespace convjit {
 namespace {
+
+// Kernel columns a step starting at kw holds: `held`, or fewer at the kernel row's end.
+int held_at(int held, std::int64_t kw, std::int64_t kernel_width) {
+  return static_cast<int>(std::min<std::int64_t>(held, kernel_width - kw));
+}
 
 std::vector<ChannelTileRun> make_channel_runs(const KernelPlan& p) {
   const std::int64_t blocks = p.oc_blocks;
@@ -75,6 +83,20 @@ std::vector<TileTap> channel_vector_taps(const KernelPlan& p, const TileGeometry
   return taps;
 }
 
+// The taps of each run of `held` kernel columns, grouped by input (TileWalk::held_inputs).
+std::vector<std::vector<HeldInput>> held_inputs(const TileWalk& walk, int held) {
+  std::vector<std::vector<HeldInput>> runs;
+  const auto kernel_width = static_cast<std::int64_t>(walk.taps.size());
+  for (std::int64_t first = 0; first < kernel_width; first += held) {
+    std::map<std::int64_t, std::vector<HeldInputUse>> by_input;
+    for (std::int64_t kw = first; kw < std::min<std::int64_t>(first + held, kernel_width); ++kw)
+      for (const TileTap& tap : walk.taps[kw]) by_input[tap.src_offset].push_back({tap.column, kw});
+    std::vector<HeldInput>& run = runs.emplace_back();
+    for (auto& [offset, uses] : by_input) run.push_back({offset, std::move(uses)});
+  }
+  return runs;
+}
+
 std::vector<TileStore> tile_stores(const KernelPlan& p, const TileGeometry& g,
                                    const TileWalk& walk, std::int64_t origin) {
   std::vector<TileStore> stores;
@@ -105,6 +127,7 @@ TileWalk make_tile_walk(const KernelPlan& p, const TileGeometry& g, const Column
     walk.taps.push_back(p.strategy == Strategy::width_vectors
                             ? width_vector_taps(p, g, walk, origin, kw)
                             : channel_vector_taps(p, g, walk, origin, kw));
+  if (p.strategy == Strategy::depthwise) walk.held_inputs = held_inputs(walk, p.kernel_columns);
   walk.stores = tile_stores(p, g, walk, origin);
   return walk;
 }
@@ -113,9 +136,10 @@ LoopedReduction make_looped_reduction(const KernelPlan& p, const TileGeometry& g
   LoopedReduction r;
   const std::int64_t step = p.ic_unroll;
   r.ic_steps = p.ic_per_pass / step;
-  for (std::int64_t kw = 0; kw < p.shape.kw; ++kw)
+  for (std::int64_t kw = 0; kw < p.shape.kw; kw += p.kernel_columns)
     for (std::int64_t ic = 0; ic < step; ++ic)
-      r.body.push_back({kw, ic * g.src_ic, kw * g.wei_kw + ic * g.wei_ic});
+      r.body.push_back({kw, ic * g.src_ic, kw * g.wei_kw + ic * g.wei_ic,
+                        held_at(p.kernel_columns, kw, p.shape.kw)});
   r.src_advance = step * g.src_ic;
   r.wei_advance = step * g.wei_ic;
   r.src_row = g.src_kh;
@@ -145,10 +169,11 @@ std::vector<ReductionStep> KernelSchedule::unrolled_steps(const RowPass& pass) c
   const TileGeometry& g = geometry;
   std::vector<ReductionStep> steps;
   for (std::int64_t r = 0; r < pass.kernel_rows(); ++r)
-    for (std::int64_t kw = 0; kw < kernel_width; ++kw)
+    for (std::int64_t kw = 0; kw < kernel_width; kw += held_columns)
       for (std::int64_t ic = 0; ic < g.reduction_ic; ++ic)
         steps.push_back({kw, r * g.src_kh + ic * g.src_ic,
-                         (pass.rows.kh_begin + r) * g.wei_kh + kw * g.wei_kw + ic * g.wei_ic});
+                         (pass.rows.kh_begin + r) * g.wei_kh + kw * g.wei_kw + ic * g.wei_ic,
+                         held_at(held_columns, kw, kernel_width)});
   return steps;
 }
 
@@ -157,7 +182,7 @@ KernelSchedule make_schedule(const KernelPlan& p) {
   KernelSchedule k;
   k.geometry = make_tile_geometry(p);
   k.registers = register_budget(p.strategy, p.ur_w, p.oc_tile, p.uses_opmasks(), s.sw > 1,
-                                activation_temporaries(s.act));
+                                activation_temporaries(s.act), p.kernel_columns);
   k.groups = k.geometry.groups_looped;
   k.channel_runs = make_channel_runs(p);
   k.tiles_per_group = channel_tiles_per_group(p);
@@ -172,6 +197,7 @@ KernelSchedule make_schedule(const KernelPlan& p) {
   if (!k.reduction_unrolled) k.looped = make_looped_reduction(p, k.geometry);
   k.reduction_passes = make_reduction_passes(p, k.geometry);
   k.kernel_width = s.kw;
+  k.held_columns = p.kernel_columns;
   k.src_row_step = s.sh * k.geometry.src_row;
   k.src_row_origin = -s.pad_top * k.geometry.src_row;
   return k;

@@ -56,6 +56,19 @@ struct TileStore {
   bool operator==(const TileStore&) const = default;
 };
 
+// Depthwise: one input vector of a kernel row (per channel block, src_block apart), loaded
+// once; each use adds it, times the weights of kernel column `kw`, to accumulator `column`.
+struct HeldInputUse {
+  int column = 0;
+  std::int64_t kw = 0;
+  bool operator==(const HeldInputUse&) const = default;
+};
+struct HeldInput {
+  std::int64_t src_offset = 0;  // bytes from the tile's input pointer, like TileTap's
+  std::vector<HeldInputUse> uses;
+  bool operator==(const HeldInput&) const = default;
+};
+
 // One column tile of an output row. Looped tiles (repeat > 1) get their own input and output
 // pointers, starting `src_offset`/`dst_offset` bytes into the row and moving `src_step` /
 // `dst_step` per repetition; the others address straight from the row pointers.
@@ -65,6 +78,9 @@ struct TileWalk {
   std::int64_t src_offset = 0, dst_offset = 0;
   std::int64_t src_step = 0, dst_step = 0;
   std::vector<std::vector<TileTap>> taps;  // [kw]; empty where every tap lies in padding
+  // Depthwise: the taps of each run of KernelPlan::kernel_columns kernel columns
+  // ([kw / kernel_columns]), grouped by the input they read, in address order.
+  std::vector<std::vector<HeldInput>> held_inputs;
   std::vector<TileStore> stores;
   bool looped() const { return tile.repeat > 1; }
 };
@@ -72,10 +88,13 @@ struct TileWalk {
 // One (kernel row, kernel column, input channel) step of a tile's reduction: the taps at
 // kernel column kw, `src_offset` bytes past the tile's input pointer, with the weights
 // `wei_offset` bytes past the channel tile's weights (or the looped reduction's pointer).
+// Depthwise steps stand for `kernel_columns` kernel columns from kw on, whose weights lie
+// wei_kw bytes apart: the tile holds their weights and loads each input once for all of them.
 struct ReductionStep {
   std::int64_t kw = 0;
   std::int64_t src_offset = 0;
   std::int64_t wei_offset = 0;
+  int kernel_columns = 1;
   bool operator==(const ReductionStep&) const = default;
 };
 
@@ -171,6 +190,7 @@ struct KernelSchedule {
   }
 
   std::int64_t kernel_width = 1;  // kw: the kernel columns each tile's taps are listed for
+  int held_columns = 1;  // kernel columns per reduction step (KernelPlan::kernel_columns)
   std::int64_t src_row_step = 0;  // input bytes from one output row to the next
   std::int64_t src_row_origin = 0;  // input offset of output row 0 at kernel row 0
 };

@@ -95,19 +95,36 @@ std::vector<ColumnTile> make_column_tiles(const ConvShape& s, std::int64_t width
 struct TileChoice {
   int ur_w = 1;
   int oc_tile = 1;
+  int kernel_columns = 1;
   double cycles = std::numeric_limits<double>::max();
   double busiest = std::numeric_limits<double>::max();  // cycles times the team's imbalance
 };
 
 // Cycles of one reduction step of a tile: FMAs on 2 ports, loads on 2.
-double step_cycles(int fmas, int loads) {
+double step_cycles(double fmas, double loads) {
   return std::max(fmas / 2.0, loads / 2.0) + 0.25;
+}
+
+// Input vectors a depthwise tile of u columns loads for `held` kernel columns of a row.
+double held_row_inputs(const ConvShape& s, int u, std::int64_t held) {
+  return static_cast<double>(s.sw * (u - 1) + s.dw * (held - 1) + 1);
+}
+
+// Loads per kernel tap of a depthwise tile holding `held` kernel columns' weights: each chunk of
+// a kernel row loads its weights and its inputs once.
+double depthwise_loads_per_tap(const ConvShape& s, int u, int t, int held) {
+  double loads = 0;
+  for (std::int64_t kw = 0; kw < s.kw; kw += held) {
+    const std::int64_t chunk = std::min<std::int64_t>(held, s.kw - kw);
+    loads += static_cast<double>(t * chunk) + held_row_inputs(s, u, chunk) * t;
+  }
+  return loads / static_cast<double>(s.kw);
 }
 
 // Cost model over the whole output row, in cycles per reduction step: partial oc tiles and
 // partial column tiles included. Comparable across vector widths (one FMA is one FMA).
 double tile_cycles(const ConvShape& s, Strategy strategy, std::int64_t blocks, int lanes, int u,
-                   int t) {
+                   int t, int held = 1) {
   const std::int64_t columns = s.out_w;
   const std::int64_t col_unit = strategy == Strategy::width_vectors ? u * lanes : u;
   const std::int64_t full_col_tiles = columns / col_unit;
@@ -117,10 +134,10 @@ double tile_cycles(const ConvShape& s, Strategy strategy, std::int64_t blocks, i
   const std::int64_t steps = s.kh * s.kw * (strategy == Strategy::depthwise ? 1 : s.ic_per_group());
   auto tile_cost = [&](int uu, int tt) {
     if (uu == 0 || tt == 0) return 0.0;
-    int loads = 0;
+    double loads = 0;
     switch (strategy) {
       case Strategy::oc_vectors: loads = tt + uu; break;
-      case Strategy::depthwise: loads = tt + uu * tt; break;
+      case Strategy::depthwise: loads = depthwise_loads_per_tap(s, uu, tt, held); break;
       case Strategy::width_vectors: loads = uu + tt; break;
       case Strategy::winograd: break;
     }
@@ -149,10 +166,17 @@ bool columns_share_an_l1_set(const ConvShape& s, Strategy strategy) {
   return strategy == Strategy::oc_vectors && (4 * s.sw * s.src_pixel_stride()) % 4096 == 0;
 }
 
-bool tile_fits(const ConvShape& s, Strategy strategy, VectorShape vectors, bool opmasks, int u, int t) {
+bool tile_fits(const ConvShape& s, Strategy strategy, VectorShape vectors, bool opmasks, int u, int t,
+               int held = 1) {
   if (u > kMaxSameSetColumns && columns_share_an_l1_set(s, strategy)) return false;
-  return register_budget(strategy, u, t, opmasks, s.sw > 1, activation_temporaries(s.act)).total() <=
-         vectors.registers - vectors.reserved;
+  return register_budget(strategy, u, t, opmasks, s.sw > 1, activation_temporaries(s.act), held)
+             .total() <= vectors.registers - vectors.reserved;
+}
+
+// The kernel columns a tile may hold at once: depthwise tiles any number up to the kernel's
+// width, the others one (they hold no weights across kernel columns).
+int max_held_columns(const ConvShape& s, Strategy strategy) {
+  return strategy == Strategy::depthwise ? static_cast<int>(s.kw) : 1;
 }
 
 // The busiest thread's share over the mean that a team may be left with before the register
@@ -172,11 +196,12 @@ TileChoice choose_tile(const ConvShape& s, Strategy strategy, std::int64_t block
     TileChoice best;
     for (int t = 1; t <= std::min<std::int64_t>(blocks, 8); ++t) {
       const double factor = for_team ? imbalance(t) : 1.0;
-      for (int u = 1; u <= 28; ++u) {
-        if (!tile_fits(s, strategy, vectors, opmasks, u, t)) continue;
-        const double cycles = tile_cycles(s, strategy, blocks, vectors.lanes, u, t);
-        if (cycles * factor < best.busiest - 1e-9) best = {u, t, cycles, cycles * factor};
-      }
+      for (int u = 1; u <= 28; ++u)
+        for (int held = max_held_columns(s, strategy); held >= 1; --held) {
+          if (!tile_fits(s, strategy, vectors, opmasks, u, t, held)) continue;
+          const double cycles = tile_cycles(s, strategy, blocks, vectors.lanes, u, t, held);
+          if (cycles * factor < best.busiest - 1e-9) best = {u, t, held, cycles, cycles * factor};
+        }
     }
     return best;
   };
@@ -241,6 +266,7 @@ std::string make_name(const KernelPlan& p) {
   out << "conv_k" << s.kh << "x" << s.kw << "_s" << s.sh << "x" << s.sw << "_d" << s.dh << "x"
       << s.dw << "_" << to_string(p.strategy) << "_ur" << p.ur_w << "x" << p.oc_tile << "_"
       << to_string(s.layout) << (p.stages_nchw() ? "_staged" : "") << (s.add_residual ? "_add" : "");
+  if (p.strategy == Strategy::depthwise && p.kernel_columns < s.kw) out << "_kc" << p.kernel_columns;
   if (p.work.band_units > 0) out << "_band" << p.work.band_units;
   if (p.ic_passes > 1) out << "_icp" << p.ic_per_pass;
   out << "_" << to_string(p.isa);
@@ -288,8 +314,14 @@ std::vector<TileChoice> rank_tiles(const ConvShape& s, Strategy strategy, std::i
   std::vector<TileChoice> tiles;
   for (int t = 1; t <= std::min<std::int64_t>(blocks, 8); ++t)
     for (int u = 1; u <= 28; ++u) {
-      if (tile_fits(s, strategy, vectors, opmasks, u, t))
-        tiles.push_back({u, t, tile_cycles(s, strategy, blocks, vectors.lanes, u, t)});
+      // Per (u, t), only the cheapest number of held kernel columns: ranks differ in the tile.
+      std::optional<TileChoice> best;
+      for (int held = max_held_columns(s, strategy); held >= 1; --held) {
+        if (!tile_fits(s, strategy, vectors, opmasks, u, t, held)) continue;
+        const double cycles = tile_cycles(s, strategy, blocks, vectors.lanes, u, t, held);
+        if (!best || cycles < best->cycles - 1e-9) best = TileChoice{u, t, held, cycles};
+      }
+      if (best) tiles.push_back(*best);
     }
   std::stable_sort(tiles.begin(), tiles.end(),
                    [](const TileChoice& a, const TileChoice& b) { return a.cycles < b.cycles; });
@@ -435,6 +467,7 @@ KernelPlan finish_direct_plan(KernelPlan p, VectorShape vectors, std::int64_t bl
                         : static_cast<int>(channels - (p.oc_blocks - 1) * p.lanes);
   p.ur_w = tile.ur_w;
   p.oc_tile = tile.oc_tile;
+  p.kernel_columns = tile.kernel_columns;
   p.rows = make_row_segments(shape);
   const std::int64_t column_width =
       p.strategy == Strategy::width_vectors ? p.ur_w * p.lanes : p.ur_w;
@@ -558,7 +591,7 @@ std::optional<KernelPlan> make_direct_plan_with(const ConvShape& shape, Isa isa,
   // The alternatives: the ranked tiles other than the model's own pick.
   std::vector<TileChoice> others;
   for (const TileChoice& t : rank_tiles(shape, p.strategy, blocks, vectors, p.uses_opmasks()))
-    if (t.ur_w != best.ur_w || t.oc_tile != best.oc_tile) others.push_back(t);
+    if (t.ur_w != best.ur_w || t.oc_tile != best.oc_tile || t.kernel_columns != best.kernel_columns) others.push_back(t);
   if (tile_rank < 0 || static_cast<std::size_t>(tile_rank) > others.size()) return std::nullopt;
   return finish_direct_plan(std::move(p), vectors, blocks, others[static_cast<std::size_t>(tile_rank - 1)],
                             memory);
@@ -650,8 +683,11 @@ std::string KernelPlan::describe() const {
         << " output channels (" << ur_w * oc_tile << " accumulators)\n";
   } else {
     out << "tile       " << ur_w << " output pixels x " << oc_tile << " blocks of " << lanes
-        << " channels (" << ur_w * oc_tile << " accumulators)\n"
-        << "blocks     " << oc_blocks << " per group, last block " << oc_tail_lanes
+        << " channels (" << ur_w * oc_tile << " accumulators)\n";
+    if (strategy == Strategy::depthwise)
+      out << "held       the weights of " << kernel_columns << " of " << shape.kw
+          << " kernel columns at once: each input vector of a kernel row loaded once for them\n";
+    out << "blocks     " << oc_blocks << " per group, last block " << oc_tail_lanes
         << " lanes\n";
   }
   out << "rows       " << rows.size() << " segment(s):";

@@ -99,6 +99,9 @@ struct KernelPlan {
   //  width_vectors: ur_w vectors of `lanes` output columns × oc_tile output channels.
   int ur_w = 1;
   int oc_tile = 1;
+  // Depthwise: the kernel columns whose weights the tile holds at once. Each input vector of a
+  // kernel row is loaded once for all of them, not once per kernel column (1 for the others).
+  int kernel_columns = 1;
 
   // Channel blocking (oc_vectors: per group; depthwise: over all channels).
   std::int64_t oc_blocks = 1;   // ceil(channels / lanes)

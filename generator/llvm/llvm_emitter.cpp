@@ -260,6 +260,7 @@ LlvmEmitter::Values LlvmEmitter::emit_looped_reduction(const Row& row, const Til
 void LlvmEmitter::emit_taps(const TileWalk& walk, const ChannelTileRun& run,
                             const ReductionStep& step, const Address& src,
                             const Address& weights, Values& acc) {
+  if (plan_.strategy == Strategy::depthwise) return emit_held_input_taps(walk, run, step, src, weights, acc);
   const std::vector<TileTap>& taps = walk.taps[step.kw];
   if (taps.empty()) return;
   auto accumulate = [&](int column, int block, llvm::Value* a, llvm::Value* b) {
@@ -291,21 +292,36 @@ void LlvmEmitter::emit_taps(const TileWalk& walk, const ChannelTileRun& run,
 
   Values weight(run.blocks);
   for (int b = 0; b < run.blocks; ++b) weight[b] = load_vector(pointer(wei.plus(b * geo_.wei_block)));
-  const std::uint32_t tail = first_lanes(plan_.oc_tail_lanes, plan_.lanes);
   for (const TileTap& tap : taps) {
-    const Address input = at.plus(tap.src_offset);
-    if (tap.load == InputLoad::broadcast) {
-      llvm::Value* x = broadcast_input(input);
-      for (int b = 0; b < run.blocks; ++b) accumulate(tap.column, b, weight[b], x);
-      continue;
-    }
-    for (int b = 0; b < run.blocks; ++b) {
-      const Address in = input.plus(b * geo_.src_block);
-      const bool last_of_tail = run.has_tail && b == run.blocks - 1;
-      accumulate(tap.column, b, weight[b],
-                 last_of_tail ? load_vector_masked(pointer(in), tail) : load_input_vector(in));
-    }
+    llvm::Value* x = broadcast_input(at.plus(tap.src_offset));
+    for (int b = 0; b < run.blocks; ++b) accumulate(tap.column, b, weight[b], x);
   }
+}
+
+// A depthwise step: the weights of its kernel columns, then each input vector loaded once for
+// every tap that reads it.
+void LlvmEmitter::emit_held_input_taps(const TileWalk& walk, const ChannelTileRun& run,
+                                       const ReductionStep& step, const Address& src,
+                                       const Address& weights, Values& acc) {
+  const std::vector<HeldInput>& inputs = walk.held_inputs[step.kw / schedule_.held_columns];
+  if (inputs.empty()) return;
+  const Address at = src.plus(step.src_offset);
+  const Address wei = weights.plus(step.wei_offset);
+  Values weight(static_cast<std::size_t>(step.kernel_columns * run.blocks));
+  for (int k = 0; k < step.kernel_columns; ++k)
+    for (int b = 0; b < run.blocks; ++b)
+      weight[k * run.blocks + b] = load_vector(pointer(wei.plus(k * geo_.wei_kw + b * geo_.wei_block)));
+  const std::uint32_t tail = first_lanes(plan_.oc_tail_lanes, plan_.lanes);
+  for (const HeldInput& input : inputs)
+    for (int b = 0; b < run.blocks; ++b) {
+      const Address in = at.plus(input.src_offset + b * geo_.src_block);
+      const bool last_of_tail = run.has_tail && b == run.blocks - 1;
+      llvm::Value* x = last_of_tail ? load_vector_masked(pointer(in), tail) : load_input_vector(in);
+      for (const HeldInputUse& use : input.uses) {
+        llvm::Value*& sum = acc[use.column * run.blocks + b];
+        sum = multiply_add(weight[(use.kw - step.kw) * run.blocks + b], x, sum);
+      }
+    }
 }
 
 void LlvmEmitter::emit_tile_store(const TileWalk& walk, const Address& dst,

@@ -89,6 +89,9 @@ class LlvmEmitter : private LlvmBuilder {
   // The taps of one reduction step.
   void emit_taps(const TileWalk& walk, const ChannelTileRun& run, const ReductionStep& step,
                  const Address& src, const Address& weights, Values& acc);
+  void emit_held_input_taps(const TileWalk& walk, const ChannelTileRun& run,
+                            const ReductionStep& step, const Address& src, const Address& weights,
+                            Values& acc);
   void emit_tile_store(const TileWalk& walk, const Address& dst, const ChannelTileRun& run,
                        const Values& acc, llvm::Value* residual_delta);
 

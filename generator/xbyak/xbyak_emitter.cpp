@@ -377,10 +377,11 @@ void XbyakEmitter::emit_looped_reduction(const TileWalk& walk, const TileBase& b
 
 void XbyakEmitter::emit_taps(const TileWalk& walk, const ChannelTileRun& run,
                              const ReductionStep& step, const Reg64& src, const Reg64& wei) {
+  if (plan_.strategy == Strategy::depthwise) return emit_held_input_taps(walk, run, step, src, wei);
   const std::vector<TileTap>& taps = walk.taps[step.kw];
   if (taps.empty()) return;
   if (plan_.strategy == Strategy::width_vectors) emit_width_vector_taps(taps, run, step, src, wei);
-  else emit_channel_vector_taps(taps, run, step, src, wei);
+  else emit_broadcast_taps(taps, run, step, src, wei);
 }
 
 void XbyakEmitter::emit_width_vector_taps(const std::vector<TileTap>& taps,
@@ -409,28 +410,42 @@ void XbyakEmitter::emit_width_vector_taps(const std::vector<TileTap>& taps,
   }
 }
 
-void XbyakEmitter::emit_channel_vector_taps(const std::vector<TileTap>& taps,
-                                            const ChannelTileRun& run, const ReductionStep& step,
-                                            const Reg64& src, const Reg64& wei) {
+void XbyakEmitter::emit_broadcast_taps(const std::vector<TileTap>& taps, const ChannelTileRun& run,
+                                       const ReductionStep& step, const Reg64& src,
+                                       const Reg64& wei) {
   for (int b = 0; b < run.blocks; ++b)
     vmovups(weights_[b], at(wei, step.wei_offset + b * geo_.wei_block));
   for (const TileTap& tap : taps) {
-    const std::int64_t disp = step.src_offset + tap.src_offset;
-    if (tap.load == InputLoad::broadcast) {
-      vbroadcastss(broadcast_, at(src, disp));
-      for (int b = 0; b < run.blocks; ++b) vfmadd231ps(acc(tap.column, b), weights_[b], broadcast_);
-      continue;
-    }
-    for (int b = 0; b < run.blocks; ++b) {
-      const Xbyak::Address input = at(src, disp + b * geo_.src_block);
-      if (run.has_tail && b == run.blocks - 1) {
-        masked_load(masked_input_, input);
-        vfmadd231ps(acc(tap.column, b), weights_[b], masked_input_);
-      } else {
-        vfmadd231ps(acc(tap.column, b), weights_[b], input);
-      }
-    }
+    vbroadcastss(broadcast_, at(src, step.src_offset + tap.src_offset));
+    for (int b = 0; b < run.blocks; ++b) vfmadd231ps(acc(tap.column, b), weights_[b], broadcast_);
   }
+}
+
+// A depthwise step: the weights of its kernel columns in registers, then each input vector
+// loaded once (straight into the FMA when one column uses it) for every tap that reads it.
+void XbyakEmitter::emit_held_input_taps(const TileWalk& walk, const ChannelTileRun& run,
+                                        const ReductionStep& step, const Reg64& src,
+                                        const Reg64& wei) {
+  const std::vector<HeldInput>& inputs = walk.held_inputs[step.kw / schedule_.held_columns];
+  if (inputs.empty()) return;
+  auto weight = [&](std::int64_t kw, int b) { return weights_[(kw - step.kw) * plan_.oc_tile + b]; };
+  for (int k = 0; k < step.kernel_columns; ++k)
+    for (int b = 0; b < run.blocks; ++b)
+      vmovups(weight(step.kw + k, b), at(wei, step.wei_offset + k * geo_.wei_kw + b * geo_.wei_block));
+  for (const HeldInput& input : inputs)
+    for (int b = 0; b < run.blocks; ++b) {
+      const Xbyak::Address at_input = at(src, step.src_offset + input.src_offset + b * geo_.src_block);
+      const bool tail = run.has_tail && b == run.blocks - 1;
+      if (input.uses.size() == 1 && !tail) {
+        const HeldInputUse& use = input.uses.front();
+        vfmadd231ps(acc(use.column, b), weight(use.kw, b), at_input);
+        continue;
+      }
+      if (tail) masked_load(masked_input_, at_input);
+      else vmovups(masked_input_, at_input);
+      for (const HeldInputUse& use : input.uses)
+        vfmadd231ps(acc(use.column, b), weight(use.kw, b), masked_input_);
+    }
 }
 
 void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,

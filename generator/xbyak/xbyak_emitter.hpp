@@ -50,9 +50,12 @@ class XbyakEmitter : public XbyakBuilder {
   void emit_width_vector_taps(const std::vector<TileTap>& taps, const ChannelTileRun& run,
                               const ReductionStep& step, const Xbyak::Reg64& src,
                               const Xbyak::Reg64& wei);
-  void emit_channel_vector_taps(const std::vector<TileTap>& taps, const ChannelTileRun& run,
+  void emit_broadcast_taps(const std::vector<TileTap>& taps, const ChannelTileRun& run,
                                 const ReductionStep& step, const Xbyak::Reg64& src,
                                 const Xbyak::Reg64& wei);
+  void emit_held_input_taps(const TileWalk& walk, const ChannelTileRun& run,
+                            const ReductionStep& step, const Xbyak::Reg64& src,
+                            const Xbyak::Reg64& wei);
   void emit_tile_store(const TileWalk& walk, const TileBase& base, const ChannelTileRun& run);
   void emit_gather_offsets();
   Xbyak::Xmm acc(int column, int block) const;
