@@ -241,6 +241,86 @@ BOOST_AUTO_TEST_CASE(the_looped_reduction_body_covers_every_kernel_column_per_ch
   BOOST_TEST(k.looped.ic_steps * k.looped.src_advance + k.looped.src_next_row == input_row_bytes);
 }
 
+BOOST_AUTO_TEST_CASE(depthwise_held_inputs_are_each_tap_once_grouped_by_the_input_they_read) {
+  std::mt19937_64 rng(33);
+  int depthwise = 0;
+  for (int i = 0; i < 600; ++i) {
+    const ConvShape s = testing::random_shape(rng);
+    for (Isa isa : {Isa::avx2, Isa::avx512}) {
+      const KernelPlan p = make_direct_plan(s, isa);
+      if (p.strategy != Strategy::depthwise) continue;
+      ++depthwise;
+      const KernelSchedule k = make_schedule(p);
+      for (const TileWalk& walk : k.tiles) {
+        BOOST_REQUIRE(walk.held_inputs.size() ==
+                      static_cast<std::size_t>((s.kw + p.kernel_columns - 1) / p.kernel_columns));
+        std::multiset<std::pair<int, std::int64_t>> taps, held;
+        for (std::int64_t kw = 0; kw < s.kw; ++kw)
+          for (const TileTap& tap : walk.taps[kw]) taps.insert({tap.column, kw});
+        for (std::size_t run = 0; run < walk.held_inputs.size(); ++run) {
+          std::set<std::int64_t> offsets;
+          for (const HeldInput& input : walk.held_inputs[run]) {
+            BOOST_TEST(offsets.insert(input.src_offset).second, "an input loaded twice in one run");
+            for (const HeldInputUse& use : input.uses) {
+              held.insert({use.column, use.kw});
+              BOOST_TEST(use.kw / p.kernel_columns == static_cast<std::int64_t>(run));
+              // The use's own tap reads this input.
+              bool found = false;
+              for (const TileTap& tap : walk.taps[use.kw])
+                found = found || (tap.column == use.column && tap.src_offset == input.src_offset);
+              BOOST_TEST(found, s.to_string() << " column " << use.column << " kw " << use.kw);
+            }
+          }
+        }
+        BOOST_TEST((held == taps), s.to_string());
+      }
+    }
+  }
+  BOOST_TEST(depthwise > 20);
+}
+
+BOOST_AUTO_TEST_CASE(a_depthwise_step_stands_for_the_kernel_columns_its_tile_holds) {
+  const KernelPlan p = plan_of("c=48,h=20,w=20,oc=48,g=48,k=5,p=2", Isa::avx512);
+  const KernelSchedule k = make_schedule(p);
+  BOOST_REQUIRE(k.reduction_unrolled);
+  BOOST_TEST(p.kernel_columns == 5);  // five kernel columns' weights fit beside the tile
+  for (const RowPass& pass : k.row_passes)
+    for (const ReductionStep& step : k.unrolled_steps(pass)) {
+      BOOST_TEST(step.kw == 0);
+      BOOST_TEST(step.kernel_columns == 5);
+    }
+  // A stride-1 row of u columns over 5 kernel columns reads u + 4 inputs, not 5u.
+  for (const TileWalk& walk : k.tiles)
+    if (walk.tile.ow_begin > 2 && walk.tile.ow_begin + walk.tile.width < 18)
+      BOOST_TEST(walk.held_inputs[0].size() == static_cast<std::size_t>(walk.columns + 4));
+}
+
+BOOST_AUTO_TEST_CASE(sixteen_registers_hold_one_kernel_column_at_a_time) {
+  for (const char* spec : {"c=48,h=20,w=20,oc=48,g=48,k=5,p=2", "c=144,h=56,w=56,oc=144,g=144,k=3,s=2,p=1"}) {
+    const KernelPlan p = plan_of(spec, Isa::avx2);
+    BOOST_TEST(p.kernel_columns == 1, spec);
+    BOOST_TEST(make_schedule(p).registers.weights == p.oc_tile, spec);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_kernel_too_wide_to_hold_is_held_in_runs_of_columns) {
+  const KernelPlan p = plan_of("c=40,h=40,w=40,oc=40,g=40,k=15,p=7", Isa::avx512);
+  BOOST_TEST(p.kernel_columns > 1);
+  BOOST_TEST(p.kernel_columns < 15);
+  BOOST_TEST(p.name.find("_kc" + std::to_string(p.kernel_columns)) != std::string::npos);
+  const KernelSchedule k = make_schedule(p);
+  const RegisterBudget& b = k.registers;
+  BOOST_TEST(b.weights == p.oc_tile * p.kernel_columns);
+  BOOST_TEST(b.total() <= 32);
+  std::int64_t covered = 0;
+  for (const ReductionStep& step : k.unrolled_steps(k.row_passes.front())) {
+    if (step.src_offset != 0) break;  // the pass's first kernel row
+    BOOST_TEST(step.kw == covered);
+    covered += step.kernel_columns;
+  }
+  BOOST_TEST(covered == 15);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(registers)
