@@ -105,9 +105,13 @@ double step_cycles(double fmas, double loads) {
   return std::max(fmas / 2.0, loads / 2.0) + 0.25;
 }
 
-// Input vectors a depthwise tile of u columns loads for `held` kernel columns of a row.
+// Input vectors a depthwise tile of u columns loads for `held` kernel columns of a row: the
+// distinct pixels c·sw + k·dw it reads (at stride 2 and one held column, every other one).
 double held_row_inputs(const ConvShape& s, int u, std::int64_t held) {
-  return static_cast<double>(s.sw * (u - 1) + s.dw * (held - 1) + 1);
+  std::vector<bool> read(static_cast<std::size_t>(s.sw * (u - 1) + s.dw * (held - 1) + 1));
+  for (std::int64_t c = 0; c < u; ++c)
+    for (std::int64_t k = 0; k < held; ++k) read[static_cast<std::size_t>(c * s.sw + k * s.dw)] = true;
+  return static_cast<double>(std::count(read.begin(), read.end(), true));
 }
 
 // Loads per kernel tap of a depthwise tile holding `held` kernel columns' weights: each chunk of
@@ -173,15 +177,10 @@ bool tile_fits(const ConvShape& s, Strategy strategy, VectorShape vectors, bool 
              .total() <= vectors.registers - vectors.reserved;
 }
 
-// The kernel columns a tile may hold at once: depthwise tiles with 32 vector registers any
-// number up to the kernel's width, the others one (they hold no weights across kernel columns).
-// Holding them puts an accumulator's FMAs of one kernel row next to each other, so with the
-// few columns 16 registers leave, the FMAs' latency shows: on a Zen 5 guest the same 7- to
-// 12-column avx2 tiles ran 0.57-0.93x as fast holding 3 columns on 11 of MobileNetV2's and
-// EfficientNet-B0's 19 depthwise layers (all stride-2 ones among them), while zmm tiles of 21
-// to 28 accumulators ran 1.05-1.86x faster on all 19 (geometric mean 1.42).
-int max_held_columns(const ConvShape& s, Strategy strategy, VectorShape vectors) {
-  return strategy == Strategy::depthwise && vectors.registers >= 32 ? static_cast<int>(s.kw) : 1;
+// The kernel columns a tile may hold at once: depthwise tiles any number up to the kernel's
+// width, the others one (they hold no weights across kernel columns).
+int max_held_columns(const ConvShape& s, Strategy strategy) {
+  return strategy == Strategy::depthwise ? static_cast<int>(s.kw) : 1;
 }
 
 // The busiest thread's share over the mean that a team may be left with before the register
@@ -202,7 +201,7 @@ TileChoice choose_tile(const ConvShape& s, Strategy strategy, std::int64_t block
     for (int t = 1; t <= std::min<std::int64_t>(blocks, 8); ++t) {
       const double factor = for_team ? imbalance(t) : 1.0;
       for (int u = 1; u <= 28; ++u)
-        for (int held = max_held_columns(s, strategy, vectors); held >= 1; --held) {
+        for (int held = max_held_columns(s, strategy); held >= 1; --held) {
           if (!tile_fits(s, strategy, vectors, opmasks, u, t, held)) continue;
           const double cycles = tile_cycles(s, strategy, blocks, vectors.lanes, u, t, held);
           if (cycles * factor < best.busiest - 1e-9) best = {u, t, held, cycles, cycles * factor};
@@ -322,7 +321,7 @@ std::vector<TileChoice> rank_tiles(const ConvShape& s, Strategy strategy, std::i
     for (int u = 1; u <= 28; ++u) {
       // Per (u, t), only the cheapest number of held kernel columns: ranks differ in the tile.
       std::optional<TileChoice> best;
-      for (int held = max_held_columns(s, strategy, vectors); held >= 1; --held) {
+      for (int held = max_held_columns(s, strategy); held >= 1; --held) {
         if (!tile_fits(s, strategy, vectors, opmasks, u, t, held)) continue;
         const double cycles = tile_cycles(s, strategy, blocks, vectors.lanes, u, t, held);
         if (!best || cycles < best->cycles - 1e-9) best = TileChoice{u, t, held, cycles};
