@@ -95,22 +95,17 @@ std::int64_t exact_sum(const ConvShape& s, const Quantization& q, const void* sr
   const std::int64_t group = oc / s.oc_per_group();
   const std::int32_t weight_zero_point = q.weight_zero_point(oc);
   std::int64_t sum = 0;
-  for (std::int64_t y = 0; y < s.kh; ++y) {
-    const std::int64_t ih = oh * s.sh - s.pad_top + y * s.dh;
-    if (ih < 0 || ih >= s.h) continue;
-    for (std::int64_t x = 0; x < s.kw; ++x) {
-      const std::int64_t iw = ow * s.sw - s.pad_left + x * s.dw;
-      if (iw < 0 || iw >= s.w) continue;
-      for (std::int64_t i = 0; i < icg; ++i) {
-        const std::int64_t input =
-            integer_at(src, q.input_type, in.at(group * icg + i, ih, iw)) - q.input_zero_point;
-        const std::int64_t weight =
-            integer_at(weights.data, weights.type, user_weight_index(s, oc, i, y, x)) -
-            weight_zero_point;
-        sum += input * weight;
-      }
+  for_each_tap_in_bounds(s, oh, ow, [&](std::int64_t y, std::int64_t x, std::int64_t ih,
+                                        std::int64_t iw) {
+    for (std::int64_t i = 0; i < icg; ++i) {
+      const std::int64_t input =
+          integer_at(src, q.input_type, in.at(group * icg + i, ih, iw)) - q.input_zero_point;
+      const std::int64_t weight =
+          integer_at(weights.data, weights.type, user_weight_index(s, oc, i, y, x)) -
+          weight_zero_point;
+      sum += input * weight;
     }
-  }
+  });
   return sum;
 }
 

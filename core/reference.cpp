@@ -37,19 +37,14 @@ void reference_conv_rows(const ConvShape& s, const float* src, const float* weig
       for (std::int64_t o = 0; o < s.oc; ++o) {
         const std::int64_t group = o / ocg;
         double sum = (s.bias && bias) ? bias[o] : 0.0;
-        for (std::int64_t y = 0; y < s.kh; ++y) {
-          const std::int64_t ih = oh * s.sh - s.pad_top + y * s.dh;
-          if (ih < 0 || ih >= s.h) continue;
-          for (std::int64_t x = 0; x < s.kw; ++x) {
-            const std::int64_t iw = ow * s.sw - s.pad_left + x * s.dw;
-            if (iw < 0 || iw >= s.w) continue;
-            for (std::int64_t i = 0; i < icg; ++i) {
-              const std::int64_t ic = group * icg + i;
-              sum += static_cast<double>(src[in.at(ic, ih, iw)]) *
-                     static_cast<double>(weights[user_weight_index(s, o, i, y, x)]);
-            }
+        for_each_tap_in_bounds(s, oh, ow, [&](std::int64_t y, std::int64_t x, std::int64_t ih,
+                                              std::int64_t iw) {
+          for (std::int64_t i = 0; i < icg; ++i) {
+            const std::int64_t ic = group * icg + i;
+            sum += static_cast<double>(src[in.at(ic, ih, iw)]) *
+                   static_cast<double>(weights[user_weight_index(s, o, i, y, x)]);
           }
-        }
+        });
         const std::int64_t at = out.at(o, oh, ow);
         // The kernels add the residual to the rounded sum, in float.
         float value = static_cast<float>(sum);
