@@ -139,7 +139,8 @@ LoopedReduction make_looped_reduction(const KernelPlan& p, const TileGeometry& g
   for (std::int64_t kw = 0; kw < p.shape.kw; kw += p.kernel_columns)
     for (std::int64_t ic = 0; ic < step; ++ic)
       r.body.push_back({kw, ic * g.src_ic, kw * g.wei_kw + ic * g.wei_ic,
-                        held_at(p.kernel_columns, kw, p.shape.kw)});
+                        held_at(p.kernel_columns, kw, p.shape.kw),
+                        static_cast<int>(kw / p.kernel_columns)});
   r.src_advance = step * g.src_ic;
   r.wei_advance = step * g.wei_ic;
   r.src_row = g.src_kh;
@@ -173,7 +174,8 @@ std::vector<ReductionStep> KernelSchedule::unrolled_steps(const RowPass& pass) c
       for (std::int64_t ic = 0; ic < g.reduction_ic; ++ic)
         steps.push_back({kw, r * g.src_kh + ic * g.src_ic,
                          (pass.rows.kh_begin + r) * g.wei_kh + kw * g.wei_kw + ic * g.wei_ic,
-                         held_at(held_columns, kw, kernel_width)});
+                         held_at(held_columns, kw, kernel_width),
+                         static_cast<int>(kw / held_columns)});
   return steps;
 }
 

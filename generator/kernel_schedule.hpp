@@ -30,7 +30,8 @@ struct ChannelTileRun {
 // How a tap's input reaches a vector register.
 enum class InputLoad : std::uint8_t {
   broadcast,  // oc vectors: one input value into every lane
-  vector,     // a whole vector (depthwise; width vectors with every lane in bounds)
+  vector,     // a whole vector (width vectors with every lane in bounds; depthwise taps,
+              // which the emitters read through TileWalk::held_inputs)
   masked,     // width vectors, stride 1: only `lanes`, the others zero
   gather,     // width vectors, stride > 1: `lanes` gathered `sw` floats apart
 };
@@ -89,12 +90,14 @@ struct TileWalk {
 // kernel column kw, `src_offset` bytes past the tile's input pointer, with the weights
 // `wei_offset` bytes past the channel tile's weights (or the looped reduction's pointer).
 // Depthwise steps stand for `kernel_columns` kernel columns from kw on, whose weights lie
-// wei_kw bytes apart: the tile holds their weights and loads each input once for all of them.
+// wei_kw bytes apart: the tile holds their weights and loads each input of the walk's
+// held_inputs[held_run] once for all of them.
 struct ReductionStep {
   std::int64_t kw = 0;
   std::int64_t src_offset = 0;
   std::int64_t wei_offset = 0;
   int kernel_columns = 1;
+  int held_run = 0;
   bool operator==(const ReductionStep&) const = default;
 };
 
@@ -182,7 +185,8 @@ struct KernelSchedule {
            reduction.src_offset;
   }
   std::int64_t pass_dst_offset(std::int64_t oh) const { return oh * geometry.dst_row; }
-  // The unrolled reduction of a pass: every (kernel row, kw, ic) step.
+  // The unrolled reduction of a pass: every (kernel row, kw, ic) step; depthwise, every
+  // (kernel row, run of held kernel columns).
   std::vector<ReductionStep> unrolled_steps(const RowPass& pass) const;
   // Where the looped reduction's weight pointer starts for a row pass and a reduction pass.
   std::int64_t pass_weight_offset(const RowPass& pass, const ReductionPass& reduction) const {

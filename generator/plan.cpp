@@ -183,6 +183,20 @@ int max_held_columns(const ConvShape& s, Strategy strategy) {
   return strategy == Strategy::depthwise ? static_cast<int>(s.kw) : 1;
 }
 
+// The tile of u columns and t blocks that fits with the cheapest number of held kernel columns
+// (the most, among equals), or none.
+std::optional<TileChoice> cheapest_holding(const ConvShape& s, Strategy strategy,
+                                           std::int64_t blocks, VectorShape vectors, bool opmasks,
+                                           int u, int t) {
+  std::optional<TileChoice> best;
+  for (int held = max_held_columns(s, strategy); held >= 1; --held) {
+    if (!tile_fits(s, strategy, vectors, opmasks, u, t, held)) continue;
+    const double cycles = tile_cycles(s, strategy, blocks, vectors.lanes, u, t, held);
+    if (!best || cycles < best->cycles - 1e-9) best = TileChoice{u, t, held, cycles};
+  }
+  return best;
+}
+
 // The busiest thread's share over the mean that a team may be left with before the register
 // tile is chosen for it: the model does not see what a tile of more channel blocks costs in
 // weights that no longer stay in L2 (ResNet-50's 512-channel 7x7 layers ran 2x slower on two
@@ -201,10 +215,10 @@ TileChoice choose_tile(const ConvShape& s, Strategy strategy, std::int64_t block
     for (int t = 1; t <= std::min<std::int64_t>(blocks, 8); ++t) {
       const double factor = for_team ? imbalance(t) : 1.0;
       for (int u = 1; u <= 28; ++u)
-        for (int held = max_held_columns(s, strategy); held >= 1; --held) {
-          if (!tile_fits(s, strategy, vectors, opmasks, u, t, held)) continue;
-          const double cycles = tile_cycles(s, strategy, blocks, vectors.lanes, u, t, held);
-          if (cycles * factor < best.busiest - 1e-9) best = {u, t, held, cycles, cycles * factor};
+        if (const auto tile = cheapest_holding(s, strategy, blocks, vectors, opmasks, u, t);
+            tile && tile->cycles * factor < best.busiest - 1e-9) {
+          best = *tile;
+          best.busiest = tile->cycles * factor;
         }
     }
     return best;
@@ -270,8 +284,8 @@ std::string make_name(const KernelPlan& p) {
   out << "conv_k" << s.kh << "x" << s.kw << "_s" << s.sh << "x" << s.sw << "_d" << s.dh << "x"
       << s.dw << "_" << to_string(p.strategy) << "_ur" << p.ur_w << "x" << p.oc_tile << "_"
       << to_string(s.layout) << (p.stages_nchw() ? "_staged" : "") << (s.add_residual ? "_add" : "");
-  // Depthwise tiles holding some of the kernel's columns, not one or all.
-  if (p.kernel_columns > 1 && p.kernel_columns < s.kw) out << "_kc" << p.kernel_columns;
+  // Depthwise tiles holding fewer than all of the kernel's columns.
+  if (p.strategy == Strategy::depthwise && p.kernel_columns < s.kw) out << "_kc" << p.kernel_columns;
   if (p.work.band_units > 0) out << "_band" << p.work.band_units;
   if (p.ic_passes > 1) out << "_icp" << p.ic_per_pass;
   out << "_" << to_string(p.isa);
@@ -318,16 +332,9 @@ std::vector<TileChoice> rank_tiles(const ConvShape& s, Strategy strategy, std::i
                                    VectorShape vectors, bool opmasks) {
   std::vector<TileChoice> tiles;
   for (int t = 1; t <= std::min<std::int64_t>(blocks, 8); ++t)
-    for (int u = 1; u <= 28; ++u) {
-      // Per (u, t), only the cheapest number of held kernel columns: ranks differ in the tile.
-      std::optional<TileChoice> best;
-      for (int held = max_held_columns(s, strategy); held >= 1; --held) {
-        if (!tile_fits(s, strategy, vectors, opmasks, u, t, held)) continue;
-        const double cycles = tile_cycles(s, strategy, blocks, vectors.lanes, u, t, held);
-        if (!best || cycles < best->cycles - 1e-9) best = TileChoice{u, t, held, cycles};
-      }
-      if (best) tiles.push_back(*best);
-    }
+    for (int u = 1; u <= 28; ++u)
+      if (const auto tile = cheapest_holding(s, strategy, blocks, vectors, opmasks, u, t))
+        tiles.push_back(*tile);
   std::stable_sort(tiles.begin(), tiles.end(),
                    [](const TileChoice& a, const TileChoice& b) { return a.cycles < b.cycles; });
   return tiles;
@@ -596,15 +603,15 @@ std::optional<KernelPlan> make_direct_plan_with(const ConvShape& shape, Isa isa,
   // The alternatives: the ranked tiles other than the model's own pick.
   std::vector<TileChoice> others;
   for (const TileChoice& t : rank_tiles(shape, p.strategy, blocks, vectors, p.uses_opmasks()))
-    if (t.ur_w != best.ur_w || t.oc_tile != best.oc_tile || t.kernel_columns != best.kernel_columns) others.push_back(t);
+    if (t.ur_w != best.ur_w || t.oc_tile != best.oc_tile) others.push_back(t);
   if (tile_rank < 0 || static_cast<std::size_t>(tile_rank) > others.size()) return std::nullopt;
   return finish_direct_plan(std::move(p), vectors, blocks, others[static_cast<std::size_t>(tile_rank - 1)],
                             memory);
 }
 
 bool is_wide_depthwise_tile(const KernelPlan& plan) {
-  return plan.strategy == Strategy::depthwise &&
-         4 * plan.oc_tile * plan.lanes >= kWideDepthwiseTileBytes;
+  const std::int64_t tile_channels = std::min<std::int64_t>(plan.oc_tile * plan.lanes, plan.shape.c);
+  return plan.strategy == Strategy::depthwise && 4 * tile_channels >= kWideDepthwiseTileBytes;
 }
 
 // The model prices a depthwise tile by its FMAs and loads, which 28x1 and 14x2 share; their
@@ -620,7 +627,7 @@ std::optional<KernelPlan> make_wide_depthwise_plan(const ConvShape& shape, Isa i
   p.threads = std::max(threads, 1);
   const std::int64_t blocks = blocks_of(shape, p.strategy, vectors);
   const int wide_blocks = static_cast<int>(ceil_div(kWideDepthwiseTileBytes, 4 * vectors.lanes));
-  if (blocks < wide_blocks) return std::nullopt;
+  if (4 * shape.c < kWideDepthwiseTileBytes) return std::nullopt;
   for (const TileChoice& t : rank_tiles(shape, p.strategy, blocks, vectors, p.uses_opmasks()))
     if (t.oc_tile >= wide_blocks) return finish_direct_plan(std::move(p), vectors, blocks, t, memory);
   return std::nullopt;

@@ -5,7 +5,7 @@
 namespace convjit {
 
 RegisterBudget register_budget(Strategy strategy, int columns, int blocks, bool opmasks,
-                               bool gathers, int epilogue_temporaries, int kernel_width) {
+                               bool gathers, int epilogue_temporaries, int held_columns) {
   RegisterBudget b;
   b.accumulators = columns * blocks;
   switch (strategy) {
@@ -15,7 +15,7 @@ RegisterBudget register_budget(Strategy strategy, int columns, int blocks, bool 
       b.mask_in_broadcast = !opmasks;
       break;
     case Strategy::depthwise:
-      b.weights = blocks * kernel_width;
+      b.weights = blocks * held_columns;
       b.masked_input = 1;
       b.lane_mask = opmasks ? 0 : 1;
       break;

@@ -9,10 +9,10 @@ namespace convjit {
 struct RegisterBudget {
   int accumulators = 0;   // columns × channel blocks
   int weights = 0;        // oc vectors: one vector per channel block; depthwise: one per
-                          // channel block and kernel column (a kernel row's weights)
+                          // channel block and held kernel column
   int inputs = 0;         // width vectors: one input vector per accumulator column
   int broadcast = 0;      // oc vectors: the broadcast input; width vectors: the weight
-  int masked_input = 0;   // depthwise: the input vector every kernel column of a row uses
+  int masked_input = 0;   // depthwise: an input vector that several held kernel columns use
   int lane_mask = 0;      // avx2 (no opmasks): a vector lane mask for tails
   int gather_index = 0;   // strided width vectors: the gather's lane offsets
   // oc vectors on avx2: the tail mask of a residual's masked read at the store reuses the
@@ -40,8 +40,9 @@ struct RegisterBudget {
 // The budget of a tile of `columns` accumulator columns × `blocks` channel blocks.
 // opmasks: tails use opmask registers (avx512); gathers: strided width vectors;
 // epilogue_temporaries: what the tile epilogue's activation needs (TileEpilogue::temporaries);
-// kernel_width: the kernel's columns, whose weights a depthwise tile holds for a whole row.
+// held_columns: the kernel columns whose weights a depthwise tile holds at once
+// (KernelPlan::kernel_columns).
 RegisterBudget register_budget(Strategy strategy, int columns, int blocks, bool opmasks,
-                               bool gathers, int epilogue_temporaries, int kernel_width);
+                               bool gathers, int epilogue_temporaries, int held_columns);
 
 }  // namespace convjit

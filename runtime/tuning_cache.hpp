@@ -29,7 +29,9 @@ struct TuningCacheStats {
 
 class TuningCache {
  public:
-  static constexpr std::uint32_t kFormatVersion = 1;
+  // 2: depthwise kernels of an unchanged name now hold kernel columns; winners timed before
+  // named other code.
+  static constexpr std::uint32_t kFormatVersion = 2;
 
   // The cache CONVJIT_CACHE_DIR names (read on every call), or none when it is unset or empty.
   static std::optional<TuningCache> from_environment();

@@ -289,10 +289,13 @@ BOOST_AUTO_TEST_CASE(a_depthwise_step_stands_for_the_kernel_columns_its_tile_hol
       BOOST_TEST(step.kw == 0);
       BOOST_TEST(step.kernel_columns == 5);
     }
-  // A stride-1 row of u columns over 5 kernel columns reads u + 4 inputs, not 5u.
-  for (const TileWalk& walk : k.tiles)
-    if (walk.tile.ow_begin > 2 && walk.tile.ow_begin + walk.tile.width < 18)
-      BOOST_TEST(walk.held_inputs[0].size() == static_cast<std::size_t>(walk.columns + 4));
+  // A stride-1 row of u columns over 5 kernel columns reads the u + 4 pixels from 2 before its
+  // first to 2 past its last, those inside the image: never 5u loads.
+  for (const TileWalk& walk : k.tiles) {
+    const std::int64_t first = std::max<std::int64_t>(walk.tile.ow_begin - 2, 0);
+    const std::int64_t last = std::min<std::int64_t>(walk.tile.ow_begin + walk.tile.width + 1, 19);
+    BOOST_TEST(walk.held_inputs[0].size() == static_cast<std::size_t>(last - first + 1));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(at_stride_two_neighbouring_pixels_share_every_other_input) {
@@ -301,14 +304,16 @@ BOOST_AUTO_TEST_CASE(at_stride_two_neighbouring_pixels_share_every_other_input) 
     BOOST_REQUIRE(p.kernel_columns == 3);
     const KernelSchedule k = make_schedule(p);
     BOOST_TEST(k.registers.weights == 3 * p.oc_tile);
-    // Interior tiles: u pixels read 2u + 1 inputs, the even ones by two kernel columns.
-    for (const TileWalk& walk : k.tiles)
-      if (walk.tile.ow_begin > 0 && walk.tile.ow_begin + walk.tile.width < 28) {
-        BOOST_TEST(walk.held_inputs[0].size() == static_cast<std::size_t>(2 * walk.columns + 1));
-        std::size_t shared = 0;
-        for (const HeldInput& input : walk.held_inputs[0]) shared += input.uses.size() == 2;
-        BOOST_TEST(shared == static_cast<std::size_t>(walk.columns - 1));
-      }
+    // u pixels read input columns 2·ow − 1 ... 2·ow_last + 1 (those inside the image), each
+    // once; the even-offset ones between two pixels serve both of them.
+    for (const TileWalk& walk : k.tiles) {
+      const std::int64_t first = std::max<std::int64_t>(2 * walk.tile.ow_begin - 1, 0);
+      const std::int64_t last = std::min<std::int64_t>(2 * (walk.tile.ow_begin + walk.tile.width - 1) + 1, 55);
+      BOOST_TEST(walk.held_inputs[0].size() == static_cast<std::size_t>(last - first + 1), to_string(isa));
+      std::size_t shared = 0;
+      for (const HeldInput& input : walk.held_inputs[0]) shared += input.uses.size() == 2;
+      BOOST_TEST(shared == static_cast<std::size_t>(walk.columns - 1), to_string(isa));
+    }
   }
 }
 

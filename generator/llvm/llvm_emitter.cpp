@@ -303,7 +303,7 @@ void LlvmEmitter::emit_taps(const TileWalk& walk, const ChannelTileRun& run,
 void LlvmEmitter::emit_held_input_taps(const TileWalk& walk, const ChannelTileRun& run,
                                        const ReductionStep& step, const Address& src,
                                        const Address& weights, Values& acc) {
-  const std::vector<HeldInput>& inputs = walk.held_inputs[step.kw / schedule_.held_columns];
+  const std::vector<HeldInput>& inputs = walk.held_inputs[step.held_run];
   if (inputs.empty()) return;
   const Address at = src.plus(step.src_offset);
   const Address wei = weights.plus(step.wei_offset);
@@ -358,7 +358,9 @@ llvm::Value* LlvmEmitter::gather_vector(const Address& a, std::int64_t lane_stri
 // first tap to its last: registers the plan does not count, so the ResNet layers' neon tiles
 // spill inside their loops. A volatile load is one that neither merges, so each tap loads its
 // input where it uses it, as the Xbyak kernel does. x86 plans keep merged loads: their LLVM
-// kernels spill too, but that is the code whose speed was measured.
+// kernels spill too, but that is the code whose speed was measured. (Depthwise kernels load
+// each input once per run of held kernel columns by the schedule, in both emitters, and the
+// plan counts the registers that takes.)
 bool LlvmEmitter::inputs_loaded_per_tap() const { return plan_.isa == Isa::neon; }
 
 llvm::Value* LlvmEmitter::load_input_vector(const Address& a) {

@@ -426,7 +426,7 @@ void XbyakEmitter::emit_broadcast_taps(const std::vector<TileTap>& taps, const C
 void XbyakEmitter::emit_held_input_taps(const TileWalk& walk, const ChannelTileRun& run,
                                         const ReductionStep& step, const Reg64& src,
                                         const Reg64& wei) {
-  const std::vector<HeldInput>& inputs = walk.held_inputs[step.kw / schedule_.held_columns];
+  const std::vector<HeldInput>& inputs = walk.held_inputs[step.held_run];
   if (inputs.empty()) return;
   auto weight = [&](std::int64_t kw, int b) { return weights_[(kw - step.kw) * plan_.oc_tile + b]; };
   for (int k = 0; k < step.kernel_columns; ++k)
