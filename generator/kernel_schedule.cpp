@@ -6,9 +6,11 @@
 namespace convjit {
 namespace {
 
-// Kernel columns a step starting at kw holds: `held`, or fewer at the kernel row's end.
-int held_at(int held, std::int64_t kw, std::int64_t kernel_width) {
-  return static_cast<int>(std::min<std::int64_t>(held, kernel_width - kw));
+// The step of the run of `held` kernel columns starting at kw (fewer at the kernel row's end).
+ReductionStep held_step(std::int64_t kw, std::int64_t src_offset, std::int64_t wei_offset, int held,
+                        std::int64_t kernel_width) {
+  return {kw, src_offset, wei_offset, static_cast<int>(std::min<std::int64_t>(held, kernel_width - kw)),
+          static_cast<int>(kw / held)};
 }
 
 std::vector<ChannelTileRun> make_channel_runs(const KernelPlan& p) {
@@ -138,9 +140,8 @@ LoopedReduction make_looped_reduction(const KernelPlan& p, const TileGeometry& g
   r.ic_steps = p.ic_per_pass / step;
   for (std::int64_t kw = 0; kw < p.shape.kw; kw += p.kernel_columns)
     for (std::int64_t ic = 0; ic < step; ++ic)
-      r.body.push_back({kw, ic * g.src_ic, kw * g.wei_kw + ic * g.wei_ic,
-                        held_at(p.kernel_columns, kw, p.shape.kw),
-                        static_cast<int>(kw / p.kernel_columns)});
+      r.body.push_back(held_step(kw, ic * g.src_ic, kw * g.wei_kw + ic * g.wei_ic, p.kernel_columns,
+                                 p.shape.kw));
   r.src_advance = step * g.src_ic;
   r.wei_advance = step * g.wei_ic;
   r.src_row = g.src_kh;
@@ -172,10 +173,9 @@ std::vector<ReductionStep> KernelSchedule::unrolled_steps(const RowPass& pass) c
   for (std::int64_t r = 0; r < pass.kernel_rows(); ++r)
     for (std::int64_t kw = 0; kw < kernel_width; kw += held_columns)
       for (std::int64_t ic = 0; ic < g.reduction_ic; ++ic)
-        steps.push_back({kw, r * g.src_kh + ic * g.src_ic,
-                         (pass.rows.kh_begin + r) * g.wei_kh + kw * g.wei_kw + ic * g.wei_ic,
-                         held_at(held_columns, kw, kernel_width),
-                         static_cast<int>(kw / held_columns)});
+        steps.push_back(held_step(kw, r * g.src_kh + ic * g.src_ic,
+                                  (pass.rows.kh_begin + r) * g.wei_kh + kw * g.wei_kw + ic * g.wei_ic,
+                                  held_columns, kernel_width));
   return steps;
 }
 

@@ -1,4 +1,5 @@
 #include "generator/plan.hpp"
+
 #include "generator/tile_epilogue.hpp"
 
 #include "generator/register_budget.hpp"
@@ -592,21 +593,37 @@ KernelPlan make_direct_plan(const ConvShape& shape, Isa isa, DirectMemory memory
   return finish_direct_plan(std::move(p), chosen, chosen_blocks, tile, memory);
 }
 
-std::optional<KernelPlan> make_direct_plan_with(const ConvShape& shape, Isa isa,
-                                                VectorShape vectors, int tile_rank,
-                                                DirectMemory memory, int threads) {
+namespace {
+
+// A direct plan with this vector shape and the register tile `pick` chooses for the started
+// plan and its channel blocks, or none when it chooses none.
+template <class Pick>
+std::optional<KernelPlan> direct_plan_with_tile(const ConvShape& shape, Isa isa, VectorShape vectors,
+                                                DirectMemory memory, int threads, Pick pick) {
   KernelPlan p = start_direct_plan(shape, isa, memory);
   p.threads = std::max(threads, 1);
   const std::int64_t blocks = blocks_of(shape, p.strategy, vectors);
-  const TileChoice best = choose_tile(shape, p.strategy, blocks, vectors, p.uses_opmasks(), p.threads);
-  if (tile_rank == 0) return finish_direct_plan(std::move(p), vectors, blocks, best, memory);
-  // The alternatives: the ranked tiles other than the model's own pick.
-  std::vector<TileChoice> others;
-  for (const TileChoice& t : rank_tiles(shape, p.strategy, blocks, vectors, p.uses_opmasks()))
-    if (t.ur_w != best.ur_w || t.oc_tile != best.oc_tile) others.push_back(t);
-  if (tile_rank < 0 || static_cast<std::size_t>(tile_rank) > others.size()) return std::nullopt;
-  return finish_direct_plan(std::move(p), vectors, blocks, others[static_cast<std::size_t>(tile_rank - 1)],
-                            memory);
+  const std::optional<TileChoice> tile = pick(p, blocks);
+  if (!tile) return std::nullopt;
+  return finish_direct_plan(std::move(p), vectors, blocks, *tile, memory);
+}
+
+}  // namespace
+
+std::optional<KernelPlan> make_direct_plan_with(const ConvShape& shape, Isa isa,
+                                                VectorShape vectors, int tile_rank,
+                                                DirectMemory memory, int threads) {
+  return direct_plan_with_tile(shape, isa, vectors, memory, threads,
+                               [&](const KernelPlan& p, std::int64_t blocks) -> std::optional<TileChoice> {
+    const TileChoice best = choose_tile(shape, p.strategy, blocks, vectors, p.uses_opmasks(), p.threads);
+    if (tile_rank == 0) return best;
+    // The alternatives: the ranked tiles other than the model's own pick.
+    std::vector<TileChoice> others;
+    for (const TileChoice& t : rank_tiles(shape, p.strategy, blocks, vectors, p.uses_opmasks()))
+      if (t.ur_w != best.ur_w || t.oc_tile != best.oc_tile) others.push_back(t);
+    if (tile_rank < 0 || static_cast<std::size_t>(tile_rank) > others.size()) return std::nullopt;
+    return others[static_cast<std::size_t>(tile_rank - 1)];
+  });
 }
 
 bool is_wide_depthwise_tile(const KernelPlan& plan) {
@@ -616,21 +633,21 @@ bool is_wide_depthwise_tile(const KernelPlan& plan) {
 
 // The model prices a depthwise tile by its FMAs and loads, which 28x1 and 14x2 share; their
 // memory differs in ways it does not see. Measured in one process on a Zen 5 guest, the
-// 2-block tile ran 1.07-1.18x faster on 6 of MobileNetV2's and EfficientNet-B0's 19
+// 2-block tile ran 1.07-1.24x faster on 6 of MobileNetV2's and EfficientNet-B0's 19
 // depthwise layers (32 channels at 112x112, 14x14 and 28x28 layers) and 0.94-0.97x on 6
 // others: a candidate for tuning, not the model's pick.
 std::optional<KernelPlan> make_wide_depthwise_plan(const ConvShape& shape, Isa isa,
                                                    VectorShape vectors, DirectMemory memory,
                                                    int threads) {
-  KernelPlan p = start_direct_plan(shape, isa, memory);
-  if (p.strategy != Strategy::depthwise) return std::nullopt;
-  p.threads = std::max(threads, 1);
-  const std::int64_t blocks = blocks_of(shape, p.strategy, vectors);
+  if (!shape.is_depthwise() || 4 * shape.c < kWideDepthwiseTileBytes) return std::nullopt;
   const int wide_blocks = static_cast<int>(ceil_div(kWideDepthwiseTileBytes, 4 * vectors.lanes));
-  if (4 * shape.c < kWideDepthwiseTileBytes) return std::nullopt;
-  for (const TileChoice& t : rank_tiles(shape, p.strategy, blocks, vectors, p.uses_opmasks()))
-    if (t.oc_tile >= wide_blocks) return finish_direct_plan(std::move(p), vectors, blocks, t, memory);
-  return std::nullopt;
+  return direct_plan_with_tile(shape, isa, vectors, memory, threads,
+                               [&](const KernelPlan& p, std::int64_t blocks) -> std::optional<TileChoice> {
+    if (p.strategy != Strategy::depthwise) return std::nullopt;
+    for (const TileChoice& t : rank_tiles(shape, p.strategy, blocks, vectors, p.uses_opmasks()))
+      if (t.oc_tile >= wide_blocks) return t;
+    return std::nullopt;
+  });
 }
 
 void KernelPlan::describe_winograd(std::ostream& out) const {

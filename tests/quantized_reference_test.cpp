@@ -228,6 +228,13 @@ float random_scale(std::mt19937_64& rng) {
 
 // Every input, weight and zero-point kind, scales per tensor or per channel, and a bias of
 // either kind (or none), for a random shape without activation or residual.
+// Random shapes in NHWC only, where an image's rows and pixels are contiguous.
+RandomShapeLimits nhwc_limits() {
+  RandomShapeLimits limits;
+  limits.layout = Layout::nhwc;
+  return limits;
+}
+
 Layer random_layer(std::mt19937_64& rng, RandomShapeLimits limits = {}) {
   limits.allow_activation = false;
   limits.max_flops = 3e5;
@@ -570,8 +577,7 @@ BOOST_AUTO_TEST_CASE(grouped_and_depthwise_match_a_naive_loop) {
 
 BOOST_AUTO_TEST_CASE(nchw_and_nhwc_agree) {
   std::mt19937_64 rng(5);
-  RandomShapeLimits nhwc_only;
-  nhwc_only.layout = Layout::nhwc;
+  const RandomShapeLimits nhwc_only = nhwc_limits();
   for (int trial = 0; trial < 60; ++trial) {
     const Layer nhwc = random_layer(rng, nhwc_only);
     const Layer nchw = in_nchw(nhwc);
@@ -605,8 +611,7 @@ BOOST_AUTO_TEST_CASE(batch_images_are_independent) {
 
 BOOST_AUTO_TEST_CASE(row_ranges_compose_to_the_whole_output) {
   std::mt19937_64 rng(7);
-  RandomShapeLimits nhwc_only;
-  nhwc_only.layout = Layout::nhwc;  // an image's rows are contiguous
+  const RandomShapeLimits nhwc_only = nhwc_limits();
   for (int trial = 0; trial < 30; ++trial) {
     const Layer layer = with_output(random_layer(rng, nhwc_only), DataType::s32);
     const ConvShape& s = layer.shape;
@@ -631,8 +636,7 @@ BOOST_AUTO_TEST_CASE(row_ranges_compose_to_the_whole_output) {
 
 BOOST_AUTO_TEST_CASE(pixel_strides_read_their_slices_and_leave_the_gaps_untouched) {
   std::mt19937_64 rng(9);
-  RandomShapeLimits nhwc_only;
-  nhwc_only.layout = Layout::nhwc;
+  const RandomShapeLimits nhwc_only = nhwc_limits();
   for (int trial = 0; trial < 20; ++trial) {
     const Layer dense = random_layer(rng, nhwc_only);
     Layer strided = dense;
