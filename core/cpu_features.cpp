@@ -27,6 +27,15 @@ bool cpu_has_avx512() {
   return has;
 }
 
+bool cpu_has_avx512_vnni() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return cpu_has_avx512() && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vnni");
+  }();
+  return has;
+}
+
 bool cpu_has_neon() {
 #if defined(__aarch64__)
   return true;
@@ -79,6 +88,7 @@ const std::string& cpu_identity() {
     feature("avx512vl", __builtin_cpu_supports("avx512vl"));
     feature("avx512bw", __builtin_cpu_supports("avx512bw"));
     feature("avx512dq", __builtin_cpu_supports("avx512dq"));
+    feature("avx512vnni", __builtin_cpu_supports("avx512vnni"));
 #else
     text = "aarch64 features neon";
 #endif

@@ -7,6 +7,8 @@ namespace convjit {
 
 bool cpu_has_avx2_fma();
 bool cpu_has_avx512();  // AVX-512F and AVX-512VL (with AVX2 and FMA)
+// What the 8-bit AVX-512 kernels use besides: vpdpbusd (AVX512-VNNI) and byte masks (AVX512-BW).
+bool cpu_has_avx512_vnni();
 // AArch64 Advanced SIMD, which every AArch64 CPU has and no x86-64 one does.
 bool cpu_has_neon();
 

@@ -19,10 +19,12 @@ std::int32_t integer_at(const void* data, DataType type, std::int64_t index) {
                               : static_cast<const std::int8_t*>(data)[index];
 }
 
-void refuse_what_the_reference_does_not_do(const ConvShape& s) {
-  if (s.act.kind != ActivationKind::none)
-    throw Error("act", "8-bit convolutions clamp in the quantized domain (Quantization::clamp), "
-                       "not with an fp32 activation");
+void refuse_what_the_reference_does_not_do(const ConvShape& s, const Quantization& q) {
+  const bool quantized_relu = s.act.kind == ActivationKind::relu &&
+                              (q.output_type == DataType::u8 || q.output_type == DataType::s8);
+  if (s.act.kind != ActivationKind::none && !quantized_relu)
+    throw Error("act", "8-bit convolutions clamp in the quantized domain (Quantization::clamp, "
+                       "or relu with u8/s8 output), not with an fp32 activation");
   if (s.add_residual)
     throw Error("add", "the 8-bit reference has no residual yet");
 }
@@ -40,21 +42,6 @@ void check_operand_types(const ConvShape& s, const Quantization& q, QuantizedWei
                                  " but the quantization says " + std::string(to_string(q.bias_type)));
 }
 
-void check_arguments(const ConvShape& s, const Quantization& q, QuantizedWeights weights,
-                     QuantizedBias bias) {
-  refuse_what_the_reference_does_not_do(s);
-  q.validate(s.oc);
-  check_operand_types(s, q, weights, bias);
-}
-
-// What the store needs of one output channel, made once per call as a kernel makes it once
-// per packing.
-struct OutputChannel {
-  std::int32_t integer_bias = 0;
-  float multiplier = 0.0f;
-  float offset = 0.0f;  // the float bias, as the output type adds it
-};
-
 float float_bias_term(const Quantization& q, float bias, std::int64_t oc) {
   const bool requantized = q.output_type != DataType::f32;
   const float term = requantized ? requantization_offset(q, bias) : bias;
@@ -63,6 +50,15 @@ float float_bias_term(const Quantization& q, float bias, std::int64_t oc) {
                             (requantized ? " divided by output_scale" : "") +
                             " is not a finite float");
   return term;
+}
+
+}  // namespace
+
+void check_quantized_operands(const ConvShape& s, const Quantization& q, QuantizedWeights weights,
+                              QuantizedBias bias) {
+  refuse_what_the_reference_does_not_do(s, q);
+  q.validate(s.oc);
+  check_operand_types(s, q, weights, bias);
 }
 
 OutputChannel output_channel(const ConvShape& s, const Quantization& q, QuantizedBias bias,
@@ -78,6 +74,8 @@ OutputChannel output_channel(const ConvShape& s, const Quantization& q, Quantize
     channel.offset = float_bias_term(q, static_cast<const float*>(bias.data)[oc], oc);
   return channel;
 }
+
+namespace {
 
 std::vector<OutputChannel> output_channels(const ConvShape& s, const Quantization& q,
                                            QuantizedBias bias) {
@@ -109,8 +107,8 @@ std::int64_t exact_sum(const ConvShape& s, const Quantization& q, const void* sr
   return sum;
 }
 
-void store(const Quantization& q, const OutputChannel& channel, std::int32_t acc, void* dst,
-           std::int64_t at) {
+void store(const ConvShape& s, const Quantization& q, const OutputChannel& channel,
+           std::int32_t acc, void* dst, std::int64_t at) {
   switch (q.output_type) {
     case DataType::s32: static_cast<std::int32_t*>(dst)[at] = acc; return;
     case DataType::f32:
@@ -118,11 +116,11 @@ void store(const Quantization& q, const OutputChannel& channel, std::int32_t acc
       return;
     case DataType::u8:
       static_cast<std::uint8_t*>(dst)[at] = static_cast<std::uint8_t>(requantize(
-          acc, channel.multiplier, channel.offset, q.output_range(), q.output_zero_point));
+          acc, channel.multiplier, channel.offset, store_range(q, s.act), q.output_zero_point));
       return;
     case DataType::s8:
       static_cast<std::int8_t*>(dst)[at] = static_cast<std::int8_t>(requantize(
-          acc, channel.multiplier, channel.offset, q.output_range(), q.output_zero_point));
+          acc, channel.multiplier, channel.offset, store_range(q, s.act), q.output_zero_point));
       return;
   }
 }
@@ -138,7 +136,7 @@ void conv_rows(const ConvShape& s, const Quantization& q, const void* src,
         const OutputChannel& channel = channels[static_cast<std::size_t>(oc)];
         const std::int32_t acc =
             wrap_to_int32(exact_sum(s, q, src, in, weights, oh, ow, oc) + channel.integer_bias);
-        store(q, channel, acc, dst, out.at(oc, oh, ow));
+        store(s, q, channel, acc, dst, out.at(oc, oh, ow));
       }
 }
 
@@ -148,13 +146,13 @@ void quantized_reference_conv_rows(const ConvShape& s, const Quantization& q,
                                    const void* src_image, QuantizedWeights weights,
                                    QuantizedBias bias, void* dst_image, std::int64_t row_begin,
                                    std::int64_t row_end) {
-  check_arguments(s, q, weights, bias);
+  check_quantized_operands(s, q, weights, bias);
   conv_rows(s, q, src_image, weights, output_channels(s, q, bias), dst_image, row_begin, row_end);
 }
 
 void quantized_reference_conv(const ConvShape& s, const Quantization& q, const void* src,
                               QuantizedWeights weights, QuantizedBias bias, void* dst) {
-  check_arguments(s, q, weights, bias);
+  check_quantized_operands(s, q, weights, bias);
   const std::vector<OutputChannel> channels = output_channels(s, q, bias);
   // ConvShape counts elements (it says floats, its first type): bytes depend on the type.
   const auto src_image_bytes = s.src_image_floats() * static_cast<std::int64_t>(bytes_of(q.input_type));

@@ -33,6 +33,22 @@ struct QuantizedBias {
   const void* data = nullptr;
 };
 
+// What the store needs of one output channel, made once per packing (by the reference, once
+// per call).
+struct OutputChannel {
+  std::int32_t integer_bias = 0;  // an s32 bias, added to the accumulator
+  float multiplier = 0.0f;        // requantization_multiplier, or dequantization_multiplier for f32
+  float offset = 0.0f;            // a float bias, as the output type adds it
+};
+// Throws convjit::Error("bias", ...) when a float bias (divided by output_scale for u8/s8
+// output) is not finite. Arguments checked by check_quantized_operands.
+OutputChannel output_channel(const ConvShape& shape, const Quantization& quantization,
+                             QuantizedBias bias, std::int64_t output_channel);
+
+// The checks below (the reference's and every kernel's packing): throws as they say.
+void check_quantized_operands(const ConvShape& shape, const Quantization& quantization,
+                              QuantizedWeights weights, QuantizedBias bias);
+
 // One image (src_image and dst_image point at image n's first element), output rows
 // [row_begin, row_end). src holds Quantization::input_type elements and dst receives
 // Quantization::output_type elements. The bias is used when the shape has one (bias=1) and it

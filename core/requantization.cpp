@@ -18,6 +18,12 @@ float requantization_offset(const Quantization& q, float float_bias) {
   return float_bias / q.output_scale;
 }
 
+IntegerRange store_range(const Quantization& q, const Activation& act) {
+  IntegerRange range = q.output_range();
+  if (act.kind == ActivationKind::relu) range.lo = std::max(range.lo, q.output_zero_point);
+  return range;
+}
+
 std::int32_t wrap_to_int32(std::int64_t exact_sum) {
   // Since C++20 the conversion is modular, which is what int32 lanes do.
   return static_cast<std::int32_t>(exact_sum);

@@ -51,6 +51,7 @@
 // step of ONNX and PyTorch (the target: equal in ≥ 99.9% of elements, never more than
 // 1 apart); a real value of y far from a half rounds the same everywhere.
 #include <convjit/quantization.hpp>
+#include <convjit/spec.hpp>
 
 #include <cstdint>
 
@@ -64,6 +65,10 @@ float dequantization_multiplier(const Quantization& q, std::int64_t output_chann
 
 // float_bias / output_scale, in float: a float bias as the u8/s8 output's offset.
 float requantization_offset(const Quantization& q, float float_bias);
+
+// The range a u8/s8 store clamps to: Quantization::output_range(), with a ReLU (the shape's
+// act=relu) raising its floor to the output zero point, where the real value is 0.
+IntegerRange store_range(const Quantization& q, const Activation& act);
 
 // acc + bias in two's complement: the accumulator as int32 lanes compute it.
 std::int32_t wrap_to_int32(std::int64_t exact_sum);

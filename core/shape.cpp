@@ -40,6 +40,8 @@ ConvSpec ConvShape::spec() const {
   spec.src_stride = src_stride;
   spec.dst_stride = dst_stride;
   spec.algo = algo;
+  spec.src_type = src_type;
+  spec.dst_type = dst_type;
   return spec;
 }
 
@@ -70,6 +72,7 @@ std::size_t ConvShape::hash() const {
   mix(bias ? 1 : 0);
   mix(add_residual ? 1 : 0);
   mix(static_cast<std::uint64_t>(algo) + 11);
+  mix(static_cast<std::uint64_t>(src_type) * 16 + static_cast<std::uint64_t>(dst_type) + 101);
   mix(static_cast<std::uint64_t>(act.kind));
   mix(std::hash<float>{}(act.lo));
   mix(std::hash<float>{}(act.hi));

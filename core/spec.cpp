@@ -86,7 +86,7 @@ const std::vector<std::string_view>& known_keys() {
   static const std::vector<std::string_view> keys = {
       "n", "c", "h", "w", "oc", "k", "kh", "kw", "s", "sh", "sw", "d", "dh", "dw",
       "p", "ph", "pw", "pt", "pb", "pl", "pr", "g", "layout", "bias", "act",
-      "add", "src_stride", "dst_stride", "algo"};
+      "add", "src_stride", "dst_stride", "algo", "src", "dst"};
   return keys;
 }
 
@@ -117,6 +117,39 @@ std::int64_t checked_product(std::string_view what, std::initializer_list<std::i
     result *= f;
   }
   return result;
+}
+
+DataType parse_data_type(const char* key, std::string_view value) {
+  for (DataType type : {DataType::f32, DataType::u8, DataType::s8, DataType::s32})
+    if (value == to_string(type)) return type;
+  throw Error(key, "expected f32, u8, s8 or s32, got '" + std::string(value) + "'");
+}
+
+// What the 8-bit kernels compute: NHWC direct convolutions with u8/s8 input, requantized to
+// u8/s8, or s32 accumulators, or dequantized f32; ReLU in the quantized domain.
+void validate_data_types(const ConvSpec& spec) {
+  if (spec.src_type == DataType::s32)
+    throw Error("src", "expected f32, u8 or s8 (s32 is an output type)");
+  if (spec.src_type == DataType::f32) {
+    if (spec.dst_type != DataType::f32)
+      throw Error("dst", std::string(to_string(spec.dst_type)) +
+                             " output needs 8-bit input (src=u8 or src=s8); f32 input gives f32");
+    return;
+  }
+  if (spec.layout != Layout::nhwc)
+    throw Error("layout", "8-bit kernels compute NHWC; nchw is not supported with src=" +
+                              std::string(to_string(spec.src_type)));
+  if (spec.algo != Algorithm::automatic && spec.algo != Algorithm::direct)
+    throw Error("algo", "8-bit kernels are direct; " + std::string(to_string(spec.algo)) +
+                            " is fp32 only");
+  if (spec.add_residual) throw Error("add", "a residual add is not built for 8-bit kernels yet");
+  if (spec.act.kind == ActivationKind::none) return;
+  if (spec.act.kind != ActivationKind::relu)
+    throw Error("act", "8-bit kernels clamp in the quantized domain: act=none or relu, not " +
+                           to_string(spec.act));
+  if (spec.dst_type == DataType::s32 || spec.dst_type == DataType::f32)
+    throw Error("act", "relu applies to u8 or s8 output (a clamp at the output zero point); " +
+                           std::string(to_string(spec.dst_type)) + " output takes none");
 }
 
 }  // namespace
@@ -230,6 +263,9 @@ ConvSpec ConvSpec::parse(std::string_view text) {
     else throw Error("add", "expected 0 or 1, got '" + it->second + "'");
   }
   if (auto it = kv.find("algo"); it != kv.end()) spec.algo = parse_algorithm(it->second);
+  if (auto it = kv.find("src"); it != kv.end()) spec.src_type = parse_data_type("src", it->second);
+  spec.dst_type = spec.src_type;
+  if (auto it = kv.find("dst"); it != kv.end()) spec.dst_type = parse_data_type("dst", it->second);
   spec.src_stride = integer("src_stride", 0);
   spec.dst_stride = integer("dst_stride", 0);
   if (kv.count("src_stride") && spec.src_stride <= 0)
@@ -277,7 +313,11 @@ ConvShape ConvSpec::resolve() const {
                            std::to_string(kMaxChannels * 16));
   }
 
+  validate_data_types(*this);
+
   ConvShape s;
+  s.src_type = src_type;
+  s.dst_type = dst_type;
   s.n = n; s.c = c; s.h = h; s.w = w; s.oc = oc;
   s.add_residual = add_residual;
   s.src_stride = src_stride != c ? src_stride : 0;  // dense has one spelling in the cache key
@@ -363,6 +403,7 @@ int winograd_tile_of(Algorithm algo) {
 }
 
 std::string winograd_ineligibility(const ConvShape& s) {
+  if (s.quantized()) return "it computes in fp32, not 8 bits";
   if (s.kh != 3 || s.kw != 3) return "it needs a 3x3 kernel, not " + std::to_string(s.kh) + "x" + std::to_string(s.kw);
   if (s.sh != 1 || s.sw != 1) return "it needs stride 1";
   if (s.dh != 1 || s.dw != 1) return "it needs dilation 1";
@@ -406,6 +447,8 @@ void append_tail(std::ostringstream& out, const ConvSpec& spec) {
   if (spec.src_stride) out << ",src_stride=" << spec.src_stride;
   if (spec.dst_stride) out << ",dst_stride=" << spec.dst_stride;
   if (spec.algo != Algorithm::automatic) out << ",algo=" << to_string(spec.algo);
+  if (spec.src_type != DataType::f32) out << ",src=" << to_string(spec.src_type);
+  if (spec.dst_type != spec.src_type) out << ",dst=" << to_string(spec.dst_type);
 }
 
 void append_kernel_stride_dilation(std::ostringstream& out, std::int64_t kh, std::int64_t kw,

@@ -74,8 +74,9 @@ std::vector<TileTap> channel_vector_taps(const KernelPlan& p, const TileGeometry
                                          const TileWalk& walk, std::int64_t origin,
                                          std::int64_t kw) {
   const ConvShape& s = p.shape;
-  const InputLoad load = p.strategy == Strategy::oc_vectors ? InputLoad::broadcast
-                                                            : InputLoad::vector;
+  const InputLoad load = p.strategy != Strategy::oc_vectors ? InputLoad::vector
+                         : s.quantized()                    ? InputLoad::broadcast_quad
+                                                            : InputLoad::broadcast;
   std::vector<TileTap> taps;
   for (int j = 0; j < walk.columns; ++j) {
     // Looped tiles have every tap in bounds by construction (plan.cpp's steady runs).
@@ -142,6 +143,13 @@ LoopedReduction make_looped_reduction(const KernelPlan& p, const TileGeometry& g
     for (std::int64_t ic = 0; ic < step; ++ic)
       r.body.push_back(held_step(kw, ic * g.src_ic, kw * g.wei_kw + ic * g.wei_ic, p.kernel_columns,
                                  p.shape.kw));
+  // A partial last group of four input channels, after the loop, for each kernel column.
+  if (g.tail_channels > 0)
+    for (std::int64_t kw = 0; kw < p.shape.kw; ++kw) {
+      ReductionStep tail = held_step(kw, 0, kw * g.wei_kw, 1, p.shape.kw);
+      tail.partial_channels = g.tail_channels;
+      r.row_tail.push_back(tail);
+    }
   r.src_advance = step * g.src_ic;
   r.wei_advance = step * g.wei_ic;
   r.src_row = g.src_kh;
@@ -161,7 +169,8 @@ std::vector<ReductionPass> make_reduction_passes(const KernelPlan& p, const Tile
 }
 
 BiasLoad bias_load(const KernelPlan& p) {
-  if (!p.shape.bias) return BiasLoad::zero;
+  // 8-bit bias parts always hold the input zero point's compensation.
+  if (!p.shape.bias && !p.shape.quantized()) return BiasLoad::zero;
   return p.strategy == Strategy::width_vectors ? BiasLoad::broadcast : BiasLoad::vector;
 }
 
@@ -169,14 +178,39 @@ BiasLoad bias_load(const KernelPlan& p) {
 
 std::vector<ReductionStep> KernelSchedule::unrolled_steps(const RowPass& pass) const {
   const TileGeometry& g = geometry;
+  const std::int64_t groups_of_channels = g.reduction_ic + (g.tail_channels > 0 ? 1 : 0);
   std::vector<ReductionStep> steps;
   for (std::int64_t r = 0; r < pass.kernel_rows(); ++r)
     for (std::int64_t kw = 0; kw < kernel_width; kw += held_columns)
-      for (std::int64_t ic = 0; ic < g.reduction_ic; ++ic)
-        steps.push_back(held_step(kw, r * g.src_kh + ic * g.src_ic,
-                                  (pass.rows.kh_begin + r) * g.wei_kh + kw * g.wei_kw + ic * g.wei_ic,
-                                  held_columns, kernel_width));
+      for (std::int64_t ic = 0; ic < groups_of_channels; ++ic) {
+        ReductionStep& step = steps.emplace_back(
+            held_step(kw, r * g.src_kh + ic * g.src_ic,
+                      (pass.rows.kh_begin + r) * g.wei_kh + kw * g.wei_kw + ic * g.wei_ic,
+                      held_columns, kernel_width));
+        if (ic == g.reduction_ic) step.partial_channels = g.tail_channels;
+      }
   return steps;
+}
+
+std::vector<PaddingTap> KernelSchedule::padding_taps(const RowPass& pass, const TileWalk& walk) const {
+  std::vector<PaddingTap> taps;
+  if (!compensates_padding) return taps;
+  for (std::int64_t kh = 0; kh < kernel_height; ++kh) {
+    const bool row_in_bounds = pass.rows.kh_begin <= kh && kh < pass.rows.kh_end;
+    for (std::int64_t kw = 0; kw < kernel_width; ++kw)
+      for (int column = 0; column < walk.columns; ++column) {
+        const std::vector<TileTap>& in_bounds = walk.taps[static_cast<std::size_t>(kw)];
+        const bool tap_in_bounds =
+            row_in_bounds && std::any_of(in_bounds.begin(), in_bounds.end(),
+                                         [&](const TileTap& t) { return t.column == column; });
+        if (!tap_in_bounds) taps.push_back({column, kh, kw});
+      }
+  }
+  return taps;
+}
+
+std::int64_t KernelSchedule::padding_tap_offset(const PaddingTap& tap) const {
+  return first_tap_part + (tap.kh * kernel_width + tap.kw) * geometry.channel_part;
 }
 
 KernelSchedule make_schedule(const KernelPlan& p) {
@@ -184,24 +218,30 @@ KernelSchedule make_schedule(const KernelPlan& p) {
   KernelSchedule k;
   k.geometry = make_tile_geometry(p);
   k.registers = register_budget(p.strategy, p.ur_w, p.oc_tile, p.uses_opmasks(), s.sw > 1,
-                                activation_temporaries(s.act), p.kernel_columns);
+                                epilogue_temporaries(s), p.kernel_columns);
   k.groups = k.geometry.groups_looped;
   k.channel_runs = make_channel_runs(p);
   k.tiles_per_group = channel_tiles_per_group(p);
   k.row_passes = make_row_passes(p);
   k.reduction_unrolled = p.unroll_kh;
-  k.shared_row_body = !p.unroll_kh && !p.unroll_rows && p.rows.size() > 1;
+  // 8-bit row passes differ in their padding taps too, which are constants of each pass's body.
+  k.shared_row_body = !p.unroll_kh && !p.unroll_rows && p.rows.size() > 1 && !s.quantized();
   for (const RowSegment& r : p.rows) k.has_rows_without_taps |= r.kh_end == r.kh_begin;
   for (const ColumnTile& tile : p.columns) k.tiles.push_back(make_tile_walk(p, k.geometry, tile));
   k.bias = bias_load(p);
   k.channel_tail = make_vector_store(p.isa, p.lanes, first_lanes(p.oc_tail_lanes, p.lanes));
   k.epilogue = make_tile_epilogue(s, false);
+  k.epilogue.channel_part = k.geometry.channel_part;
   if (!k.reduction_unrolled) k.looped = make_looped_reduction(p, k.geometry);
   k.reduction_passes = make_reduction_passes(p, k.geometry);
   k.kernel_width = s.kw;
   k.held_columns = p.kernel_columns;
   k.src_row_step = s.sh * k.geometry.src_row;
   k.src_row_origin = -s.pad_top * k.geometry.src_row;
+  k.kernel_height = s.kh;
+  k.compensates_padding = s.quantized();
+  k.flip_input_sign = s.src_type == DataType::s8;
+  k.first_tap_part = first_tap_part * k.geometry.channel_part;
   return k;
 }
 

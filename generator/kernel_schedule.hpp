@@ -34,6 +34,8 @@ enum class InputLoad : std::uint8_t {
               // which the emitters read through TileWalk::held_inputs)
   masked,     // width vectors, stride 1: only `lanes`, the others zero
   gather,     // width vectors, stride > 1: `lanes` gathered `sw` floats apart
+  broadcast_quad,  // 8-bit oc vectors: four input channels' bytes into every 32-bit lane,
+                   // summed by a 4-way dot product (vpdpbusd) against the packed weights
 };
 
 // How a tile's accumulators start.
@@ -92,21 +94,27 @@ struct TileWalk {
 // Depthwise steps stand for `kernel_columns` kernel columns from kw on, whose weights lie
 // wei_kw bytes apart: the tile holds their weights and loads each input of the walk's
 // held_inputs[held_run] once for all of them.
+// 8-bit steps read four input channels; `partial_channels` (1-3) marks a last group with
+// fewer, whose bytes past them must not be read (they may lie past the input's end).
 struct ReductionStep {
   std::int64_t kw = 0;
   std::int64_t src_offset = 0;
   std::int64_t wei_offset = 0;
   int kernel_columns = 1;
   int held_run = 0;
+  int partial_channels = 0;
   bool operator==(const ReductionStep&) const = default;
 };
 
 // The reduction when kernel rows and input channels are loops: per kernel row, `ic_steps`
 // iterations of `body`, each moving the input and weight pointers on by `src_advance` /
-// `wei_advance`; then `src_next_row` / `wei_next_row` take them to the next kernel row.
+// `wei_advance`, then the `row_tail` steps (8-bit input's partial last group of four
+// channels) from where the loop left them; then `src_next_row` / `wei_next_row` take them to
+// the next kernel row.
 struct LoopedReduction {
   std::int64_t ic_steps = 0;
   std::vector<ReductionStep> body;
+  std::vector<ReductionStep> row_tail;
   std::int64_t src_advance = 0, wei_advance = 0;
   std::int64_t src_next_row = 0, wei_next_row = 0;  // from the end of a kernel row
   std::int64_t src_row = 0, wei_row = 0;            // from the start of a kernel row
@@ -129,6 +137,15 @@ struct RowPass {
   bool constant_row = false;
   std::int64_t kernel_rows() const { return rows.kh_end - rows.kh_begin; }
   bool operator==(const RowPass&) const = default;
+};
+
+// 8-bit kernels: a tap of output column `column` that lies in padding. The padding's value is
+// the input's zero point, whose sum the packed bias subtracts over every tap; a dropped tap
+// adds its part of it back (QuantizedPart first_tap_part + kh · kw + kw, from the bias pointer).
+struct PaddingTap {
+  int column = 0;
+  std::int64_t kh = 0, kw = 0;
+  bool operator==(const PaddingTap&) const = default;
 };
 
 struct KernelSchedule {
@@ -193,10 +210,22 @@ struct KernelSchedule {
     return pass.rows.kh_begin * geometry.wei_kh + reduction.wei_offset;
   }
 
+  // 8-bit input: the taps of a tile that lie in padding in a row pass (none elsewhere). Every
+  // row pass is emitted on its own (no shared row body), so these are constants.
+  std::vector<PaddingTap> padding_taps(const RowPass& pass, const TileWalk& walk) const;
+  // Bytes from the bias pointer to the channel part of a dropped tap (padding_taps).
+  std::int64_t padding_tap_offset(const PaddingTap& tap) const;
+  // s8 input: each broadcast quad has its sign bits flipped (x + 128 as u8), which vpdpbusd's
+  // unsigned operand needs; the packing compensates with zero point + 128.
+  bool flip_input_sign = false;
+  bool compensates_padding = false;  // 8-bit input: padding_taps apply
+
   std::int64_t kernel_width = 1;  // kw: the kernel columns each tile's taps are listed for
   int held_columns = 1;  // kernel columns per reduction step (KernelPlan::kernel_columns)
   std::int64_t src_row_step = 0;  // input bytes from one output row to the next
   std::int64_t src_row_origin = 0;  // input offset of output row 0 at kernel row 0
+  std::int64_t kernel_height = 1;
+  std::int64_t first_tap_part = 0;  // bytes from the bias pointer to the first tap's part
 };
 
 KernelSchedule make_schedule(const KernelPlan& plan);

@@ -10,12 +10,15 @@
 namespace convjit {
 namespace {
 
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
 // Every field, by a structured binding: a field added to PackedLayout and not named here is a
 // compile error, so the hash cannot miss part of the layout.
 std::uint64_t hash_fields(const PackedLayout& layout) {
   const auto& [kind, lanes, groups, channels, blocks, input_channels, rows, columns, winograd_m,
-               bias, group_stride, block_stride, row_stride, column_stride, input_stride,
-               bias_group_stride, weight_floats, bias_floats] = layout;
+               bias, element_bytes, input_interleave, channel_parts, group_stride, block_stride,
+               row_stride, column_stride, input_stride, bias_group_stride, weight_floats,
+               bias_floats] = layout;
   std::uint64_t h = 0xcbf29ce484222325ull;
   for (std::uint64_t v :
        {std::uint64_t{1} + static_cast<std::uint64_t>(kind), static_cast<std::uint64_t>(lanes),
@@ -23,6 +26,8 @@ std::uint64_t hash_fields(const PackedLayout& layout) {
         static_cast<std::uint64_t>(blocks), static_cast<std::uint64_t>(input_channels),
         static_cast<std::uint64_t>(rows), static_cast<std::uint64_t>(columns),
         static_cast<std::uint64_t>(winograd_m), static_cast<std::uint64_t>(bias),
+        static_cast<std::uint64_t>(element_bytes), static_cast<std::uint64_t>(input_interleave),
+        static_cast<std::uint64_t>(channel_parts),
         static_cast<std::uint64_t>(group_stride), static_cast<std::uint64_t>(block_stride),
         static_cast<std::uint64_t>(row_stride), static_cast<std::uint64_t>(column_stride),
         static_cast<std::uint64_t>(input_stride), static_cast<std::uint64_t>(bias_group_stride),
@@ -64,13 +69,18 @@ PackedLayout make_packed_layout(const KernelPlan& p) {
   l.columns = s.kw;
   switch (p.strategy) {
     case Strategy::oc_vectors:
-      l.kind = PackedKind::oc_vectors;
+      l.kind = s.quantized() ? PackedKind::oc_vectors_s8x4 : PackedKind::oc_vectors;
       l.lanes = p.lanes;
       l.groups = s.groups;
       l.channels = s.oc_per_group();
       l.input_channels = s.ic_per_group();
-      l.input_stride = l.lanes;
-      l.column_stride = l.input_channels * l.input_stride;
+      if (s.quantized()) {
+        l.element_bytes = 1;
+        l.input_interleave = 4;
+        l.channel_parts = first_tap_part + static_cast<int>(s.kh * s.kw);
+      }
+      l.input_stride = l.lanes * l.input_interleave;
+      l.column_stride = ceil_div(l.input_channels, l.input_interleave) * l.input_stride;
       l.row_stride = l.columns * l.column_stride;
       l.block_stride = l.rows * l.row_stride;
       l.group_stride = l.blocks * l.block_stride;
@@ -111,8 +121,11 @@ PackedLayout make_packed_layout(const KernelPlan& p) {
       l.row_stride = l.columns * l.column_stride;
       break;
   }
-  l.weight_floats = l.groups * l.blocks * l.rows * l.columns * l.input_channels * l.lanes;
-  l.bias_floats = l.groups * l.blocks * l.lanes;
+  const std::int64_t interleaved = ceil_div(l.input_channels, l.input_interleave) * l.input_interleave;
+  const std::int64_t weight_bytes =
+      l.groups * l.blocks * l.rows * l.columns * interleaved * l.lanes * l.element_bytes;
+  l.weight_floats = ceil_div(weight_bytes, 4);
+  l.bias_floats = l.channel_parts * l.groups * l.blocks * l.lanes;
   return l;
 }
 

@@ -32,6 +32,8 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; 
 
 // By the layout the code computes in (KernelPlan::kernel_layout), not the tensors'.
 Strategy choose_strategy(const ConvShape& s, Layout kernel_layout) {
+  // 8-bit kernels sum four input channels per 32-bit lane: channel vectors, groups and all.
+  if (s.quantized()) return Strategy::oc_vectors;
   if (kernel_layout == Layout::nchw) return Strategy::width_vectors;
   // c = oc = 1 is the same memory as nchw; but strided width vectors need gathers, which
   // cost more than broadcasting each input into a one-lane output-channel vector.
@@ -93,6 +95,13 @@ std::vector<ColumnTile> make_column_tiles(const ConvShape& s, std::int64_t width
   return tiles;
 }
 
+// Reduction steps per kernel tap: every input channel of a group (depthwise: its one), or for
+// 8-bit input its groups of four, a partial last one counted whole.
+std::int64_t reduction_steps(const ConvShape& s, Strategy strategy) {
+  if (strategy == Strategy::depthwise) return 1;
+  return s.quantized() ? ceil_div(s.ic_per_group(), 4) : s.ic_per_group();
+}
+
 struct TileChoice {
   int ur_w = 1;
   int oc_tile = 1;
@@ -136,7 +145,7 @@ double tile_cycles(const ConvShape& s, Strategy strategy, std::int64_t blocks, i
   const std::int64_t rest_cols = columns % col_unit;
   const std::int64_t full_oc_tiles = blocks / t;
   const std::int64_t rest_blocks = blocks % t;
-  const std::int64_t steps = s.kh * s.kw * (strategy == Strategy::depthwise ? 1 : s.ic_per_group());
+  const std::int64_t steps = s.kh * s.kw * reduction_steps(s, strategy);
   auto tile_cost = [&](int uu, int tt) {
     if (uu == 0 || tt == 0) return 0.0;
     double loads = 0;
@@ -168,13 +177,14 @@ double tile_cycles(const ConvShape& s, Strategy strategy, std::int64_t blocks, i
 constexpr int kMaxSameSetColumns = 8;
 
 bool columns_share_an_l1_set(const ConvShape& s, Strategy strategy) {
-  return strategy == Strategy::oc_vectors && (4 * s.sw * s.src_pixel_stride()) % 4096 == 0;
+  return strategy == Strategy::oc_vectors &&
+         (s.src_element_bytes() * s.sw * s.src_pixel_stride()) % 4096 == 0;
 }
 
 bool tile_fits(const ConvShape& s, Strategy strategy, VectorShape vectors, bool opmasks, int u, int t,
                int held = 1) {
   if (u > kMaxSameSetColumns && columns_share_an_l1_set(s, strategy)) return false;
-  return register_budget(strategy, u, t, opmasks, s.sw > 1, activation_temporaries(s.act), held)
+  return register_budget(strategy, u, t, opmasks, s.sw > 1, epilogue_temporaries(s), held)
              .total() <= vectors.registers - vectors.reserved;
 }
 
@@ -234,9 +244,13 @@ TileChoice choose_tile(const ConvShape& s, Strategy strategy, std::int64_t block
   return cheapest(true);
 }
 
-std::int64_t reduction_length(const KernelPlan& p) {
+std::int64_t reduction_length(const KernelPlan& p) { return reduction_steps(p.shape, p.strategy); }
+
+// The steps a looped reduction may count: 8-bit input's whole groups of four channels (a
+// partial last group follows the loop), else every step.
+std::int64_t whole_reduction_steps(const KernelPlan& p) {
   const ConvShape& s = p.shape;
-  return p.strategy == Strategy::depthwise ? 1 : s.ic_per_group();
+  return s.quantized() ? s.ic_per_group() / 4 : reduction_length(p);
 }
 
 std::int64_t tile_step_bytes(const KernelPlan& p) {
@@ -252,7 +266,7 @@ std::int64_t tile_window_bytes(const KernelPlan& p) {
 
 void decide_unrolling(KernelPlan& p) {
   const ConvShape& s = p.shape;
-  const std::int64_t icg = reduction_length(p);
+  const std::int64_t icg = whole_reduction_steps(p);
   // Input channels: unroll all when the window fits the tile budget, else the largest
   // divisor of icg that keeps kh × kw × ic_unroll steps within it.
   const std::int64_t per_ic = tile_step_bytes(p) * s.kh * s.kw;
@@ -263,7 +277,7 @@ void decide_unrolling(KernelPlan& p) {
       break;
     }
   }
-  p.unroll_kh = p.ic_unroll == icg;
+  p.unroll_kh = icg == 0 || p.ic_unroll == icg;
   const std::int64_t tile_bytes = p.unroll_kh ? tile_window_bytes(p)
                                               : tile_step_bytes(p) * s.kw * p.ic_unroll + 64;
   const std::int64_t oc_variants = p.oc_blocks % p.oc_tile ? 2 : 1;
@@ -285,6 +299,7 @@ std::string make_name(const KernelPlan& p) {
   out << "conv_k" << s.kh << "x" << s.kw << "_s" << s.sh << "x" << s.sw << "_d" << s.dh << "x"
       << s.dw << "_" << to_string(p.strategy) << "_ur" << p.ur_w << "x" << p.oc_tile << "_"
       << to_string(s.layout) << (p.stages_nchw() ? "_staged" : "") << (s.add_residual ? "_add" : "");
+  if (s.quantized()) out << "_" << to_string(s.src_type) << "s8_to_" << to_string(s.dst_type);
   // Depthwise tiles holding fewer than all of the kernel's columns.
   if (p.strategy == Strategy::depthwise && p.kernel_columns < s.kw) out << "_kc" << p.kernel_columns;
   if (p.work.band_units > 0) out << "_band" << p.work.band_units;
@@ -363,8 +378,8 @@ struct ImageBytes {
 
 ImageBytes image_bytes(const KernelPlan& p) {
   const ConvShape& s = p.shape;
-  return {4.0 * static_cast<double>(s.h * s.w * s.src_pixel_stride()),
-          4.0 * static_cast<double>(s.out_h * s.out_w * s.dst_pixel_stride()),
+  return {static_cast<double>(s.src_element_bytes() * s.h * s.w * s.src_pixel_stride()),
+          static_cast<double>(s.dst_element_bytes() * s.out_h * s.out_w * s.dst_pixel_stride()),
           4.0 * static_cast<double>(p.packed.weight_floats)};
 }
 
@@ -398,8 +413,9 @@ std::int64_t band_rows(const KernelPlan& p) {
 // partial sums would overwrite.
 std::int64_t channels_per_pass(const KernelPlan& p) {
   const ConvShape& s = p.shape;
+  // 8-bit outputs cannot hold int32 partial sums.
   if (p.strategy != Strategy::oc_vectors || p.unroll_kh || p.unroll_rows ||
-      channel_tiles_per_group(p) < 2 || s.add_residual)
+      channel_tiles_per_group(p) < 2 || s.add_residual || s.quantized())
     return 0;
   const double budget = static_cast<double>(band_budget_bytes());
   const ImageBytes bytes = image_bytes(p);
@@ -489,11 +505,11 @@ KernelPlan finish_direct_plan(KernelPlan p, VectorShape vectors, std::int64_t bl
   decide_unrolling(p);
   p.work.units = shape.out_h;
   p.work.channel_tiles = channel_tile_count(p);
-  p.ic_per_pass = reduction_length(p);
+  p.ic_per_pass = whole_reduction_steps(p);
   if (memory.channel_passes) {
     if (const std::int64_t channels = channels_per_pass(p); channels > 0) {
       p.ic_per_pass = channels;
-      p.ic_passes = reduction_length(p) / channels;
+      p.ic_passes = whole_reduction_steps(p) / channels;
     }
   } else if (memory.banded) {
     p.work.band_units = band_rows(p);
@@ -701,7 +717,11 @@ std::string KernelPlan::describe() const {
       << (isa == Isa::neon ? "q" : lanes == 16 ? "zmm" : "ymm") << "), " << vector_registers
       << " registers"
       << (uses_opmasks() ? ", opmask tails" : "") << "\n"
-      << "strategy   " << to_string(strategy) << "\n"
+      << "strategy   " << to_string(strategy) << "\n";
+  if (s.quantized())
+    out << "types      " << to_string(s.src_type) << " input x s8 weights, four input channels per "
+        << "32-bit lane (vpdpbusd), int32 sums, " << to_string(s.dst_type) << " output\n";
+  out
       << "algorithm  " << algorithm_choice << "\n";
   if (strategy == Strategy::winograd) {
     describe_winograd(out);

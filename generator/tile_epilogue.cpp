@@ -81,12 +81,25 @@ int activation_temporaries(const Activation& act) {
   return used;
 }
 
+int epilogue_temporaries(const ConvShape& shape) {
+  return std::max(activation_temporaries(shape.act), shape.quantized() ? 1 : 0);
+}
+
 TileEpilogue make_tile_epilogue(const ConvShape& shape, bool bias_added) {
   TileEpilogue e;
   e.add_bias = bias_added && shape.bias;
   e.add_residual = shape.add_residual;
   e.activation = lower_activation(shape.act);
   e.temporaries = activation_temporaries(shape.act);
+  if (shape.quantized()) {
+    // A ReLU is the clamp's floor at the output zero point, packed with the weights.
+    e.activation.clear();
+    e.temporaries = epilogue_temporaries(shape);
+    e.output = shape.dst_type;
+    e.conversion = shape.dst_type == DataType::s32   ? Conversion::integer
+                   : shape.dst_type == DataType::f32 ? Conversion::dequantize
+                                                     : Conversion::requantize;
+  }
   return e;
 }
 

@@ -37,7 +37,17 @@ struct VectorOp {
   bool operator==(const VectorOp&) const = default;
 };
 
+// How the accumulators become the output: fp32 sums stored as they are (none), or 8-bit
+// input's int32 sums stored as s32 (integer), dequantized to f32 or requantized to u8/s8 with
+// the channel parts of the packed weights (packed_layout.hpp's QuantizedPart), exactly as
+// core/requantization.hpp says: float(acc), one fma with the multiplier and offset, clamp,
+// round half to even, add the zero point, then a saturating narrow store.
+enum class Conversion : std::uint8_t { none, integer, dequantize, requantize };
+
 struct TileEpilogue {
+  Conversion conversion = Conversion::none;
+  DataType output = DataType::f32;
+  std::int64_t channel_part = 0;  // bytes between channel parts (8-bit conversions)
   bool add_bias = false;      // the bias vector of the channel block is added first
   bool add_residual = false;  // the residual at the store's offset (KernelCallArgs::residual)
   std::vector<VectorOp> activation;
@@ -53,6 +63,9 @@ TileEpilogue make_tile_epilogue(const ConvShape& shape, bool bias_added);
 // The lowering of one activation (also what the planner budgets registers for).
 std::vector<VectorOp> lower_activation(const Activation& act);
 int activation_temporaries(const Activation& act);
+// What a shape's tile epilogue needs besides the value: its activation's temporaries, and for
+// 8-bit input one vector (a channel's multiplier).
+int epilogue_temporaries(const ConvShape& shape);
 
 // The operations evaluated on one float, exactly as a backend would (one rounding per op,
 // fused multiply-adds fused): the specification the backends are tested against.

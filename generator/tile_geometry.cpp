@@ -9,30 +9,37 @@ TileGeometry make_tile_geometry(const KernelPlan& p) {
   TileGeometry g;
   if (p.strategy != Strategy::winograd) {  // the weights and bias, as they were packed
     const PackedLayout& w = p.packed;
-    g.wei_kh = w.row_stride * f;
-    g.wei_kw = w.column_stride * f;
-    g.wei_ic = w.input_stride * f;
-    g.wei_block = w.block_stride * f;
-    g.wei_group = w.group_stride * f;
+    const std::int64_t e = w.element_bytes;
+    g.wei_kh = w.row_stride * e;
+    g.wei_kw = w.column_stride * e;
+    g.wei_ic = w.input_stride * e;
+    g.wei_block = w.block_stride * e;
+    g.wei_group = w.group_stride * e;
     g.bias_block = w.lanes * f;
     g.bias_group = w.bias_group_stride * f;
+    g.channel_part = w.part_floats() * f;
   }
   switch (p.strategy) {
-    case Strategy::oc_vectors:
-      g.src_row = s.w * s.src_pixel_stride() * f;
+    case Strategy::oc_vectors: {
+      // 8-bit input steps over groups of four input channels (one 32-bit lane of vpdpbusd).
+      const std::int64_t fs = s.src_element_bytes(), fd = s.dst_element_bytes();
+      const std::int64_t step_channels = p.packed.input_interleave;
+      g.src_row = s.w * s.src_pixel_stride() * fs;
       g.src_kh = s.dh * g.src_row;
-      g.src_kw = s.dw * s.src_pixel_stride() * f;
-      g.src_ic = f;
-      g.reduction_ic = icg;
-      g.src_column = s.sw * s.src_pixel_stride() * f;
-      g.dst_column = s.dst_pixel_stride() * f;
-      g.dst_block = p.lanes * f;
+      g.src_kw = s.dw * s.src_pixel_stride() * fs;
+      g.src_ic = step_channels * fs;
+      g.reduction_ic = icg / step_channels;
+      g.tail_channels = static_cast<int>(icg % step_channels);
+      g.src_column = s.sw * s.src_pixel_stride() * fs;
+      g.dst_column = s.dst_pixel_stride() * fd;
+      g.dst_block = p.lanes * fd;
       g.src_block = 0;
-      g.dst_row = s.out_w * s.dst_pixel_stride() * f;
-      g.src_group = icg * f;
-      g.dst_group = ocg * f;
+      g.dst_row = s.out_w * s.dst_pixel_stride() * fd;
+      g.src_group = icg * fs;
+      g.dst_group = ocg * fd;
       g.groups_looped = static_cast<int>(s.groups);
       break;
+    }
     case Strategy::depthwise:
       g.src_row = s.w * s.src_pixel_stride() * f;
       g.src_kh = s.dh * g.src_row;

@@ -13,13 +13,18 @@ struct TileGeometry {
   // Reduction (window) strides, in bytes.
   std::int64_t src_kh = 0, src_kw = 0, src_ic = 0;
   std::int64_t wei_kh = 0, wei_kw = 0, wei_ic = 0;
-  std::int64_t reduction_ic = 1;   // input channels summed per output (1 for depthwise)
+  std::int64_t reduction_ic = 1;   // input-channel steps per tap (1 for depthwise; 8-bit:
+                                   // whole groups of four channels)
+  int tail_channels = 0;           // 8-bit: channels of a last, partial group of four (0: none)
 
   // Tile strides: per output column.
   std::int64_t src_column = 0;     // per output column
   std::int64_t dst_column = 0;
   // Per channel block (oc/depthwise) or per output channel (width) inside a tile.
   std::int64_t wei_block = 0, bias_block = 0, dst_block = 0, src_block = 0;
+  // From one channel part (PackedLayout::channel_parts: the bias, then 8-bit parameters) to
+  // the next.
+  std::int64_t channel_part = 0;
 
   // Rows.
   std::int64_t src_row = 0;        // one input row

@@ -136,7 +136,8 @@ std::shared_ptr<const Kernel> Jit::compile(const ConvShape& shape) const {
   std::shared_ptr<const KernelPlan> plan;
   std::shared_ptr<const KernelCode> code;
   std::shared_ptr<const TuningReport> report;
-  if (backend_traits(backend_).tunes(tune_)) {
+  // 8-bit kernels are not timed yet (the tuner's buffers are fp32): the model's pick.
+  if (backend_traits(backend_).tunes(tune_) && !shape.quantized()) {
     const std::vector<Isa> isas = candidate_isas(isa_, isa_asked_);
     std::vector<PlanCandidate> candidates =
         plan_candidates(shape, requested_algorithm(shape, backend_, algo_), isa_, isas, team);

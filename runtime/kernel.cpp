@@ -3,6 +3,7 @@
 #include <convjit/kernel.hpp>
 
 #include "generator/packed_layout.hpp"
+#include "generator/quantized_packing.hpp"
 #include "generator/plan.hpp"
 #include "generator/tile_geometry.hpp"
 #include "generator/kernel_code.hpp"
@@ -18,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <type_traits>
 #include <sstream>
 
 #ifdef _OPENMP
@@ -40,24 +42,22 @@ bool ranges_overlap(const void* a, std::size_t a_bytes, const void* b, std::size
   return a0 < b0 + b_bytes && b0 < a0 + a_bytes;
 }
 
-// A tensor as memory: `extent` floats from `data`, whose pixels are `stride` floats apart and
-// hold `channels` floats each (stride == channels when dense).
+// A tensor as memory: `extent` bytes from `data`, whose pixels are `stride` bytes apart and
+// hold `channels` bytes each (stride == channels when dense).
 struct Footprint {
-  const float* data;
+  const void* data;
   std::size_t extent, stride, channels;
 };
 
-// Whether two tensors share a float. Slices of one wider tensor (a concatenation) interleave
+// Whether two tensors share a byte. Slices of one wider tensor (a concatenation) interleave
 // without touching when their pixel strides agree and their channel windows are apart.
 bool footprints_overlap(const Footprint& a, const Footprint& b) {
-  if (!ranges_overlap(a.data, a.extent * sizeof(float), b.data, b.extent * sizeof(float)))
-    return false;
+  if (!ranges_overlap(a.data, a.extent, b.data, b.extent)) return false;
   if (a.stride != b.stride || (a.stride == a.channels && b.stride == b.channels)) return true;
   const auto distance = reinterpret_cast<std::intptr_t>(b.data) - reinterpret_cast<std::intptr_t>(a.data);
-  if (distance % static_cast<std::intptr_t>(sizeof(float)) != 0) return true;
   const auto stride = static_cast<std::intptr_t>(a.stride);
-  const std::intptr_t offset = ((distance / static_cast<std::intptr_t>(sizeof(float))) % stride + stride) % stride;
-  // b's channels start `offset` floats into each of a's pixels (modulo the stride).
+  const std::intptr_t offset = (distance % stride + stride) % stride;
+  // b's channels start `offset` bytes into each of a's pixels (modulo the stride).
   const bool apart = static_cast<std::intptr_t>(a.channels) <= offset &&
                      offset + static_cast<std::intptr_t>(b.channels) <= stride;
   return !apart;
@@ -73,6 +73,13 @@ std::size_t packed_floats_of(const KernelPlan& plan, const KernelCode& code) {
   const ConvShape& s = plan.shape;
   if (code.takes_user_layout()) return static_cast<std::size_t>(s.weight_elems() + s.oc);
   return static_cast<std::size_t>(plan.packed.total_floats());
+}
+
+// `bytes` past a tensor pointer of whatever element type the kernel's arguments spell as float.
+template <class T>
+T* advance(T* p, std::size_t bytes) {
+  using Byte = std::conditional_t<std::is_const_v<T>, const char, char>;
+  return reinterpret_cast<T*>(reinterpret_cast<Byte*>(p) + bytes);
 }
 
 void call(const KernelState& k, const KernelCallArgs& args) {
@@ -110,13 +117,14 @@ void run_items(const KernelState& k, const RunBuffers& r, const WorkSplit& split
   split.for_each_call(first, last, [&](std::int64_t image, std::int64_t tile_begin,
                                        std::int64_t tile_end, std::int64_t unit_begin,
                                        std::int64_t unit_end) {
-    KernelCallArgs args{r.src + image * k.image_src_floats, r.weights, r.bias,
-                        r.dst + image * k.image_dst_floats, unit_begin, unit_end};
+    const auto i = static_cast<std::size_t>(image);
+    KernelCallArgs args{advance(r.src, i * k.image_src_bytes), r.weights, r.bias,
+                        advance(r.dst, i * k.image_dst_bytes), unit_begin, unit_end};
     if (tile_end >= 0) {
       args.tile_begin = tile_begin;
       args.tile_end = tile_end;
     }
-    if (r.residual) args.residual = r.residual + image * k.image_dst_floats;
+    if (r.residual) args.residual = advance(r.residual, i * k.image_dst_bytes);
     if (k.scratch_floats) args.scratch = thread_scratch(k.scratch_floats);
     if (k.band_units > 0 && tile_end < 0) call_banded(k, args);
     else call(k, args);
@@ -180,9 +188,9 @@ inline void run_images(const KernelState& k, KernelCallArgs args, std::int64_t i
   for (std::int64_t image = 0; image < images; ++image) {
     if (k.band_units == 0) [[likely]] call(k, args);
     else run_bands(k, args);
-    args.src += k.image_src_floats;
-    args.dst += k.image_dst_floats;
-    if (args.residual) args.residual += k.image_dst_floats;
+    args.src = advance(args.src, k.image_src_bytes);
+    args.dst = advance(args.dst, k.image_dst_bytes);
+    if (args.residual) args.residual = advance(args.residual, k.image_dst_bytes);
   }
 }
 
@@ -201,12 +209,17 @@ KernelState::KernelState(std::shared_ptr<const KernelPlan> plan_in,
     : entry(code_in->entry()),
       packing_format(packing_format_of(*plan_in, *code_in)),
       packed_floats(packed_floats_of(*plan_in, *code_in)),
-      image_src_floats(static_cast<std::size_t>(plan_in->shape.src_image_floats())),
-      image_dst_floats(static_cast<std::size_t>(plan_in->shape.dst_image_floats())),
-      src_tail_gap(static_cast<std::size_t>(plan_in->shape.n * plan_in->shape.src_image_floats() -
-                                            plan_in->shape.src_elems())),
-      dst_tail_gap(static_cast<std::size_t>(plan_in->shape.n * plan_in->shape.dst_image_floats() -
-                                            plan_in->shape.dst_elems())),
+      image_src_bytes(static_cast<std::size_t>(plan_in->shape.src_image_floats() *
+                                               plan_in->shape.src_element_bytes())),
+      image_dst_bytes(static_cast<std::size_t>(plan_in->shape.dst_image_floats() *
+                                               plan_in->shape.dst_element_bytes())),
+      src_tail_gap(static_cast<std::size_t>((plan_in->shape.n * plan_in->shape.src_image_floats() -
+                                             plan_in->shape.src_elems()) *
+                                            plan_in->shape.src_element_bytes())),
+      dst_tail_gap(static_cast<std::size_t>((plan_in->shape.n * plan_in->shape.dst_image_floats() -
+                                             plan_in->shape.dst_elems()) *
+                                            plan_in->shape.dst_element_bytes())),
+      quantized(plan_in->shape.quantized()),
       images(plan_in->shape.n),
       channel_tiles(plan_in->work.channel_tiles),
       units(plan_in->work.units),
@@ -283,9 +296,34 @@ std::size_t pack_into(const KernelState& k, const float* weights, const float* b
 
 }  // namespace
 
+namespace {
+
+void require_float_kernel(const KernelState& k) {
+  if (k.quantized)
+    throw Error("weights", "this kernel computes in 8 bits (src=" +
+                               std::string(to_string(k.shape.src_type)) +
+                               "): pack s8 weights with their Quantization");
+}
+
+}  // namespace
+
+PackedWeights Kernel::pack_weights(const std::int8_t* weights, const Quantization& quantization,
+                                   const void* bias) const {
+  const KernelState& k = *state_;
+  if (!k.quantized)
+    throw Error("weights", "this kernel computes in fp32 (src=f32): pack float weights");
+  if (!weights) throw Error("weights", "is a null pointer");
+  auto storage = allocate_aligned_floats(k.packed_floats);
+  pack_quantized_for_plan(*k.plan, quantization, weights, typed_bias(quantization, bias),
+                          storage.get());
+  return PackedWeights(std::move(storage), k.packed_floats,
+                       static_cast<std::size_t>(k.plan->packed.weight_floats), k.packing_format);
+}
+
 PackedWeights Kernel::pack_weights(const float* weights, const float* bias) const {
   if (!weights) throw Error("weights", "is a null pointer");
   const KernelState& k = *state_;
+  require_float_kernel(k);
   auto storage = allocate_aligned_floats(k.packed_floats);
   const std::size_t bias_offset = pack_into(k, weights, bias, storage.get());
   return PackedWeights(std::move(storage), k.packed_floats, bias_offset, k.packing_format);
@@ -297,6 +335,7 @@ PackedWeights Kernel::pack_weights_into(std::span<float> memory, const float* we
                                         const float* bias) const {
   const KernelState& k = *state_;
   if (!weights) throw Error("weights", "is a null pointer");
+  require_float_kernel(k);
   if (!memory.data()) throw Error("memory", "is a null pointer");
   if (memory.size() < k.packed_floats)
     throw Error("memory", "holds " + std::to_string(memory.size()) + " floats; this kernel's "
@@ -336,20 +375,22 @@ inline void check_threads(int threads) {
   if (threads < 0 || threads > kMaxThreads) [[unlikely]] refuse_threads(threads);
 }
 
-Footprint src_footprint(const KernelState& k, const float* src, std::int64_t images) {
+Footprint src_footprint(const KernelState& k, const void* src, std::int64_t images) {
   const ConvShape& s = k.shape;
   const bool nhwc = s.layout == Layout::nhwc;
-  return {src, k.image_src_floats * static_cast<std::size_t>(images) - k.src_tail_gap,
-          static_cast<std::size_t>(nhwc ? s.src_pixel_stride() : 1),
-          static_cast<std::size_t>(nhwc ? s.c : 1)};
+  const auto bytes = static_cast<std::size_t>(s.src_element_bytes());
+  return {src, k.image_src_bytes * static_cast<std::size_t>(images) - k.src_tail_gap,
+          bytes * static_cast<std::size_t>(nhwc ? s.src_pixel_stride() : 1),
+          bytes * static_cast<std::size_t>(nhwc ? s.c : 1)};
 }
 
-Footprint dst_footprint(const KernelState& k, const float* dst, std::int64_t images) {
+Footprint dst_footprint(const KernelState& k, const void* dst, std::int64_t images) {
   const ConvShape& s = k.shape;
   const bool nhwc = s.layout == Layout::nhwc;
-  return {dst, k.image_dst_floats * static_cast<std::size_t>(images) - k.dst_tail_gap,
-          static_cast<std::size_t>(nhwc ? s.dst_pixel_stride() : 1),
-          static_cast<std::size_t>(nhwc ? s.oc : 1)};
+  const auto bytes = static_cast<std::size_t>(s.dst_element_bytes());
+  return {dst, k.image_dst_bytes * static_cast<std::size_t>(images) - k.dst_tail_gap,
+          bytes * static_cast<std::size_t>(nhwc ? s.dst_pixel_stride() : 1),
+          bytes * static_cast<std::size_t>(nhwc ? s.oc : 1)};
 }
 
 constexpr std::int64_t kMaxBatch = std::int64_t{1} << 24;
@@ -425,8 +466,10 @@ void run_staged(const Kernel& kernel, const KernelState& k, const RunBuffers& r,
   const ConvShape& s = k.shape;
   const std::int64_t in_pixels = s.h * s.w, out_pixels = s.out_h * s.out_w;
   const std::size_t images = static_cast<std::size_t>(r.images);
-  const std::size_t src_floats = (k.image_src_floats * images + 15) / 16 * 16;  // dst 64-byte aligned
-  float* staged_src = thread_staging(src_floats + k.image_dst_floats * images);
+  const std::size_t image_src_floats = k.image_src_bytes / sizeof(float);  // staging is fp32
+  const std::size_t image_dst_floats = k.image_dst_bytes / sizeof(float);
+  const std::size_t src_floats = (image_src_floats * images + 15) / 16 * 16;  // dst 64-byte aligned
+  float* staged_src = thread_staging(src_floats + image_dst_floats * images);
   float* staged_dst = staged_src + src_floats;
   const BatchTranspose src_in = planes_to_pixels(r.src, staged_src, r.images, s.c, in_pixels);
   // The staged residual is dst itself, which the kernels read just before they store.
@@ -441,8 +484,19 @@ void run_staged(const Kernel& kernel, const KernelState& k, const RunBuffers& r,
 
 }  // namespace
 
+namespace {
+
+[[noreturn, gnu::noinline, gnu::cold]] void refuse_float_tensors(const KernelState& k) {
+  throw Error("src", "this kernel takes " + std::string(to_string(k.shape.src_type)) +
+                         " input and gives " + std::string(to_string(k.shape.dst_type)) +
+                         " output: pass the tensors as bytes, run_bytes()");
+}
+
+}  // namespace
+
 void Kernel::run(const float* src, const PackedWeights& weights, float* dst, int threads) const {
   const KernelState& k = *state_;
+  if (k.quantized) [[unlikely]] refuse_float_tensors(k);
   if (!src) throw Error("src", "is a null pointer");
   if (!dst) throw Error("dst", "is a null pointer");
   check_threads(threads);
@@ -468,7 +522,16 @@ void Kernel::run(const float* src, const PackedWeights& weights, float* dst, int
 
 void Kernel::run(const float* src, const PackedWeights& weights, float* dst,
                  const RunOptions& options) const {
+  if (state_->quantized) [[unlikely]] refuse_float_tensors(*state_);
+  run_bytes(src, weights, dst, options);
+}
+
+void Kernel::run_bytes(const void* src_bytes, const PackedWeights& weights, void* dst_bytes,
+                 const RunOptions& options) const {
   const KernelState& k = *state_;
+  // The arguments' pointer types are float's; the kernel addresses bytes of its own types.
+  const auto* src = static_cast<const float*>(src_bytes);
+  auto* dst = static_cast<float*>(dst_bytes);
   if (!src) throw Error("src", "is a null pointer");
   if (!dst) throw Error("dst", "is a null pointer");
   check_threads(options.threads);

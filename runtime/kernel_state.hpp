@@ -24,11 +24,12 @@ class KernelState {
   KernelCode::Entry entry = nullptr;  // the JIT entry point, if any
   std::uint64_t packing_format = 0;   // what pack_weights() stamps
   std::size_t packed_floats = 0;      // weights + bias
-  std::size_t image_src_floats = 0;   // from one image to the next
-  std::size_t image_dst_floats = 0;
-  // Floats a strided batch ends short of images × image floats (the last pixel's tail).
+  std::size_t image_src_bytes = 0;    // from one image to the next
+  std::size_t image_dst_bytes = 0;
+  // Bytes a strided batch ends short of images × image bytes (the last pixel's tail).
   std::size_t src_tail_gap = 0;
   std::size_t dst_tail_gap = 0;
+  bool quantized = false;             // 8-bit input: s8 weights packed with a Quantization
   std::int64_t images = 1;            // the default batch
   std::int64_t channel_tiles = 1;
   std::int64_t units = 1;             // per image (KernelPlan::work: rows, or Winograd blocks)

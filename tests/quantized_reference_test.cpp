@@ -788,8 +788,17 @@ BOOST_AUTO_TEST_CASE(the_reference_names_what_it_refuses) {
   float_bias_q.bias_type = DataType::f32;
   BOOST_TEST(call(layer.shape, float_bias_q, s8_weights.data(), float_bias.data()) == "bias");
   BOOST_TEST(call(layer.shape, layer.q, s8_weights.data(), integer_bias.data()) == "");
-  ConvShape relu = ConvCase().input(1, 1, 1).kernel(1).relu().shape();
-  BOOST_TEST(call(relu, layer.q, s8_weights.data(), nullptr) == "act");
+  ConvShape clamp = ConvCase().input(1, 1, 1).kernel(1).relu().shape();
+  clamp.act = Activation{ActivationKind::clamp, 0.0f, 1.0f};
+  BOOST_TEST(call(clamp, layer.q, s8_weights.data(), nullptr) == "act");
+  Quantization s32_output = layer.q;
+  s32_output.output_type = DataType::s32;
+  std::vector<std::int32_t> s32_dst(1);
+  const ConvShape relu = ConvCase().input(1, 1, 1).kernel(1).relu().shape();
+  BOOST_TEST(error_field([&] {
+               quantized_reference_conv(relu, s32_output, src.data(), s8_weights.data(), nullptr,
+                                        s32_dst.data());
+             }) == "act");
   ConvShape residual = with_residual(layer.shape);
   BOOST_TEST(call(residual, layer.q, s8_weights.data(), nullptr) == "add");
   Quantization bad = layer.q;

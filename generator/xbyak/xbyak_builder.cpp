@@ -1,5 +1,7 @@
 #include "generator/xbyak/xbyak_builder.hpp"
 
+#include "generator/packed_layout.hpp"
+
 #include <convjit/error.hpp>
 
 #include <bit>
@@ -190,7 +192,39 @@ void XbyakBuilder::emit_tile_epilogue(const TileEpilogue& e, const EpilogueOpera
   }
   if (static_cast<int>(o.temporaries.size()) < e.temporaries)
     throw Error("plan", "internal: the tile epilogue has fewer temporaries than its activation needs");
+  emit_conversion(e, o);
   for (const VectorOp& op : e.activation) emit_vector_op(op, o);
+}
+
+void XbyakBuilder::emit_conversion(const TileEpilogue& e, const EpilogueOperands& o) {
+  if (e.conversion == Conversion::none || e.conversion == Conversion::integer) return;
+  if (!o.parameters || o.temporaries.empty() || !plan_.uses_opmasks())
+    throw Error("plan", "internal: an 8-bit conversion needs its parameters, a temporary and AVX-512");
+  auto part = [&](QuantizedPart p) { return at(*o.parameters, o.parameter_disp + p * e.channel_part); };
+  const Xmm multiplier = o.temporaries.front();
+  vcvtdq2ps(o.value, o.value);
+  vmovups(multiplier, part(multiplier_part));
+  vfmadd213ps(o.value, multiplier, part(offset_part));
+  if (e.conversion == Conversion::dequantize) return;
+  vmaxps(o.value, o.value, part(lowest_part));
+  vminps(o.value, o.value, part(highest_part));
+  vcvtps2dq(o.value, o.value);  // to nearest, ties to even (the default MXCSR)
+  vpaddd(o.value, o.value, part(zero_point_part));
+}
+
+void XbyakBuilder::emit_output_store(const TileEpilogue& e, const VectorStore& store,
+                                     const Reg64& base, std::int64_t disp, const Xmm& value,
+                                     const Xmm& scratch) {
+  if (e.conversion != Conversion::requantize) return emit_vector_store(store, base, disp, value, scratch);
+  const Xbyak::Address out = at(base, disp);
+  const bool u8 = e.output == DataType::u8;
+  if (store.partial()) {  // the current mask holds the store's lanes
+    if (u8) vpmovusdb(out | kMask, value);
+    else vpmovsdb(out | kMask, value);
+  } else {
+    if (u8) vpmovusdb(out, value);
+    else vpmovsdb(out, value);
+  }
 }
 
 void XbyakBuilder::emit_vector_op(const VectorOp& op, const EpilogueOperands& o) {

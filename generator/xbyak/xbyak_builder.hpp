@@ -62,6 +62,7 @@ class XbyakBuilder : public Xbyak::CodeGenerator {
   // sum is (the bias is added from it into `value`; without a bias it is copied when it
   // differs). The residual lies at [residual_base + residual_delta + disp], read only in the
   // current mask's lanes when `partial`. temporaries[0] also serves as the store's scratch.
+  // 8-bit conversions read the channel block's parts at [parameters + parameter_disp + part].
   struct EpilogueOperands {
     Xbyak::Xmm value, source, bias;
     const Xbyak::Reg64* residual_base = nullptr;
@@ -69,8 +70,15 @@ class XbyakBuilder : public Xbyak::CodeGenerator {
     std::int64_t disp = 0;
     bool partial = false;
     std::vector<Xbyak::Xmm> temporaries;
+    const Xbyak::Reg64* parameters = nullptr;
+    std::int64_t parameter_disp = 0;
   };
   void emit_tile_epilogue(const TileEpilogue& epilogue, const EpilogueOperands& operands);
+  // The epilogue's value to [base + disp] in the output's type: as emit_vector_store for f32
+  // and s32, narrowed with saturation (exact: the value is already clamped) for u8 and s8.
+  void emit_output_store(const TileEpilogue& epilogue, const VectorStore& store,
+                         const Xbyak::Reg64& base, std::int64_t disp, const Xbyak::Xmm& value,
+                         const Xbyak::Xmm& scratch);
   // Declares the constants an epilogue's activation names.
   void declare_epilogue_constants(const TileEpilogue& epilogue);
 
@@ -80,6 +88,7 @@ class XbyakBuilder : public Xbyak::CodeGenerator {
   void emit_store_pieces(const std::vector<StorePiece>& pieces, const Xbyak::Reg64& base,
                          std::int64_t disp, const Xbyak::Xmm& value, const Xbyak::Xmm& high_half);
   void emit_vector_op(const VectorOp& op, const EpilogueOperands& operands);
+  void emit_conversion(const TileEpilogue& epilogue, const EpilogueOperands& operands);
 
   Xbyak::Reg64 mask_scratch_;
   Xbyak::Xmm mask_;

@@ -5,6 +5,7 @@
 
 #include <convjit/error.hpp>
 
+#include <bit>
 #include <cstddef>
 
 namespace convjit {
@@ -32,6 +33,10 @@ const Reg64 kTapSrc = util::r13;      // input of the current kernel row (looped
 const Reg64 kTapWei = util::r14;      // weights of the current kernel row (looped reduction)
 const Reg64 kTmp = util::r15;
 const Reg64 kResidualDelta = util::r15;  // at a store: residual minus dst, in bytes (kTmp)
+const Xbyak::Opmask kPartialQuad = util::k2;  // 8-bit: the bytes of a partial group of four channels
+
+// s8 input: every byte's sign bit flipped turns x into x + 128 as u8 (vpdpbusd's unsigned side).
+constexpr std::uint32_t kSignBits = 0x80808080u;
 
 // Stack slots for loop state that is touched once per row segment or less.
 enum Slot : int {
@@ -55,6 +60,7 @@ XbyakEmitter::XbyakEmitter(const KernelPlan& plan, const KernelSchedule& schedul
       geo_(schedule_.geometry) {
   allocate_vector_registers();
   declare_epilogue_constants(schedule_.epilogue);
+  if (schedule_.flip_input_sign) declare_constant(std::bit_cast<float>(kSignBits));
   emit_prologue();
   emit_groups();
   emit_return(kFrameBytes);
@@ -118,6 +124,10 @@ void XbyakEmitter::emit_prologue() {
   }
   if (schedule_.registers.gather_index)
     vmovups(gather_index_, util::ptr[util::rip + gather_offsets_]);
+  if (geo_.tail_channels > 0) {
+    mov(kTmp.cvt32(), (1u << geo_.tail_channels) - 1u);
+    kmovw(kPartialQuad, kTmp.cvt32());
+  }
 }
 
 void XbyakEmitter::emit_groups() {
@@ -308,6 +318,7 @@ void XbyakEmitter::emit_row_body(const RowPass& pass, const ChannelTileRun& run)
 void XbyakEmitter::emit_tile(const TileWalk& walk, const TileBase& base, const RowPass& pass,
                              const std::vector<ReductionStep>& steps, const ChannelTileRun& run) {
   emit_tile_init(walk, base, run);
+  emit_padding_taps(walk, pass, run);
   if (!schedule_.reduction_unrolled) {
     if (schedule_.shared_row_body || pass.kernel_rows() > 0)
       emit_looped_reduction(walk, base, pass, run);
@@ -343,6 +354,16 @@ void XbyakEmitter::emit_tile_init(const TileWalk& walk, const TileBase& base,
     set_mask(first_lanes(plan_.oc_tail_lanes, plan_.lanes));
 }
 
+// 8-bit: each tap in padding adds back its part of the zero point's compensation.
+void XbyakEmitter::emit_padding_taps(const TileWalk& walk, const RowPass& pass,
+                                     const ChannelTileRun& run) {
+  for (const PaddingTap& tap : schedule_.padding_taps(pass, walk))
+    for (int b = 0; b < run.blocks; ++b) {
+      const Xmm a = acc(tap.column, b);
+      vpaddd(a, a, at(kBias, schedule_.padding_tap_offset(tap) + b * geo_.bias_block));
+    }
+}
+
 void XbyakEmitter::emit_looped_reduction(const TileWalk& walk, const TileBase& base,
                                          const RowPass& pass, const ChannelTileRun& run) {
   const LoopedReduction& r = schedule_.looped;
@@ -361,13 +382,16 @@ void XbyakEmitter::emit_looped_reduction(const TileWalk& walk, const TileBase& b
     mov(kKhCount, pass.kernel_rows());
   }
   L(next_kernel_row);
-  mov(kIcCount, r.ic_steps);
-  L(next_channels);
-  for (const ReductionStep& step : r.body) emit_taps(walk, run, step, kTapSrc, kTapWei);
-  add_imm(kTapSrc, r.src_advance, kWide);
-  add_imm(kTapWei, r.wei_advance, kWide);
-  dec(kIcCount);
-  jnz(next_channels, T_NEAR);
+  if (r.ic_steps > 0) {
+    mov(kIcCount, r.ic_steps);
+    L(next_channels);
+    for (const ReductionStep& step : r.body) emit_taps(walk, run, step, kTapSrc, kTapWei);
+    add_imm(kTapSrc, r.src_advance, kWide);
+    add_imm(kTapWei, r.wei_advance, kWide);
+    dec(kIcCount);
+    jnz(next_channels, T_NEAR);
+  }
+  for (const ReductionStep& step : r.row_tail) emit_taps(walk, run, step, kTapSrc, kTapWei);
   add_imm(kTapSrc, r.src_next_row, kWide);
   add_imm(kTapWei, r.wei_next_row, kWide);
   dec(kKhCount);
@@ -416,9 +440,28 @@ void XbyakEmitter::emit_broadcast_taps(const std::vector<TileTap>& taps, const C
   for (int b = 0; b < run.blocks; ++b)
     vmovups(weights_[b], at(wei, step.wei_offset + b * geo_.wei_block));
   for (const TileTap& tap : taps) {
-    vbroadcastss(broadcast_, at(src, step.src_offset + tap.src_offset));
-    for (int b = 0; b < run.blocks; ++b) vfmadd231ps(acc(tap.column, b), weights_[b], broadcast_);
+    const Xbyak::Address input = at(src, step.src_offset + tap.src_offset);
+    if (tap.load != InputLoad::broadcast_quad) {
+      vbroadcastss(broadcast_, input);
+      for (int b = 0; b < run.blocks; ++b) vfmadd231ps(acc(tap.column, b), weights_[b], broadcast_);
+      continue;
+    }
+    emit_quad_broadcast(input, step.partial_channels);
+    for (int b = 0; b < run.blocks; ++b) vpdpbusd(acc(tap.column, b), broadcast_, weights_[b]);
   }
+}
+
+// Four input channels' bytes into every 32-bit lane; a partial group reads only its bytes
+// (masked, so the bytes past it are neither read nor able to fault) and leaves the rest zero.
+void XbyakEmitter::emit_quad_broadcast(const Xbyak::Address& input, int partial_channels) {
+  if (partial_channels > 0) {
+    const Xmm low(broadcast_.getIdx());
+    vmovdqu8(low | kPartialQuad | T_z, input);
+    vpbroadcastd(broadcast_, low);
+  } else {
+    vpbroadcastd(broadcast_, input);
+  }
+  if (schedule_.flip_input_sign) vpxord(broadcast_, broadcast_, constant(std::bit_cast<float>(kSignBits)));
 }
 
 // A depthwise step: the weights of its kernel columns in registers, then each input vector
@@ -462,9 +505,10 @@ void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,
     const Xmm a = acc(st.column, block);
     const VectorStore& store = schedule_.store_of(st, run, block);
     const std::int64_t disp = st.dst_offset + block * geo_.dst_block;
-    EpilogueOperands operands{a, a, a, &dst, &kResidualDelta, disp, store.partial(), free_at_store_};
+    EpilogueOperands operands{a, a, a, &dst, &kResidualDelta, disp, store.partial(), free_at_store_,
+                              &kBias, block * geo_.bias_block};
     emit_tile_epilogue(epilogue, operands);
-    emit_vector_store(store, dst, disp, a, free_at_store_.at(0));
+    emit_output_store(epilogue, store, dst, disp, a, free_at_store_.at(0));
   };
   if (plan_.strategy == Strategy::width_vectors) {
     for (int o = 0; o < run.blocks; ++o)

@@ -42,6 +42,8 @@ class XbyakEmitter : public XbyakBuilder {
   void emit_tile(const TileWalk& walk, const TileBase& base, const RowPass& pass,
                  const std::vector<ReductionStep>& steps, const ChannelTileRun& run);
   void emit_tile_init(const TileWalk& walk, const TileBase& base, const ChannelTileRun& run);
+  void emit_padding_taps(const TileWalk& walk, const RowPass& pass, const ChannelTileRun& run);
+  void emit_quad_broadcast(const Xbyak::Address& input, int partial_channels);
   void emit_looped_reduction(const TileWalk& walk, const TileBase& base, const RowPass& pass,
                              const ChannelTileRun& run);
   // The taps of one reduction step; src/wei registers plus the step's offsets locate them.

@@ -1,6 +1,7 @@
 #pragma once
 // Kernel: one compiled convolution for one exact shape. Immutable; run() is const and may be
 // called from many threads at once.
+#include <convjit/quantization.hpp>
 #include <convjit/shape.hpp>
 #include <convjit/thread_pool.hpp>
 
@@ -81,6 +82,15 @@ class Kernel {
   // (zeros). Throws convjit::Error on a null weights pointer.
   PackedWeights pack_weights(const float* weights, const float* bias) const;
 
+  // 8-bit kernels (src=u8 or s8): s8 weights in HWIO order and what the integers stand for.
+  // bias: oc values of quantization.bias_type (int32_t for s32, float for f32), or nullptr.
+  // The quantization's input and output types must be the shape's src and dst types, and its
+  // weights s8 with zero point 0. Throws convjit::Error naming the field (a Quantization
+  // member's name, "weights" or "bias") for what it cannot take, and for an fp32 kernel; the
+  // float form throws convjit::Error("weights") for an 8-bit kernel.
+  PackedWeights pack_weights(const std::int8_t* weights, const Quantization& quantization,
+                             const void* bias = nullptr) const;
+
   // Packing into memory the host provides (a weight arena): packed_size() floats, starting
   // on a kPackedAlignment-byte boundary. The result refers to `memory` without owning it, so
   // the memory must outlive every run() that uses it. Throws convjit::Error("memory", ...)
@@ -102,6 +112,12 @@ class Kernel {
   // dst) and "threads".
   void run(const float* src, const PackedWeights& weights, float* dst,
            const RunOptions& options) const;
+  // Any kernel, its tensors as memory: src holds shape().src_type elements and dst receives
+  // shape().dst_type elements (u8, s8, s32 or f32 for an 8-bit kernel; f32 for the others).
+  // Checks and throws as the float form does; the float forms throw convjit::Error("src")
+  // for an 8-bit kernel, so its bytes are never taken for floats by accident.
+  void run_bytes(const void* src, const PackedWeights& weights, void* dst,
+                 const RunOptions& options = {}) const;
 
   // The library's view of the kernel (plan, code); opaque outside it.
   const KernelState& state() const noexcept { return *state_; }

@@ -41,12 +41,18 @@ struct ConvShape {
   // 0 when dense, which is what resolve() makes of a stride equal to c or oc.
   std::int64_t src_stride = 0, dst_stride = 0;
   Algorithm algo = Algorithm::automatic;  // as the spec asked (key algo=)
+  DataType src_type = DataType::f32, dst_type = DataType::f32;  // keys src=, dst=
 
   std::int64_t ic_per_group() const { return c / groups; }
   std::int64_t oc_per_group() const { return oc / groups; }
+  // 8-bit input: the quantized kernels (weights s8, accumulators s32).
+  bool quantized() const { return src_type != DataType::f32; }
+  std::int64_t src_element_bytes() const { return static_cast<std::int64_t>(bytes_of(src_type)); }
+  std::int64_t dst_element_bytes() const { return static_cast<std::int64_t>(bytes_of(dst_type)); }
   bool is_depthwise() const { return groups > 1 && groups == c && groups == oc; }
 
-  // Floats from one pixel to the next (NHWC; NCHW is always dense).
+  // Elements (floats, or the 8-bit or s32 values) from one pixel to the next (NHWC; NCHW is
+  // always dense). The "floats" below count elements of the tensor's own type.
   std::int64_t src_pixel_stride() const { return src_stride ? src_stride : c; }
   std::int64_t dst_pixel_stride() const { return dst_stride ? dst_stride : oc; }
   bool dense_src() const { return src_stride == 0; }

@@ -1,6 +1,8 @@
 #pragma once
 // ConvSpec: a convolution as the user states it (possibly with 'same'/'valid' padding).
 // resolve() validates it and turns it into a ConvShape with every number explicit.
+#include <convjit/data_type.hpp>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -55,6 +57,10 @@ struct ConvSpec {
   std::int64_t src_stride = 0;
   std::int64_t dst_stride = 0;
   Algorithm algo = Algorithm::automatic;
+  // Element types (keys src=, dst=): f32 in and out, or 8-bit input (u8/s8, weights s8) with
+  // u8, s8, s32 or f32 output; an 8-bit src without dst= outputs its own type.
+  DataType src_type = DataType::f32;
+  DataType dst_type = DataType::f32;
 
   // Parses "n=1,c=64,h=56,w=56,oc=64,k=3,p=same" (see docs/ARCHITECTURE.md, "Spec string").
   // Throws convjit::Error naming the key and the reason.
