@@ -1,10 +1,18 @@
 // The baseline registry: which outside libraries this build was configured with.
 #include "bench/baseline.hpp"
 
+#include <convjit/error.hpp>
+
 namespace convjit::bench {
 
 PreparedConv::~PreparedConv() = default;
 Baseline::~Baseline() = default;
+
+std::unique_ptr<PreparedConv> Baseline::prepare_quantized(const ConvShape&, const Quantization&,
+                                                          const std::int8_t*, const std::int32_t*,
+                                                          int) const {
+  throw Error("baseline", name() + ": computes fp32 only");
+}
 
 #ifdef CONVJIT_HAVE_ONEDNN
 std::unique_ptr<Baseline> make_onednn_baseline();

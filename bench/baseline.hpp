@@ -17,7 +17,10 @@
 //     its activations in that layout from layer to layer;
 //   - a shape a baseline cannot compute exactly is refused by unsupported_reason(), never
 //     computed wrongly.
+#include <convjit/quantization.hpp>
 #include <convjit/shape.hpp>
+
+#include <cstdint>
 
 #include <memory>
 #include <string>
@@ -58,6 +61,17 @@ class Baseline {
   virtual std::unique_ptr<PreparedConv> prepare(const ConvShape& shape,
                                                 const float* weights_hwio, const float* bias,
                                                 int threads = 1) const = 0;
+  // 8-bit shapes (src=u8/s8): the same layer in the library's integer convolution, with s8
+  // HWIO weights, an int32 bias (or nullptr) added to the accumulator, and the quantization's
+  // scales and zero points; run() then takes and gives bytes of the shape's types. Its output
+  // is held to within 1 of convjit's exact reference (libraries round in their own order).
+  // Baselines without one refuse every 8-bit shape in unsupported_reason().
+  virtual bool computes_8bit() const { return false; }
+  virtual std::unique_ptr<PreparedConv> prepare_quantized(const ConvShape& shape,
+                                                          const Quantization& quantization,
+                                                          const std::int8_t* weights_hwio,
+                                                          const std::int32_t* bias,
+                                                          int threads = 1) const;
 };
 
 // The baselines whose libraries were found when this build was configured, in the order

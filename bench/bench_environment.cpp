@@ -53,6 +53,7 @@ Environment probe_environment(const std::vector<std::unique_ptr<Baseline>>& base
   env.load_average = load_average();
   env.peak_avx2 = measure_fma_peak_gflops(0.1);
   env.peak_avx512 = measure_avx512_fma_peak_gflops(0.05);
+  env.peak_vnni = measure_vnni_peak_gops(0.05);
   for (Backend b : available_backends()) env.convjit_available.emplace_back(to_string(b));
   for (const auto& b : baselines) env.baselines.emplace_back(b->name(), version_of(*b));
   return env;
@@ -64,6 +65,11 @@ bool peak_is_avx512(const Environment& env, const BenchOptions& o) {
 
 double peak_gflops(const Environment& env, const BenchOptions& o) {
   return (peak_is_avx512(env, o) ? env.peak_avx512 : env.peak_avx2) * o.threads;
+}
+
+double peak_for(const Environment& env, const BenchOptions& o, const ConvShape& shape) {
+  if (!shape.quantized()) return peak_gflops(env, o);
+  return o.same_isa ? 0.0 : env.peak_vnni * o.threads;
 }
 
 }  // namespace convjit::bench

@@ -81,6 +81,10 @@ void print_cpu_and_peaks(const Environment& env, std::ostream& out) {
     out << "\n" << continued << fixed(env.peak_avx512, 1)
         << " GFLOP/s with AVX-512 zmm, for context: libraries that run AVX-512 code can exceed"
            " 1x the AVX2 peak";
+  if (env.peak_vnni > 0)
+    out << "\n" << continued << fixed(env.peak_vnni, 1)
+        << " GOP/s 8-bit (12 chains of vpdpbusd zmm, 128 operations each): what 8-bit shapes'"
+           " x peak is of";
   out << "\n";
 }
 
@@ -299,6 +303,7 @@ std::string environment_json(const Environment& env, const BenchOptions& o) {
      << ",\"fma_peak_gflops\":" << json_number(env.peak_avx2, 2)
      << ",\"avx512_fma_peak_gflops\":"
      << json_number(env.peak_avx512 > 0 ? env.peak_avx512 : nan_value, 2)
+     << ",\"vnni_peak_gops\":" << json_number(env.peak_vnni > 0 ? env.peak_vnni : nan_value, 2)
      << ",\"convjit_isa\":" << json_string(o.same_isa ? "avx2" : native_isa_name())
      << ",\"threads\":" << o.threads << ",\"timer\":" << json_string(timer_name(o))
      << ",\"load_average\":" << json_string(env.load_average) << ",\"convjit_backends\":[";

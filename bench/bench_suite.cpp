@@ -9,12 +9,15 @@
 #include "bench/bench_environment.hpp"
 #include "bench/bench_format.hpp"
 #include "bench/bench_output.hpp"
+#include "core/quantized_reference.hpp"
 #include "core/reference.hpp"
 #include "core/tolerance.hpp"
 
 #include <convjit/convjit.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
@@ -49,12 +52,53 @@ void cap_baselines_to_avx2() {
 
 // ------------------------------------------------------------------ preparing cases
 
-// The inputs of one shape, shared by its cases.
+// The inputs of one shape, shared by its cases. 8-bit shapes keep theirs as bytes (src, and
+// expected in the shape's dst type), s8 weights, an int32 bias and their quantization.
 struct ShapeData {
   std::vector<float> src, weights, bias, residual, expected;
+  std::vector<std::byte> src_bytes, expected_bytes;
+  std::vector<std::int8_t> weights_s8;
+  std::vector<std::int32_t> bias_s32;
+  Quantization q;
 };
 
+// A layer as a quantized network holds it: activations after a ReLU (zero point 0), s8
+// weights with per-channel scales, an int32 bias, and an output scale that spreads the outputs
+// over the type's range.
+ShapeData make_quantized_data(const ConvShape& s, std::uint32_t seed, bool with_expected) {
+  ShapeData d;
+  std::mt19937 rng(seed);
+  Quantization& q = d.q;
+  q.input_type = s.src_type;
+  q.output_type = s.dst_type;
+  q.input_scale = 0.05f;
+  q.weight_scales.clear();
+  std::uniform_real_distribution<float> scale(0.001f, 0.01f);
+  for (std::int64_t o = 0; o < s.oc; ++o) q.weight_scales.push_back(scale(rng));
+  if (s.dst_type == DataType::u8 || s.dst_type == DataType::s8) {
+    const double taps = static_cast<double>(s.kh * s.kw * s.ic_per_group());
+    q.output_scale = static_cast<float>(q.input_scale * 0.005 * 40.0 * 70.0 * std::sqrt(taps) / 100.0);
+  }
+  d.src_bytes.resize(static_cast<std::size_t>(s.src_elems()));
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (std::byte& b : d.src_bytes) b = static_cast<std::byte>(byte(rng));
+  d.weights_s8.resize(static_cast<std::size_t>(s.weight_elems()));
+  for (std::int8_t& w : d.weights_s8) w = static_cast<std::int8_t>(byte(rng) - 128);
+  if (s.bias) {
+    d.bias_s32.resize(static_cast<std::size_t>(s.oc));
+    for (std::int32_t& b : d.bias_s32) b = byte(rng) * 40 - 5000;
+  }
+  if (with_expected) {
+    d.expected_bytes.resize(static_cast<std::size_t>(s.dst_elems()) * bytes_of(s.dst_type));
+    quantized_reference_conv(s, q, d.src_bytes.data(), d.weights_s8.data(),
+                             d.bias_s32.empty() ? QuantizedBias() : QuantizedBias(d.bias_s32.data()),
+                             d.expected_bytes.data());
+  }
+  return d;
+}
+
 ShapeData make_data(const ConvShape& s, std::uint32_t seed, bool with_expected) {
+  if (s.quantized()) return make_quantized_data(s, seed, with_expected);
   ShapeData d;
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
@@ -103,10 +147,20 @@ void prepare_convjit(Case& c, const ConvShape& shape, const ShapeData& d, int th
   c.impl = c.kernel->name();
   c.algorithm = c.kernel->algorithm();
   const auto t0 = Clock::now();
-  c.packed = c.kernel->pack_weights(d.weights.data(), shape.bias ? d.bias.data() : nullptr);
+  c.packed = shape.quantized()
+                 ? c.kernel->pack_weights(d.weights_s8.data(), d.q,
+                                          d.bias_s32.empty() ? nullptr : d.bias_s32.data())
+                 : c.kernel->pack_weights(d.weights.data(), shape.bias ? d.bias.data() : nullptr);
   c.pack_us = seconds_since(t0) * 1e6;
   const Kernel* k = c.kernel.get();
   const PackedWeights* w = &c.packed;
+  if (shape.quantized()) {
+    const void* src = d.src_bytes.data();
+    void* dst = c.dst.data();
+    const RunOptions options{.threads = threads};
+    c.call = [k, w, src, dst, options] { k->run_bytes(src, *w, dst, options); };
+    return;
+  }
   const float* src = d.src.data();
   float* dst = c.dst.data();
   if (!shape.add_residual) {
@@ -124,14 +178,17 @@ void prepare_baseline(Case& c, const Baseline& b, const ConvShape& shape, const 
     return;
   }
   const auto t0 = Clock::now();
-  c.prepared = b.prepare(shape, d.weights.data(), shape.bias ? d.bias.data() : nullptr, threads);
+  c.prepared = shape.quantized()
+                   ? b.prepare_quantized(shape, d.q, d.weights_s8.data(),
+                                         d.bias_s32.empty() ? nullptr : d.bias_s32.data(), threads)
+                   : b.prepare(shape, d.weights.data(), shape.bias ? d.bias.data() : nullptr, threads);
   c.compile_us = seconds_since(t0) * 1e6;
   c.impl = c.prepared->describe();
   c.algorithm = c.prepared->algorithm();
   // Into the baseline's own layout, if it has one: not part of the timed call.
   c.prepared->stage_input(d.src.data());
   PreparedConv* p = c.prepared.get();
-  const float* src = d.src.data();
+  const float* src = shape.quantized() ? reinterpret_cast<const float*>(d.src_bytes.data()) : d.src.data();
   float* dst = c.dst.data();
   c.call = [p, src, dst] { p->run(src, dst); };
 }
@@ -150,8 +207,10 @@ std::string reference_too_slow_reason(const ConvShape& shape, const BenchOptions
 void prepare_case(Case& c, const ConvShape& shape, const ShapeData& d, const Preparation& p) {
   // NaN, so that a kernel that leaves outputs unwritten fails the check.
   // The gaps between strided slices start as the zeros the reference leaves there.
-  c.dst.assign(static_cast<std::size_t>(shape.dst_elems()),
-               std::numeric_limits<float>::quiet_NaN());
+  // 8-bit outputs are bytes in the same buffer, whole floats of them.
+  const std::size_t dst_floats =
+      static_cast<std::size_t>((shape.dst_elems() * shape.dst_element_bytes() + 3) / 4);
+  c.dst.assign(dst_floats, std::numeric_limits<float>::quiet_NaN());
   if (!shape.dense_dst())
     for (std::size_t i = 0; i < c.dst.size(); ++i)
       if (static_cast<std::int64_t>(i) % shape.dst_pixel_stride() >= shape.oc) c.dst[i] = 0.0f;
@@ -164,6 +223,9 @@ void prepare_case(Case& c, const ConvShape& shape, const ShapeData& d, const Pre
       prepare_convjit(c, shape, d, p.options.threads, p.options.same_isa);
     } else if (shape.add_residual || !shape.dense_src() || !shape.dense_dst()) {
       c.skip("unsupported: the fused residual add and pixel strides are convjit's own");
+    } else if (auto it = p.baseline_by_name.find(c.backend);
+               shape.quantized() && it != p.baseline_by_name.end() && !it->second->computes_8bit()) {
+      c.skip("unsupported: fp32 only");
     } else if (auto it = p.baseline_by_name.find(c.backend); it != p.baseline_by_name.end()) {
       prepare_baseline(c, *it->second, shape, d, p.options.threads);
     } else {
@@ -178,7 +240,61 @@ void prepare_case(Case& c, const ConvShape& shape, const ShapeData& d, const Pre
   }
 }
 
+// The largest difference between an 8-bit output and the exact reference, in the output
+// type's units (quantized steps, or the f32 value).
+double max_quantized_difference(const Case& c, const ConvShape& s, const ShapeData& d) {
+  const std::byte* got = reinterpret_cast<const std::byte*>(c.dst.data());
+  const std::byte* want = d.expected_bytes.data();
+  double worst = 0;
+  for (std::size_t i = 0; i < d.expected_bytes.size() / bytes_of(s.dst_type); ++i) {
+    double a = 0, b = 0;
+    switch (s.dst_type) {
+      case DataType::u8: a = static_cast<std::uint8_t>(got[i]); b = static_cast<std::uint8_t>(want[i]); break;
+      case DataType::s8: a = static_cast<std::int8_t>(got[i]); b = static_cast<std::int8_t>(want[i]); break;
+      case DataType::s32: {
+        std::int32_t x, y;
+        std::memcpy(&x, got + 4 * i, 4);
+        std::memcpy(&y, want + 4 * i, 4);
+        a = x, b = y;
+        break;
+      }
+      case DataType::f32: {
+        float x, y;
+        std::memcpy(&x, got + 4 * i, 4);
+        std::memcpy(&y, want + 4 * i, 4);
+        a = x, b = y;
+        if (std::isnan(a) != std::isnan(b)) return std::numeric_limits<double>::infinity();
+        break;
+      }
+    }
+    worst = std::max(worst, std::abs(a - b));
+  }
+  return worst;
+}
+
+// convjit's 8-bit kernels equal the exact reference; a library that rounds in its own order
+// is held to within one step (f32 output: a relative 1e-5 of the largest value).
+void check_quantized(Case& c, const ConvShape& shape, const ShapeData& d) {
+  c.max_abs_err = max_quantized_difference(c, shape, d);
+  double bound = is_convjit_backend(c.backend) ? 0.0 : 1.0;
+  if (shape.dst_type == DataType::f32 && !is_convjit_backend(c.backend)) {
+    float largest = 0;
+    for (std::size_t i = 0; i + 4 <= d.expected_bytes.size(); i += 4) {
+      float v;
+      std::memcpy(&v, d.expected_bytes.data() + i, 4);
+      largest = std::max(largest, std::abs(v));
+    }
+    bound = 1e-5 * largest;
+  }
+  if (c.max_abs_err <= bound) return;
+  c.status = "mismatch";
+  c.reason = "output differs from the exact 8-bit reference by up to " +
+             json_number(c.max_abs_err, 6) + " (allowed " + json_number(bound, 6) + ")";
+  c.call = nullptr;
+}
+
 void check_against_reference(Case& c, const ConvShape& shape, const ShapeData& d) {
+  if (shape.quantized()) return check_quantized(c, shape, d);
   c.max_abs_err = max_abs_error(c.dst, d.expected);
   // Every backend is held to its algorithm's bound (Winograd rounds differently).
   const double bound = tolerance(shape, c.algorithm, d.expected);
@@ -246,7 +362,10 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
   const Preparation preparation = make_preparation(o, baselines);
 
   const Environment env = probe_environment(baselines);
-  const double peak = peak_gflops(env, o);
+  // The summary's multiple of peak: of the VNNI peak when every shape is 8-bit.
+  const bool all_8bit = std::all_of(o.shapes.begin(), o.shapes.end(),
+                                    [](const ShapeEntry& e) { return e.shape.quantized(); });
+  const double peak = all_8bit ? peak_for(env, o, o.shapes.front().shape) : peak_gflops(env, o);
   print_environment(env, o, backends, out);
 
   std::vector<ShapeResult> results;
@@ -255,7 +374,7 @@ int run_bench(const BenchOptions& o, std::ostream& out) {
     ShapeResult r = measure_shape(o.shapes[i], first_seed + static_cast<std::uint32_t>(i),
                                   backends, preparation);
     any_mismatch = any_mismatch || has_mismatch(r);
-    print_shape(r, i + 1, o, peak, out);
+    print_shape(r, i + 1, o, peak_for(env, o, r.shape), out);
     results.push_back(std::move(r));
   }
   print_summary(results, backends, o, peak, out);

@@ -84,6 +84,39 @@ __attribute__((noinline, target("avx512f"))) float fma_chains_avx512(std::int64_
   return lanes[0] + lanes[15];
 }
 
+// The same chains with vpdpbusd: each instruction sums 4 u8·s8 products into each of 16
+// int32 lanes, 64 multiply-adds (128 operations). The result is a checksum only.
+__attribute__((noinline, target("avx512f,avx512vnni"))) float vnni_chains_avx512(
+    std::int64_t iterations, float mul, float add) {
+  const __m512i m = _mm512_set1_epi32(static_cast<int>(mul * 3)), a = _mm512_set1_epi32(static_cast<int>(add) + 1);
+  __m512i c0 = _mm512_set1_epi32(0), c1 = _mm512_set1_epi32(1), c2 = _mm512_set1_epi32(2);
+  __m512i c3 = _mm512_set1_epi32(3), c4 = _mm512_set1_epi32(4), c5 = _mm512_set1_epi32(5);
+  __m512i c6 = _mm512_set1_epi32(6), c7 = _mm512_set1_epi32(7), c8 = _mm512_set1_epi32(8);
+  __m512i c9 = _mm512_set1_epi32(9), c10 = _mm512_set1_epi32(10), c11 = _mm512_set1_epi32(11);
+  for (std::int64_t i = 0; i < iterations; ++i) {
+    __asm__ volatile("vpdpbusd %[m], %[a], %[c0]\n\t"
+                     "vpdpbusd %[m], %[a], %[c1]\n\t"
+                     "vpdpbusd %[m], %[a], %[c2]\n\t"
+                     "vpdpbusd %[m], %[a], %[c3]\n\t"
+                     "vpdpbusd %[m], %[a], %[c4]\n\t"
+                     "vpdpbusd %[m], %[a], %[c5]\n\t"
+                     "vpdpbusd %[m], %[a], %[c6]\n\t"
+                     "vpdpbusd %[m], %[a], %[c7]\n\t"
+                     "vpdpbusd %[m], %[a], %[c8]\n\t"
+                     "vpdpbusd %[m], %[a], %[c9]\n\t"
+                     "vpdpbusd %[m], %[a], %[c10]\n\t"
+                     "vpdpbusd %[m], %[a], %[c11]\n\t"
+                     : [c0] "+v"(c0), [c1] "+v"(c1), [c2] "+v"(c2), [c3] "+v"(c3),
+                       [c4] "+v"(c4), [c5] "+v"(c5), [c6] "+v"(c6), [c7] "+v"(c7),
+                       [c8] "+v"(c8), [c9] "+v"(c9), [c10] "+v"(c10), [c11] "+v"(c11)
+                     : [m] "v"(m), [a] "v"(a));
+  }
+  __m512i s = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(c0, c1), _mm512_add_epi32(c2, c3)),
+                               _mm512_add_epi32(_mm512_add_epi32(c4, c5), _mm512_add_epi32(c6, c7)));
+  s = _mm512_add_epi32(s, _mm512_add_epi32(_mm512_add_epi32(c8, c9), _mm512_add_epi32(c10, c11)));
+  return static_cast<float>(_mm512_reduce_add_epi32(s));
+}
+
 // Thread CPU time: a burst during which the scheduler ran someone else is not mistaken for a
 // slow core (the best burst is kept anyway).
 double thread_cpu_seconds() {
@@ -121,6 +154,12 @@ double measure_avx512_fma_peak_gflops(double seconds) {
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx512f")) return 0;
   return best_rate(fma_chains_avx512, 12.0 * 16 * 2, seconds);
+}
+
+double measure_vnni_peak_gops(double seconds) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512vnni")) return 0;
+  return best_rate(vnni_chains_avx512, 12.0 * 64 * 2, seconds);
 }
 
 }  // namespace convjit::bench

@@ -12,4 +12,8 @@ double measure_fma_peak_gflops(double seconds = 0.05);
 // run AVX-512 code. 0 when the CPU lacks AVX-512F.
 double measure_avx512_fma_peak_gflops(double seconds = 0.05);
 
+// The 8-bit peak: 12 chains of zmm vpdpbusd (64 u8·s8 multiply-adds each, counted as 128
+// operations), in GOP/s. 0 when the CPU lacks AVX512-VNNI.
+double measure_vnni_peak_gops(double seconds = 0.05);
+
 }  // namespace convjit::bench

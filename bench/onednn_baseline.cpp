@@ -14,7 +14,9 @@
 #include <dnnl.hpp>
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <vector>
 #include <string>
 #include <unordered_map>
 
@@ -57,6 +59,30 @@ class OmpThreads {
   int previous_;
 };
 
+dt onednn_type(DataType type) {
+  switch (type) {
+    case DataType::u8: return dt::u8;
+    case DataType::s8: return dt::s8;
+    case DataType::s32: return dt::s32;
+    case DataType::f32: break;
+  }
+  return dt::f32;
+}
+
+// The user's HWIO weights as oneDNN's [g][oc][ic][kh][kw] dimensions (O running over all
+// output channels, o = group·ocg + og), described by strides so one description covers plain
+// and grouped convolutions.
+memory::desc hwio_weights(const ConvShape& s, dt type, memory::dims& dims) {
+  const memory::dim g = s.groups, icg = s.ic_per_group(), ocg = s.oc_per_group();
+  const memory::dim s_o = 1, s_i = s.oc, s_x = icg * s.oc, s_y = s.kw * icg * s.oc;
+  if (g == 1) {
+    dims = {s.oc, icg, s.kh, s.kw};
+    return memory::desc(dims, type, memory::dims{s_o, s_i, s_y, s_x});
+  }
+  dims = {g, ocg, icg, s.kh, s.kw};
+  return memory::desc(dims, type, memory::dims{ocg * s_o, s_o, s_i, s_y, s_x});
+}
+
 // What tells the two oneDNN baselines apart.
 struct OneDnnVariant {
   const char* name;
@@ -81,7 +107,6 @@ class OneDnnPrepared final : public PreparedConv {
       : threads_(threads), variant_(variant), engine_(dnnl::engine::kind::cpu, 0),
         stream_(engine_) {
     OmpThreads omp(threads_);
-    const memory::dim g = s.groups, icg = s.ic_per_group(), ocg = s.oc_per_group();
     const memory::desc user_src_md({s.n, s.c, s.h, s.w}, dt::f32, tag::nhwc);
     const memory::desc user_dst_md({s.n, s.oc, s.out_h, s.out_w}, dt::f32, tag::nhwc);
     const tag activations = variant_.own_layout ? tag::any : tag::nhwc;
@@ -89,18 +114,8 @@ class OneDnnPrepared final : public PreparedConv {
     const memory::desc dst_md({s.n, s.oc, s.out_h, s.out_w}, dt::f32, activations);
     const memory::desc bias_md({s.oc}, dt::f32, tag::x);
 
-    // The user's HWIO weights, O running over all output channels (o = group·ocg + og),
-    // described by strides so one description covers plain and grouped convolutions.
-    const memory::dim s_o = 1, s_i = s.oc, s_x = icg * s.oc, s_y = s.kw * icg * s.oc;
-    memory::desc user_w_md;
     memory::dims w_dims;
-    if (g == 1) {
-      w_dims = {s.oc, icg, s.kh, s.kw};
-      user_w_md = memory::desc(w_dims, dt::f32, memory::dims{s_o, s_i, s_y, s_x});
-    } else {
-      w_dims = {g, ocg, icg, s.kh, s.kw};
-      user_w_md = memory::desc(w_dims, dt::f32, memory::dims{ocg * s_o, s_o, s_i, s_y, s_x});
-    }
+    const memory::desc user_w_md = hwio_weights(s, dt::f32, w_dims);
     const memory::desc any_w_md(w_dims, dt::f32, tag::any);
 
     dnnl::post_ops ops;
@@ -233,6 +248,92 @@ class OneDnnPrepared final : public PreparedConv {
   const float* last_dst_ = nullptr;
 };
 
+// oneDNN's int8 convolution (x8s8s32x): u8 or s8 NHWC input with its zero point, s8 weights
+// with per-channel output scales, the int32 bias added to the accumulator, ReLU as a post-op,
+// the output's zero point, NHWC output of the shape's type.
+class OneDnnQuantizedPrepared final : public PreparedConv {
+ public:
+  OneDnnQuantizedPrepared(const ConvShape& s, const Quantization& q, const std::int8_t* weights,
+                          const std::int32_t* bias, int threads)
+      : threads_(threads), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
+    OmpThreads omp(threads_);
+    const memory::desc src_md({s.n, s.c, s.h, s.w}, onednn_type(s.src_type), tag::nhwc);
+    const memory::desc dst_md({s.n, s.oc, s.out_h, s.out_w}, onednn_type(s.dst_type), tag::nhwc);
+    const memory::desc bias_md({s.oc}, dt::s32, tag::x);
+    memory::dims w_dims;
+    const memory::desc user_w_md = hwio_weights(s, dt::s8, w_dims);
+    const memory::desc any_w_md(w_dims, dt::s8, tag::any);
+
+    dnnl::primitive_attr attr;
+    std::vector<float> scales(static_cast<std::size_t>(s.oc), 1.0f);
+    for (std::int64_t o = 0; o < s.oc; ++o) {
+      const float input_times_weight = q.input_scale * q.weight_scale(o);
+      if (s.dst_type == DataType::u8 || s.dst_type == DataType::s8)
+        scales[static_cast<std::size_t>(o)] = input_times_weight / q.output_scale;
+      else if (s.dst_type == DataType::f32)
+        scales[static_cast<std::size_t>(o)] = input_times_weight;
+    }
+    attr.set_output_scales(1 << 1, scales);
+    if (q.input_zero_point != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {q.input_zero_point});
+    if (q.output_zero_point != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {q.output_zero_point});
+    dnnl::post_ops ops;
+    if (s.act.kind == ActivationKind::relu)
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    attr.set_post_ops(ops);
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+
+    const memory::dims strides{s.sh, s.sw}, dilates{s.dh - 1, s.dw - 1};
+    const memory::dims pad_l{s.pad_top, s.pad_left}, pad_r{s.pad_bottom, s.pad_right};
+    const auto desc =
+        bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                               dnnl::algorithm::convolution_direct, src_md,
+                                               any_w_md, bias_md, dst_md, strides, dilates, pad_l, pad_r)
+             : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                               dnnl::algorithm::convolution_direct, src_md,
+                                               any_w_md, dst_md, strides, dilates, pad_l, pad_r);
+    const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine_);
+    impl_ = pd.impl_info_str();
+    primitive_ = dnnl::convolution_forward(pd);
+    weights_ = memory(pd.weights_desc(), engine_);
+    {
+      // The reorder into the implementation's weights computes its zero-point compensation.
+      memory user_w(user_w_md, engine_, const_cast<std::int8_t*>(weights));
+      dnnl::reorder(user_w, weights_).execute(stream_, user_w, weights_);
+    }
+    src_ = memory(src_md, engine_, DNNL_MEMORY_NONE);
+    dst_ = memory(dst_md, engine_, DNNL_MEMORY_NONE);
+    scratchpad_ = memory(pd.scratchpad_desc(), engine_);
+    args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst_},
+             {DNNL_ARG_SCRATCHPAD, scratchpad_}};
+    if (bias) {
+      bias_ = memory(bias_md, engine_);
+      std::copy(bias, bias + s.oc, static_cast<std::int32_t*>(bias_.get_data_handle()));
+      args_.emplace(DNNL_ARG_BIAS, bias_);
+    }
+    stream_.wait();
+  }
+
+  void run(const float* src, float* dst) override {
+    OmpThreads omp(threads_);
+    if (src != last_src_) src_.set_data_handle(const_cast<float*>(src)), last_src_ = src;
+    if (dst != last_dst_) dst_.set_data_handle(dst), last_dst_ = dst;
+    primitive_.execute(stream_, args_);
+    stream_.wait();
+  }
+  std::string describe() const override { return impl_; }
+
+ private:
+  int threads_;
+  dnnl::engine engine_;
+  dnnl::stream stream_;
+  dnnl::primitive primitive_;
+  memory src_, dst_, weights_, bias_, scratchpad_;
+  std::unordered_map<int, memory> args_;
+  std::string impl_;
+  const float* last_src_ = nullptr;
+  const float* last_dst_ = nullptr;
+};
+
 class OneDnnBaseline final : public Baseline {
  public:
   explicit OneDnnBaseline(const OneDnnVariant& variant) : variant_(variant) {}
@@ -251,7 +352,19 @@ class OneDnnBaseline final : public Baseline {
   }
   std::string unsupported_reason(const ConvShape& s) const override {
     if (s.layout != Layout::nhwc) return "baselines take NHWC activations only";
+    if (s.quantized() && variant_.own_layout) return "oneDNN's Winograd is fp32 only";
     return {};
+  }
+  bool computes_8bit() const override { return !variant_.own_layout; }
+  std::unique_ptr<PreparedConv> prepare_quantized(const ConvShape& s, const Quantization& q,
+                                                  const std::int8_t* weights,
+                                                  const std::int32_t* bias,
+                                                  int threads) const override {
+    try {
+      return std::make_unique<OneDnnQuantizedPrepared>(s, q, weights, bias, threads < 1 ? 1 : threads);
+    } catch (const dnnl::error& e) {
+      throw Error("baseline", std::string(variant_.name) + " int8: " + e.what());
+    }
   }
   std::unique_ptr<PreparedConv> prepare(const ConvShape& s, const float* weights_hwio,
                                         const float* bias, int threads) const override {

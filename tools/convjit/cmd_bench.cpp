@@ -1,4 +1,4 @@
-// convjit bench [SPEC...] [--shapes FILE [--layout nhwc|nchw]] [--backend B,...] [--threads N]
+// convjit bench [SPEC...] [--shapes FILE [--layout nhwc|nchw] [--src u8|s8]] [--backend B,...] [--threads N]
 //               [--json] [--json-env] [--min-seconds S] [--no-verify] [--isa avx2|native]
 // Parses the arguments into bench::BenchOptions and runs the suite (bench/bench_suite.hpp).
 #include "tools/convjit/cli.hpp"
@@ -13,7 +13,7 @@ namespace convjit::cli {
 
 int cmd_bench(const std::vector<std::string>& args) {
   const ParsedArgs parsed =
-      parse_args(args, "bench", {"--shapes", "--layout", "--backend", "--threads", "--min-seconds", "--isa"},
+      parse_args(args, "bench", {"--shapes", "--layout", "--src", "--backend", "--threads", "--min-seconds", "--isa"},
                  {"--json", "--json-env", "--no-verify"});
   bench::BenchOptions options;
   // SPEC arguments first, in the order given, then the shapes file.
@@ -33,10 +33,23 @@ int cmd_bench(const std::vector<std::string>& args) {
         entry.shape = spec.resolve();
       }
     }
+    // --src u8|s8: the same layers in 8 bits (u8 or s8 in and out, s8 weights), as a quantized
+    // network runs them.
+    if (parsed.has("--src")) {
+      const std::string type = parsed.value("--src");
+      if (type != "u8" && type != "s8") throw Error("--src", "expected u8 or s8, got '" + type + "'");
+      for (bench::ShapeEntry& entry : from_file) {
+        ConvSpec spec = entry.shape.spec();
+        spec.src_type = spec.dst_type = type == "u8" ? DataType::u8 : DataType::s8;
+        entry.shape = spec.resolve();
+      }
+    }
     options.shapes.insert(options.shapes.end(), from_file.begin(), from_file.end());
   }
   if (parsed.has("--layout") && !parsed.has("--shapes"))
     throw Error("--layout", "applies to --shapes FILE (a SPEC says layout= itself)");
+  if (parsed.has("--src") && !parsed.has("--shapes"))
+    throw Error("--src", "applies to --shapes FILE (a SPEC says src= itself)");
   if (options.shapes.empty())
     throw Error("bench", "needs a SPEC or --shapes FILE (e.g. --shapes bench/shapes.txt)");
   if (parsed.has("--backend")) options.backends = bench::parse_backend_list(parsed.value("--backend"));
