@@ -240,7 +240,9 @@ KernelSchedule make_schedule(const KernelPlan& p) {
   k.src_row_origin = -s.pad_top * k.geometry.src_row;
   k.kernel_height = s.kh;
   k.compensates_padding = s.quantized();
-  k.flip_input_sign = s.src_type == DataType::s8;
+  k.signed_input = s.src_type == DataType::s8;
+  k.flip_input_sign = k.signed_input && p.strategy == Strategy::oc_vectors;
+  if (s.quantized() && p.strategy == Strategy::depthwise) k.held_load = InputLoad::widened;
   k.first_tap_part = first_tap_part * k.geometry.channel_part;
   return k;
 }

@@ -36,6 +36,9 @@ enum class InputLoad : std::uint8_t {
   gather,     // width vectors, stride > 1: `lanes` gathered `sw` floats apart
   broadcast_quad,  // 8-bit oc vectors: four input channels' bytes into every 32-bit lane,
                    // summed by a 4-way dot product (vpdpbusd) against the packed weights
+  widened,         // 8-bit depthwise: a lane's byte widened to 32 bits (zero- or sign-extended
+                   // by KernelSchedule::signed_input), times the weight in the low half of a
+                   // lane whose high half is zero (vpdpwssd: the pair sum is the one product)
 };
 
 // How a tile's accumulators start.
@@ -215,10 +218,13 @@ struct KernelSchedule {
   std::vector<PaddingTap> padding_taps(const RowPass& pass, const TileWalk& walk) const;
   // Bytes from the bias pointer to the channel part of a dropped tap (padding_taps).
   std::int64_t padding_tap_offset(const PaddingTap& tap) const;
-  // s8 input: each broadcast quad has its sign bits flipped (x + 128 as u8), which vpdpbusd's
+  // s8 input to channel vectors: each broadcast quad has its sign bits flipped (x + 128 as u8), which vpdpbusd's
   // unsigned operand needs; the packing compensates with zero point + 128.
   bool flip_input_sign = false;
   bool compensates_padding = false;  // 8-bit input: padding_taps apply
+  // How a depthwise tile's held inputs are loaded: whole float vectors, or 8-bit input widened.
+  InputLoad held_load = InputLoad::vector;
+  bool signed_input = false;  // s8 input (widened with sign extension)
 
   std::int64_t kernel_width = 1;  // kw: the kernel columns each tile's taps are listed for
   int held_columns = 1;  // kernel columns per reduction step (KernelPlan::kernel_columns)

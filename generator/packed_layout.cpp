@@ -87,7 +87,9 @@ PackedLayout make_packed_layout(const KernelPlan& p) {
       l.bias_group_stride = l.blocks * l.lanes;
       break;
     case Strategy::depthwise:  // channel c reads input channel c only: no input axis
-      l.kind = PackedKind::depthwise;
+      // 8-bit: the s8 weights widened to int32 lanes, as the input is when loaded.
+      l.kind = s.quantized() ? PackedKind::depthwise_s32 : PackedKind::depthwise;
+      if (s.quantized()) l.channel_parts = first_tap_part + static_cast<int>(s.kh * s.kw);
       l.lanes = p.lanes;
       l.channels = s.c;
       l.input_channels = 1;

@@ -32,8 +32,9 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; 
 
 // By the layout the code computes in (KernelPlan::kernel_layout), not the tensors'.
 Strategy choose_strategy(const ConvShape& s, Layout kernel_layout) {
-  // 8-bit kernels sum four input channels per 32-bit lane: channel vectors, groups and all.
-  if (s.quantized()) return Strategy::oc_vectors;
+  // 8-bit kernels sum four input channels per 32-bit lane (channel vectors, groups and all),
+  // except depthwise ones, whose channels widen to 32-bit lanes one tap at a time.
+  if (s.quantized()) return s.is_depthwise() ? Strategy::depthwise : Strategy::oc_vectors;
   if (kernel_layout == Layout::nchw) return Strategy::width_vectors;
   // c = oc = 1 is the same memory as nchw; but strided width vectors need gathers, which
   // cost more than broadcasting each input into a one-lane output-channel vector.
@@ -718,7 +719,10 @@ std::string KernelPlan::describe() const {
       << " registers"
       << (uses_opmasks() ? ", opmask tails" : "") << "\n"
       << "strategy   " << to_string(strategy) << "\n";
-  if (s.quantized())
+  if (s.quantized() && strategy == Strategy::depthwise)
+    out << "types      " << to_string(s.src_type) << " input widened to 32-bit lanes x s8 weights "
+        << "widened when packed (vpdpwssd), int32 sums, " << to_string(s.dst_type) << " output\n";
+  else if (s.quantized())
     out << "types      " << to_string(s.src_type) << " input x s8 weights, four input channels per "
         << "32-bit lane (vpdpbusd), int32 sums, " << to_string(s.dst_type) << " output\n";
   out

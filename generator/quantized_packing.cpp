@@ -32,10 +32,12 @@ void check_kernel_types(const ConvShape& s, const Quantization& q) {
 
 void put(float* at, std::int32_t value) { std::memcpy(at, &value, sizeof value); }
 
-// The zero point the kernel sums against: s8 input is read with its sign bits flipped, as
-// x + 128 in u8, so its zero point moves by 128 too.
-std::int64_t summed_zero_point(const ConvShape& s, const Quantization& q) {
-  return q.input_zero_point + (s.src_type == DataType::s8 ? 128 : 0);
+// The zero point the kernel sums against: channel-vector kernels read s8 input with its sign
+// bits flipped, as x + 128 in u8, so its zero point moves by 128 too; depthwise kernels
+// sign-extend it.
+std::int64_t summed_zero_point(const KernelPlan& plan, const Quantization& q) {
+  const bool flipped = plan.shape.src_type == DataType::s8 && plan.strategy == Strategy::oc_vectors;
+  return q.input_zero_point + (flipped ? 128 : 0);
 }
 
 }  // namespace
@@ -53,11 +55,17 @@ void pack_quantized_for_plan(const KernelPlan& plan, const Quantization& q,
   check_kernel_types(s, q);
   check_quantized_operands(s, q, weights, bias);
   std::fill(out, out + l.total_floats(), 0.0f);
-  auto* bytes = reinterpret_cast<std::int8_t*>(out);
+  // oc_vectors_s8x4 holds the weights as bytes; depthwise_s32 as the low 16 bits of a 32-bit
+  // lane whose high 16 are zero, so vpdpwssd's second product (the input's upper half, its
+  // sign for s8 input, times 0) adds nothing.
+  auto store_weight = [&](std::int64_t at, std::int8_t w) {
+    if (l.element_bytes == 1) reinterpret_cast<std::int8_t*>(out)[at] = w;
+    else put(out + at, static_cast<std::uint16_t>(static_cast<std::int16_t>(w)));
+  };
   auto part = [&](int p, std::int64_t g, std::int64_t o) {
     return out + l.weight_floats + p * l.part_floats() + l.bias_offset(g, o);
   };
-  const std::int64_t zero_point = summed_zero_point(s, q);
+  const std::int64_t zero_point = summed_zero_point(plan, q);
   const IntegerRange range = q.output_type == DataType::u8 || q.output_type == DataType::s8
                                  ? store_range(q, s.act)
                                  : IntegerRange{};
@@ -70,7 +78,7 @@ void pack_quantized_for_plan(const KernelPlan& plan, const Quantization& q,
           std::int64_t tap = 0;
           for (std::int64_t i = 0; i < l.input_channels; ++i) {
             const std::int8_t w = weights[user_weight_index(s, user_o, i, y, x)];
-            bytes[l.weight_offset(g, o, i, y, x)] = w;
+            store_weight(l.weight_offset(g, o, i, y, x), w);
             tap += w;
           }
           put(part(first_tap_part + static_cast<int>(y * l.columns + x), g, o),

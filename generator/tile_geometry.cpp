@@ -40,19 +40,21 @@ TileGeometry make_tile_geometry(const KernelPlan& p) {
       g.groups_looped = static_cast<int>(s.groups);
       break;
     }
-    case Strategy::depthwise:
-      g.src_row = s.w * s.src_pixel_stride() * f;
+    case Strategy::depthwise: {
+      const std::int64_t fs = s.src_element_bytes(), fd = s.dst_element_bytes();
+      g.src_row = s.w * s.src_pixel_stride() * fs;
       g.src_kh = s.dh * g.src_row;
-      g.src_kw = s.dw * s.src_pixel_stride() * f;
+      g.src_kw = s.dw * s.src_pixel_stride() * fs;
       g.src_ic = 0;
       g.reduction_ic = 1;
-      g.src_column = s.sw * s.src_pixel_stride() * f;
-      g.dst_column = s.dst_pixel_stride() * f;
-      g.dst_block = p.lanes * f;
-      g.src_block = p.lanes * f;
-      g.dst_row = s.out_w * s.dst_pixel_stride() * f;
+      g.src_column = s.sw * s.src_pixel_stride() * fs;
+      g.dst_column = s.dst_pixel_stride() * fd;
+      g.dst_block = p.lanes * fd;
+      g.src_block = p.lanes * fs;
+      g.dst_row = s.out_w * s.dst_pixel_stride() * fd;
       g.groups_looped = 1;
       break;
+    }
     case Strategy::width_vectors:
       g.src_row = s.w * f;
       g.src_kh = s.dh * g.src_row;

@@ -90,6 +90,15 @@ void XbyakBuilder::masked_load(const Xmm& dst, const Xbyak::Address& src) {
   else vmaskmovps(dst, mask_, src);
 }
 
+void XbyakBuilder::widening_load(const Xmm& dst, const Xbyak::Address& src, bool sign_extend,
+                                 bool masked) {
+  if (masked && !plan_.uses_opmasks())
+    throw Error("plan", "internal: a masked widening load needs opmasks (avx512)");
+  const Xmm to = masked ? Xmm(dst) | kMask | T_z : dst;
+  if (sign_extend) vpmovsxbd(to, src);
+  else vpmovzxbd(to, src);
+}
+
 void XbyakBuilder::masked_store(const Xbyak::Address& dst, const Xmm& src) {
   if (plan_.uses_opmasks()) vmovups(dst | kMask, src);
   else vmaskmovps(dst, mask_, src);

@@ -43,6 +43,9 @@ class XbyakBuilder : public Xbyak::CodeGenerator {
   void set_mask(std::uint32_t lanes);
   void masked_load(const Xbyak::Xmm& dst, const Xbyak::Address& src);  // other lanes zero
   void masked_store(const Xbyak::Address& dst, const Xbyak::Xmm& src);
+  // Bytes widened to the 32-bit lanes of dst (sign- or zero-extended); `masked`: only the
+  // current mask's lanes read (avx512), the others zero.
+  void widening_load(const Xbyak::Xmm& dst, const Xbyak::Address& src, bool sign_extend, bool masked);
   // Gathers the current mask's lanes from a VSIB address; the mask is used up.
   void gather(const Xbyak::Xmm& dst, const Xbyak::Address& src);
 

@@ -475,10 +475,17 @@ void XbyakEmitter::emit_held_input_taps(const TileWalk& walk, const ChannelTileR
   for (int k = 0; k < step.kernel_columns; ++k)
     for (int b = 0; b < run.blocks; ++b)
       vmovups(weight(step.kw + k, b), at(wei, step.wei_offset + k * geo_.wei_kw + b * geo_.wei_block));
+  const bool widened = schedule_.held_load == InputLoad::widened;
   for (const HeldInput& input : inputs)
     for (int b = 0; b < run.blocks; ++b) {
       const Xbyak::Address at_input = at(src, step.src_offset + input.src_offset + b * geo_.src_block);
       const bool tail = run.has_tail && b == run.blocks - 1;
+      if (widened) {
+        emit_widened_load(at_input, tail);
+        for (const HeldInputUse& use : input.uses)
+          vpdpwssd(acc(use.column, b), masked_input_, weight(use.kw, b));
+        continue;
+      }
       if (input.uses.size() == 1 && !tail) {
         const HeldInputUse& use = input.uses.front();
         vfmadd231ps(acc(use.column, b), weight(use.kw, b), at_input);
@@ -489,6 +496,12 @@ void XbyakEmitter::emit_held_input_taps(const TileWalk& walk, const ChannelTileR
       for (const HeldInputUse& use : input.uses)
         vfmadd231ps(acc(use.column, b), weight(use.kw, b), masked_input_);
     }
+}
+
+// 8-bit depthwise: a vector's bytes widened to 32-bit lanes; a tail reads only its lanes'
+// bytes (the mask the tile set), the others zero.
+void XbyakEmitter::emit_widened_load(const Xbyak::Address& input, bool tail) {
+  widening_load(masked_input_, input, schedule_.signed_input, tail);
 }
 
 void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,

@@ -44,6 +44,7 @@ class XbyakEmitter : public XbyakBuilder {
   void emit_tile_init(const TileWalk& walk, const TileBase& base, const ChannelTileRun& run);
   void emit_padding_taps(const TileWalk& walk, const RowPass& pass, const ChannelTileRun& run);
   void emit_quad_broadcast(const Xbyak::Address& input, int partial_channels);
+  void emit_widened_load(const Xbyak::Address& input, bool tail);
   void emit_looped_reduction(const TileWalk& walk, const TileBase& base, const RowPass& pass,
                              const ChannelTileRun& run);
   // The taps of one reduction step; src/wei registers plus the step's offsets locate them.
