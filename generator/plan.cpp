@@ -456,6 +456,16 @@ MemoryTraffic direct_memory_traffic(const KernelPlan& p) {
     // either way, the whole image is the model's pick and tuning times the banded family.
     why << "each channel tile reads its stripe of every pixel";
     if (p.work.band_units > 0) why << ", a band of rows at a time";
+    // An 8-bit stripe is a fraction of a cache line (16 channels: a quarter): the channel tiles
+    // that share a line each bring it in again, from L2 when banded, else from beyond it.
+    const double stripe = static_cast<double>(p.oc_tile * p.lanes * s.src_element_bytes());
+    const double line = std::min(64.0, static_cast<double>(s.c * s.src_element_bytes()));
+    if (s.quantized() && stripe < line) {
+      const double again = bytes.src * (line / stripe - 1.0);
+      if (p.work.band_units > 0) near(again);
+      else far(again);
+      why << "; each input line read by " << std::llround(line / stripe) << " channel tiles";
+    }
   } else if (p.ic_passes > 1) {
     // The partial sums leave and return between passes: from L2 if the output stays there.
     const double partial_sums = 2.0 * static_cast<double>(p.ic_passes - 1) * bytes.dst;

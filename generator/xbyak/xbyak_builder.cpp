@@ -210,9 +210,9 @@ void XbyakBuilder::emit_conversion(const TileEpilogue& e, const EpilogueOperands
   if (!o.parameters || o.temporaries.empty() || !plan_.uses_opmasks())
     throw Error("plan", "internal: an 8-bit conversion needs its parameters, a temporary and AVX-512");
   auto part = [&](QuantizedPart p) { return at(*o.parameters, o.parameter_disp + p * e.channel_part); };
-  const Xmm multiplier = o.temporaries.front();
+  const Xmm multiplier = o.multiplier ? *o.multiplier : o.temporaries.front();
   vcvtdq2ps(o.value, o.value);
-  vmovups(multiplier, part(multiplier_part));
+  if (!o.multiplier) vmovups(multiplier, part(multiplier_part));
   vfmadd213ps(o.value, multiplier, part(offset_part));
   if (e.conversion == Conversion::dequantize) return;
   vmaxps(o.value, o.value, part(lowest_part));

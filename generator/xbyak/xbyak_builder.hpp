@@ -75,6 +75,7 @@ class XbyakBuilder : public Xbyak::CodeGenerator {
     std::vector<Xbyak::Xmm> temporaries;
     const Xbyak::Reg64* parameters = nullptr;
     std::int64_t parameter_disp = 0;
+    const Xbyak::Xmm* multiplier = nullptr;  // the block's multiplier part, when already loaded
   };
   void emit_tile_epilogue(const TileEpilogue& epilogue, const EpilogueOperands& operands);
   // The epilogue's value to [base + disp] in the output's type: as emit_vector_store for f32

@@ -2,6 +2,7 @@
 
 #include "generator/xbyak/vector_registers.hpp"
 #include "generator/kernel_code.hpp"
+#include "generator/packed_layout.hpp"
 
 #include <convjit/error.hpp>
 
@@ -511,6 +512,8 @@ void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,
   if (add) mov(kResidualDelta, slot(kSlotResidualDelta));
   // The lane mask serves a partial vector's residual read and a masked store; the narrow
   // stores of StoreKind::pieces need none.
+  const bool converts = epilogue.conversion == Conversion::dequantize ||
+                        epilogue.conversion == Conversion::requantize;
   auto needs_mask = [&](const VectorStore& store) {
     return store.partial() && (add || store.kind == StoreKind::masked);
   };
@@ -520,6 +523,7 @@ void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,
     const std::int64_t disp = st.dst_offset + block * geo_.dst_block;
     EpilogueOperands operands{a, a, a, &dst, &kResidualDelta, disp, store.partial(), free_at_store_,
                               &kBias, block * geo_.bias_block};
+    if (converts) operands.multiplier = &weights_.at(static_cast<std::size_t>(block));
     emit_tile_epilogue(epilogue, operands);
     emit_output_store(epilogue, store, dst, disp, a, free_at_store_.at(0));
   };
@@ -531,6 +535,11 @@ void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,
       }
     return;
   }
+  // 8-bit conversions: each block's multiplier once per tile, into the free weight registers.
+  if (converts)
+    for (int b = 0; b < run.blocks; ++b)
+      vmovups(weights_.at(static_cast<std::size_t>(b)),
+              at(kBias, multiplier_part * epilogue.channel_part + b * geo_.bias_block));
   // Every column's tail block stores the same lanes: one mask for the whole tile.
   if (run.has_tail && needs_mask(schedule_.channel_tail)) set_mask(schedule_.channel_tail.lanes);
   for (const TileStore& st : walk.stores)
