@@ -4,6 +4,7 @@
 #include "errors.hpp"
 #include "kernel_handle.hpp"
 #include "layer.hpp"
+#include "quantized.hpp"
 
 #include <convjit/convjit.hpp>
 
@@ -249,6 +250,7 @@ PYBIND11_MODULE(_native, m) {
   create_error_type(m);
   bind_layer_params(m);
   bind_kernel(m);
+  bind_quantized(m);
   m.def("conv2d_array", &conv2d_array, py::arg("input"), py::arg("weight"), py::arg("bias"),
         py::arg("params"), py::arg("layout"), py::arg("threads"));
   m.def("cache_stats", &cache_stats);
