@@ -6,7 +6,10 @@
         y = model(x)                    # every nn.Conv2d now runs a cached convjit kernel
 
 convert() replaces each nn.Conv2d by convjit.torch.Conv2d, which packs its weights once per
-input size and calls the kernel through a C++ entry point. Where the data flow makes it safe
+input size and calls the kernel through a C++ entry point. In a model quantized with
+PyTorch's eager-mode flow it replaces each torch.ao.nn.quantized.Conv2d and
+torch.ao.nn.intrinsic.quantized.ConvReLU2d by convjit.torch.QuantizedConv2d, which runs
+convjit's 8-bit kernels on the quint8 tensors. Where the data flow makes it safe
 (checked by tracing each parent module with torch.fx), a BatchNorm2d directly after a
 convolution is folded into its weights and a following ReLU / ReLU6 / Hardtanh / LeakyReLU /
 Hardswish / SiLU / Sigmoid runs inside the kernel; the modules folded away become nn.Identity.
@@ -22,7 +25,7 @@ from torch import nn
 from . import _arguments
 from ._tensors import torch_native
 
-__all__ = ["Conv2d", "ConversionError", "convert"]
+__all__ = ["Conv2d", "QuantizedConv2d", "ConversionError", "convert"]
 
 _CONV_ATTRIBUTES = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
                     "groups", "padding_mode")
@@ -199,6 +202,110 @@ class Conv2d(nn.Module):
 Conv2d.__call__ = torch_native().module_call(Conv2d)
 
 
+# ---------------------------------------------------------------------------- 8 bits
+
+
+def _quantized_conv_types():
+    """{module type: fused ReLU} for PyTorch's quantized 2-D convolutions."""
+    try:  # PyTorch 2 moved the fused modules under torch.ao
+        import torch.ao.nn.intrinsic.quantized as nniq
+    except ImportError:
+        import torch.nn.intrinsic.quantized as nniq
+    import torch.ao.nn.quantized as nnq
+    return {nnq.Conv2d: False, nniq.ConvReLU2d: True}
+
+
+def quantized_unsupported_reason(qconv):
+    """Why convjit cannot stand in for this quantized convolution, or None."""
+    if qconv.padding_mode != "zeros":
+        return f"padding_mode={qconv.padding_mode!r}: convjit pads with zeros only"
+    weight = qconv.weight()
+    if weight.dtype != torch.qint8:
+        return f"weight is {weight.dtype}: the 8-bit kernels take qint8 weights"
+    if weight.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric):
+        zero_points = weight.q_per_channel_zero_points()
+    elif weight.qscheme() in (torch.per_tensor_affine, torch.per_tensor_symmetric):
+        zero_points = torch.tensor([weight.q_zero_point()])
+    else:
+        return f"weight is quantized {weight.qscheme()}"
+    if zero_points.any():
+        return "weight zero points other than 0 are not supported"
+    return None
+
+
+class QuantizedConv2d(nn.Module):
+    """torch.ao.nn.quantized.Conv2d (or the fused ConvReLU2d: relu=True) on convjit's 8-bit kernels.
+
+    Takes quint8 per-tensor tensors (N, C, H, W) of any size and returns quint8 tensors with the
+    module's scale and zero point, channels_last in memory (the layout the kernels compute in;
+    an NCHW-contiguous input is transposed first). Results equal convjit's exact integer
+    reference and are within one quantized step of PyTorch's own module. A kernel and packed
+    weights per input size and input quantization, made on first use.
+    """
+
+    def __init__(self, qconv, *, threads=None):
+        super().__init__()
+        relu = _quantized_conv_types().get(type(qconv))
+        reason = quantized_unsupported_reason(qconv) if relu is not None else \
+            f"expected a quantized Conv2d or ConvReLU2d, got {type(qconv).__name__}"
+        if reason:
+            raise ConversionError([("", reason)])
+        for name in _CONV_ATTRIBUTES:
+            setattr(self, name, getattr(qconv, name))
+        self.relu = relu
+        self.threads = threads
+        self.scale, self.zero_point = float(qconv.scale), int(qconv.zero_point)
+        weight, bias = qconv.weight(), qconv.bias()
+        if weight.qscheme() in (torch.per_tensor_affine, torch.per_tensor_symmetric):
+            self._weight_scales = [float(weight.q_scale())]
+        else:
+            self._weight_scales = [float(v) for v in weight.q_per_channel_scales()]
+        self._hwio = weight.int_repr().permute(2, 3, 1, 0).contiguous().numpy()
+        self._bias = None if bias is None else bias.detach().float().contiguous().numpy()
+        self._layers = {}
+
+    def _layer(self, x):
+        key = (tuple(x.shape), x.q_scale(), x.q_zero_point())
+        layer = self._layers.get(key)
+        if layer is None:
+            n, c, h, w = x.shape
+            kh, kw = self.kernel_size
+            (sh, sw), (dh, dw), (ph, pw) = self.stride, self.dilation, self.padding
+            spec = (f"n={n},c={c},h={h},w={w},oc={self.out_channels},kh={kh},kw={kw},sh={sh},sw={sw},"
+                    f"dh={dh},dw={dw},ph={ph},pw={pw},g={self.groups},bias={int(self._bias is not None)},"
+                    f"src=u8" + (",act=relu" if self.relu else ""))
+            layer = torch_native().TorchQuantizedLayer(spec, self._hwio, x.q_scale(), x.q_zero_point(),
+                                                       self._weight_scales, self.scale,
+                                                       self.zero_point, self._bias)
+            self._layers[key] = layer
+        return layer
+
+    def forward(self, x):
+        if not isinstance(x, torch.Tensor) or x.dtype != torch.quint8 or x.qscheme() != torch.per_tensor_affine:
+            raise TypeError(f"input: expected a quint8 per-tensor quantized tensor, got "
+                            f"{getattr(x, 'dtype', type(x).__name__)}")
+        if x.dim() != 4:
+            raise ValueError(f"input: expected (N, C, H, W), got shape {tuple(x.shape)}")
+        return self._layer(x)(x, 0 if self.threads is None else self.threads)
+
+    def kernels(self):
+        """The kernel names made so far, by (input shape, input scale, input zero point)."""
+        return {key: layer.name for key, layer in self._layers.items()}
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, groups={self.groups}, "
+                f"scale={self.scale}, zero_point={self.zero_point}" + (", relu=True" if self.relu else ""))
+
+
+def _quantized_sites(model):
+    """(path, parent, child name, module) for every quantized Conv2d / ConvReLU2d child."""
+    types = _quantized_conv_types()
+    return [(f"{path}.{name}" if path else name, parent, name, child)
+            for path, parent in model.named_modules()
+            for name, child in parent._modules.items() if type(child) in types]
+
+
 # ---------------------------------------------------------------------------- convert()
 
 
@@ -297,7 +404,8 @@ def _share_hooks(source, target):
 
 def convert(module, *, fold_batchnorm=True, fuse_activations=True, threads=None,
             skip_unsupported=False, inplace=True):
-    """Replaces every nn.Conv2d of an eval-mode model by convjit.torch.Conv2d; returns the model.
+    """Replaces every nn.Conv2d of an eval-mode model by convjit.torch.Conv2d, and every
+    quantized Conv2d / ConvReLU2d by convjit.torch.QuantizedConv2d; returns the model.
 
     fold_batchnorm / fuse_activations: fold a directly following BatchNorm2d, run a directly
     following ReLU / ReLU6 / Hardtanh / LeakyReLU / Hardswish / SiLU / Sigmoid inside the kernel (only where torch.fx shows that nothing
@@ -309,7 +417,10 @@ def convert(module, *, fold_batchnorm=True, fuse_activations=True, threads=None,
     """
     if not isinstance(module, nn.Module):
         raise TypeError(f"module: expected a torch.nn.Module, got {type(module).__name__}")
-    training = [path for path, m in module.named_modules() if m.training]
+    # The modules convert() replaces or folds: a quantized model's other modules keep whatever
+    # flag PyTorch's convert left them (which computes nothing differently for them).
+    training = [path for path, m in module.named_modules()
+                if m.training and isinstance(m, (nn.Conv2d, nn.BatchNorm2d))]
     if training:
         raise ConversionError([(training[0], "is in training mode (convjit computes no gradients): "
                                              "call model.eval() first")])
@@ -322,6 +433,9 @@ def convert(module, *, fold_batchnorm=True, fuse_activations=True, threads=None,
     sites = _conv_sites(module)
     problems = [(f"{path}.{name}" if path else name, reason)
                 for path, _, name, conv in sites if (reason := unsupported_reason(conv))]
+    quantized_sites = _quantized_sites(module)
+    problems += [(path, reason) for path, _, _, qconv in quantized_sites
+                 if (reason := quantized_unsupported_reason(qconv))]
     if problems and not skip_unsupported:
         raise ConversionError(problems)
     for path, reason in problems:
@@ -329,6 +443,9 @@ def convert(module, *, fold_batchnorm=True, fuse_activations=True, threads=None,
 
     replacements = _plan(module, [s for s in sites if not unsupported_reason(s[3])],
                          fold_batchnorm, fuse_activations, threads)
+    replacements += [(parent, name, QuantizedConv2d(qconv, threads=threads))
+                     for _, parent, name, qconv in quantized_sites
+                     if not quantized_unsupported_reason(qconv)]
     for parent, name, new in replacements:
         setattr(parent, name, new)
     return module

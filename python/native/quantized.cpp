@@ -51,14 +51,13 @@ py::dtype dtype_of(DataType type) {
   return py::dtype::of<float>();
 }
 
-// One layer: the spec says the types (src=, dst=), the arrays are NHWC input and HWIO s8
-// weights, the numbers the Quantization's. Returns the NHWC output of the spec's dst type.
-py::array quantized_conv(const std::string& spec, py::handle input, py::handle weight,
-                         float input_scale, std::int32_t input_zero_point,
-                         const std::vector<float>& weight_scales, float output_scale,
-                         std::int32_t output_zero_point, py::handle bias, int threads) {
-  const auto kernel = Jit::global().get(ConvSpec::parse(spec));
-  const ConvShape& s = kernel->shape();
+}  // namespace
+
+QuantizedLayer::QuantizedLayer(const std::string& spec, py::handle weight, float input_scale,
+                               std::int32_t input_zero_point, const std::vector<float>& weight_scales,
+                               float output_scale, std::int32_t output_zero_point, py::handle bias)
+    : kernel_(Jit::global().get(ConvSpec::parse(spec))) {
+  const ConvShape& s = kernel_->shape();
   Quantization q;
   q.input_type = s.src_type;
   q.input_scale = input_scale;
@@ -78,23 +77,49 @@ py::array quantized_conv(const std::string& spec, py::handle input, py::handle w
     else bias_array = typed_array<std::int32_t>(bias, "bias", s.oc);
     bias_data = bias_array.data();
   }
-  const PackedWeights packed = kernel->pack_weights(w.data(), q, bias_data);
+  packed_ = kernel_->pack_weights(w.data(), q, bias_data);
+}
+
+void QuantizedLayer::run_bytes(const void* src, void* dst, int threads) const {
+  py::gil_scoped_release release;
+  kernel_->run_bytes(src, packed_, dst, RunOptions{.threads = threads});
+}
+
+py::array QuantizedLayer::run(py::handle input, int threads) const {
+  const ConvShape& s = kernel_->shape();
   py::array x = s.src_type == DataType::u8
                     ? py::array(typed_array<std::uint8_t>(input, "input", s.src_elems()))
                     : py::array(typed_array<std::int8_t>(input, "input", s.src_elems()));
   py::array out(dtype_of(s.dst_type), std::vector<py::ssize_t>{s.n, s.out_h, s.out_w, s.oc});
-  const void* src = x.data();
-  void* dst = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    kernel->run_bytes(src, packed, dst, RunOptions{.threads = threads});
-  }
+  run_bytes(x.data(), out.mutable_data(), threads);
   return out;
+}
+
+const ConvShape& QuantizedLayer::shape() const { return kernel_->shape(); }
+std::string QuantizedLayer::name() const { return kernel_->name(); }
+
+namespace {
+
+py::array quantized_conv(const std::string& spec, py::handle input, py::handle weight,
+                         float input_scale, std::int32_t input_zero_point,
+                         const std::vector<float>& weight_scales, float output_scale,
+                         std::int32_t output_zero_point, py::handle bias, int threads) {
+  const QuantizedLayer layer(spec, weight, input_scale, input_zero_point, weight_scales,
+                             output_scale, output_zero_point, bias);
+  return layer.run(input, threads);
 }
 
 }  // namespace
 
 void bind_quantized(py::module_& m) {
+  py::class_<QuantizedLayer>(m, "QuantizedLayer")
+      .def(py::init<const std::string&, py::handle, float, std::int32_t, const std::vector<float>&,
+                    float, std::int32_t, py::handle>(),
+           py::arg("spec"), py::arg("weight"), py::arg("input_scale"), py::arg("input_zero_point"),
+           py::arg("weight_scales"), py::arg("output_scale"), py::arg("output_zero_point"),
+           py::arg("bias"))
+      .def("run", &QuantizedLayer::run, py::arg("input"), py::arg("threads"))
+      .def_property_readonly("name", &QuantizedLayer::name);
   m.def("quantized_conv", &quantized_conv, py::arg("spec"), py::arg("input"), py::arg("weight"),
         py::arg("input_scale"), py::arg("input_zero_point"), py::arg("weight_scales"),
         py::arg("output_scale"), py::arg("output_zero_point"), py::arg("bias"), py::arg("threads"));

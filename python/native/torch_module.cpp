@@ -6,11 +6,13 @@
 #include "errors.hpp"
 #include "kernel_handle.hpp"
 #include "layer.hpp"
+#include "quantized.hpp"
 
 #include <convjit/convjit.hpp>
 
 #include <ATen/EmptyTensor.h>
 #include <ATen/Parallel.h>
+#include <ATen/ops/_empty_affine_quantized.h>
 #include <ATen/core/Tensor.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/python_variable.h>
@@ -383,6 +385,42 @@ void require_matching_torch() {
                            "x headers, but PyTorch " + running + " is running; rebuild convjit");
 }
 
+// A quantized convolution on quint8 tensors: the input read where it lies when it is
+// channels_last (else transposed once), the output made channels_last with the module's scale
+// and zero point, and the kernel run between them.
+class TorchQuantizedLayer {
+ public:
+  TorchQuantizedLayer(const std::string& spec, py::handle weight, float input_scale,
+                      std::int32_t input_zero_point, const std::vector<float>& weight_scales,
+                      float output_scale, std::int32_t output_zero_point, py::handle bias)
+      : layer_(spec, weight, input_scale, input_zero_point, weight_scales, output_scale,
+               output_zero_point, bias),
+        output_scale_(output_scale),
+        output_zero_point_(output_zero_point) {}
+
+  py::object call(py::handle input, int threads) const {
+    const at::Tensor& x = tensor_argument(input.ptr(), "input");
+    const ConvShape& s = layer_.shape();
+    if (x.scalar_type() != at::kQUInt8 || x.qscheme() != at::kPerTensorAffine || !x.device().is_cpu())
+      throw_type_error("input", "expected a quint8 per-tensor quantized CPU tensor");
+    require_sizes(x, "input", {s.n, s.c, s.h, s.w});
+    const at::Tensor pixels = in_layout(x, Layout::nhwc);
+    at::Tensor out = at::_empty_affine_quantized({s.n, s.oc, s.out_h, s.out_w},
+                                                 at::device(at::kCPU).dtype(at::kQUInt8),
+                                                 output_scale_, output_zero_point_,
+                                                 at::MemoryFormat::ChannelsLast);
+    layer_.run_bytes(pixels.data_ptr(), out.data_ptr(), threads > 0 ? threads : at::get_num_threads());
+    return py::reinterpret_steal<py::object>(THPVariable_Wrap(std::move(out)));
+  }
+
+  std::string name() const { return layer_.name(); }
+
+ private:
+  QuantizedLayer layer_;
+  double output_scale_;
+  std::int64_t output_zero_point_;
+};
+
 }  // namespace
 
 PYBIND11_MODULE(_torch_native, m) {
@@ -396,6 +434,14 @@ PYBIND11_MODULE(_torch_native, m) {
       .def("refresh", &TorchLayer::refresh)
       .def("kernels", &TorchLayer::kernels)
       .def_property_readonly("conv2d", [](const std::shared_ptr<TorchLayer>& self) { return callable_for(self); });
+  py::class_<TorchQuantizedLayer>(m, "TorchQuantizedLayer")
+      .def(py::init<const std::string&, py::handle, float, std::int32_t, const std::vector<float>&,
+                    float, std::int32_t, py::handle>(),
+           py::arg("spec"), py::arg("weight"), py::arg("input_scale"), py::arg("input_zero_point"),
+           py::arg("weight_scales"), py::arg("output_scale"), py::arg("output_zero_point"),
+           py::arg("bias"))
+      .def("__call__", &TorchQuantizedLayer::call, py::arg("input"), py::arg("threads"))
+      .def_property_readonly("name", &TorchQuantizedLayer::name);
   m.def("module_call", &make_module_call, py::arg("module_class"));
   m.def("conv2d_tensors", &conv2d_tensors, py::arg("input"), py::arg("weight"), py::arg("bias"),
         py::arg("params"), py::arg("threads"));

@@ -197,3 +197,60 @@ def test_torch_quantized_conv2d_is_within_one_step_of_pytorch():
         diff = (got.int_repr().int() - want.int_repr().int()).abs()
         assert diff.max().item() <= 1
         assert (diff == 0).float().mean().item() >= 0.999
+
+
+# ------------------------------------------------------------------ quantized torchvision models
+
+def _quantized_torchvision(name, size):
+    torch = pytest.importorskip("torch")
+    torchvision = pytest.importorskip("torchvision")
+    from torch_support import randomised_batchnorm
+    torch.set_num_threads(1)
+    torch.backends.quantized.engine = "onednn"
+    model = randomised_batchnorm(getattr(torchvision.models.quantization, name)(weights=None, quantize=False))
+    model.fuse_model()
+    model.qconfig = torch.ao.quantization.get_default_qconfig("onednn")
+    torch.ao.quantization.prepare(model, inplace=True)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for _ in range(4):
+            model(torch.randn(1, 3, size, size))
+    return torch.ao.quantization.convert(model, inplace=True)
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "resnet18"])
+def test_converted_quantized_models_match_pytorch_layer_by_layer(name):
+    import copy
+    import torch
+    import convjit.torch as cjt
+    model = _quantized_torchvision(name, 64)
+    converted = cjt.convert(copy.deepcopy(model))
+    replaced = [m for m in converted.modules() if isinstance(m, cjt.QuantizedConv2d)]
+    originals = [m for m in model.modules() if type(m) in cjt._quantized_conv_types()]
+    assert len(replaced) == len(originals) > 0
+    # Each layer given PyTorch's own input: within one step, and equal almost everywhere.
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append((m, i[0], o))) for m in originals]
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        want_logits = model(x)
+    for h in hooks:
+        h.remove()
+    equal = total = 0
+    for module, layer_input, layer_output in seen:
+        got = cjt.QuantizedConv2d(module)(layer_input)
+        diff = (got.int_repr().int() - layer_output.int_repr().int()).abs()
+        assert diff.max().item() <= 1, module
+        equal += (diff == 0).sum().item()
+        total += diff.numel()
+    assert equal / total >= 0.999
+    with torch.no_grad():
+        got_logits = converted(x)
+    assert torch.nn.functional.cosine_similarity(got_logits.flatten(), want_logits.flatten(), dim=0) >= 0.999
+
+
+def test_quantized_conv2d_refuses_a_float_convolution():
+    import torch
+    import convjit.torch as cjt
+    with pytest.raises(cjt.ConversionError, match="quantized Conv2d"):
+        cjt.QuantizedConv2d(torch.nn.Conv2d(4, 4, 3))
