@@ -218,7 +218,7 @@ KernelSchedule make_schedule(const KernelPlan& p) {
   KernelSchedule k;
   k.geometry = make_tile_geometry(p);
   k.registers = register_budget(p.strategy, p.ur_w, p.oc_tile, p.uses_opmasks(), s.sw > 1,
-                                epilogue_temporaries(s), p.kernel_columns);
+                                epilogue_temporaries(s), p.kernel_columns, p.product);
   k.groups = k.geometry.groups_looped;
   k.channel_runs = make_channel_runs(p);
   k.tiles_per_group = channel_tiles_per_group(p);
@@ -243,6 +243,7 @@ KernelSchedule make_schedule(const KernelPlan& p) {
   k.signed_input = s.src_type == DataType::s8;
   k.flip_input_sign = k.signed_input && p.strategy == Strategy::oc_vectors;
   if (s.quantized() && p.strategy == Strategy::depthwise) k.held_load = InputLoad::widened;
+  k.product = p.product;
   k.first_tap_part = first_tap_part * k.geometry.channel_part;
   return k;
 }

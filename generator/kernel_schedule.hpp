@@ -225,6 +225,7 @@ struct KernelSchedule {
   // How a depthwise tile's held inputs are loaded: whole float vectors, or 8-bit input widened.
   InputLoad held_load = InputLoad::vector;
   bool signed_input = false;  // s8 input (widened with sign extension)
+  Product product = Product::fma;  // the plan's: which multiply-add the taps are
 
   std::int64_t kernel_width = 1;  // kw: the kernel columns each tile's taps are listed for
   int held_columns = 1;  // kernel columns per reduction step (KernelPlan::kernel_columns)

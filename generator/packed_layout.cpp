@@ -69,18 +69,23 @@ PackedLayout make_packed_layout(const KernelPlan& p) {
   l.columns = s.kw;
   switch (p.strategy) {
     case Strategy::oc_vectors:
-      l.kind = s.quantized() ? PackedKind::oc_vectors_s8x4 : PackedKind::oc_vectors;
+      l.kind = p.product == Product::dot_quads    ? PackedKind::oc_vectors_s8x4
+               : p.product == Product::pair_quads ? PackedKind::oc_vectors_s16x2
+                                                  : PackedKind::oc_vectors;
       l.lanes = p.lanes;
       l.groups = s.groups;
       l.channels = s.oc_per_group();
       l.input_channels = s.ic_per_group();
       if (s.quantized()) {
-        l.element_bytes = 1;
-        l.input_interleave = 4;
+        const bool pairs = p.product == Product::pair_quads;
+        l.element_bytes = pairs ? 2 : 1;
+        l.input_interleave = pairs ? 2 : 4;
         l.channel_parts = first_tap_part + static_cast<int>(s.kh * s.kw);
       }
       l.input_stride = l.lanes * l.input_interleave;
-      l.column_stride = ceil_div(l.input_channels, l.input_interleave) * l.input_stride;
+      // 8-bit input channels in whole quads (four), zero past icg.
+      l.column_stride = (s.quantized() ? ceil_div(l.input_channels, 4) * 4 : l.input_channels) /
+                        l.input_interleave * l.input_stride;
       l.row_stride = l.columns * l.column_stride;
       l.block_stride = l.rows * l.row_stride;
       l.group_stride = l.blocks * l.block_stride;
@@ -123,7 +128,9 @@ PackedLayout make_packed_layout(const KernelPlan& p) {
       l.row_stride = l.columns * l.column_stride;
       break;
   }
-  const std::int64_t interleaved = ceil_div(l.input_channels, l.input_interleave) * l.input_interleave;
+  const std::int64_t interleaved = s.quantized() && p.strategy == Strategy::oc_vectors
+                                       ? ceil_div(l.input_channels, 4) * 4
+                                       : l.input_channels;
   const std::int64_t weight_bytes =
       l.groups * l.blocks * l.rows * l.columns * interleaved * l.lanes * l.element_bytes;
   l.weight_floats = ceil_div(weight_bytes, 4);

@@ -24,6 +24,8 @@ enum class PackedKind : std::uint8_t {
   width_vectors,  // OIHW as the caller gives it (weights are broadcast, never loaded as vectors)
   winograd,       // U = G g Gᵀ as [e][oc_block][c][lanes], e = row·alpha + column
   oc_vectors_s8x4,  // [g][oc_block][kh][kw][ceil(icg/4)][lanes][4] bytes, zero past icg
+  oc_vectors_s16x2,  // AVX2 8-bit: [g][oc_block][kh][kw][ceil(icg/4)·2][lanes][2] int16, each
+                     // quad of input channels as two pairs (Product::pair_quads)
   depthwise_s32,    // 8-bit depthwise: [c_block][kh][kw][lanes] s8 weights as int16 in the low
                     // half of each 32-bit lane (vpdpwssd's), the high half zero
 };

@@ -185,7 +185,8 @@ bool columns_share_an_l1_set(const ConvShape& s, Strategy strategy) {
 bool tile_fits(const ConvShape& s, Strategy strategy, VectorShape vectors, bool opmasks, int u, int t,
                int held = 1) {
   if (u > kMaxSameSetColumns && columns_share_an_l1_set(s, strategy)) return false;
-  return register_budget(strategy, u, t, opmasks, s.sw > 1, epilogue_temporaries(s), held)
+  return register_budget(strategy, u, t, opmasks, s.sw > 1, epilogue_temporaries(s), held,
+                         product_of(s, strategy, opmasks ? Isa::avx512 : Isa::avx2))
              .total() <= vectors.registers - vectors.reserved;
 }
 
@@ -320,6 +321,24 @@ std::string_view to_string(Strategy strategy) {
     case Strategy::winograd: return "winograd";
   }
   return "?";
+}
+
+std::string_view to_string(Product product) {
+  switch (product) {
+    case Product::fma: return "fma";
+    case Product::dot_quads: return "dot_quads";
+    case Product::pair_quads: return "pair_quads";
+    case Product::widened: return "widened";
+    case Product::widened_pairs: return "widened_pairs";
+  }
+  return "?";
+}
+
+Product product_of(const ConvShape& shape, Strategy strategy, Isa isa) {
+  if (!shape.quantized()) return Product::fma;
+  const bool vnni = isa == Isa::avx512;
+  if (strategy == Strategy::depthwise) return vnni ? Product::widened : Product::widened_pairs;
+  return vnni ? Product::dot_quads : Product::pair_quads;
 }
 
 std::vector<VectorShape> vector_shapes(Isa isa) {
@@ -547,6 +566,7 @@ KernelPlan start_direct_plan(const ConvShape& shape, Isa isa, DirectMemory memor
   p.isa = isa;
   p.kernel_layout = memory.staged ? Layout::nhwc : shape.layout;
   p.strategy = choose_strategy(shape, p.kernel_layout);
+  p.product = product_of(shape, p.strategy, isa);
   return p;
 }
 

@@ -93,6 +93,7 @@ struct KernelPlan {
   int lanes = 8;                // floats per vector
   int vector_registers = 16;
   Strategy strategy = Strategy::oc_vectors;
+  Product product = Product::fma;  // fp32, or how the 8-bit kernels multiply (strategy.hpp)
 
   // Register tile of a direct kernel (Winograd's products have their own, winograd.gemm_*).
   //  oc_vectors / depthwise: ur_w output pixels × oc_tile channel blocks of `lanes`.
@@ -205,6 +206,9 @@ std::optional<KernelPlan> make_wide_depthwise_plan(const ConvShape& shape, Isa i
 // the L2's adjacent-line prefetch fetches.
 constexpr int kWideDepthwiseTileBytes = 128;
 bool is_wide_depthwise_tile(const KernelPlan& plan);
+
+// How a direct kernel of this shape, strategy and instruction set multiplies (Product).
+Product product_of(const ConvShape& shape, Strategy strategy, Isa isa);
 
 // What a plan computes by: direct, or winograd_f2/f4/f6 (the one mapping of tile sizes).
 Algorithm algorithm_of(const KernelPlan& plan);

@@ -36,6 +36,7 @@ void put(float* at, std::int32_t value) { std::memcpy(at, &value, sizeof value);
 // bits flipped, as x + 128 in u8, so its zero point moves by 128 too; depthwise kernels
 // sign-extend it.
 std::int64_t summed_zero_point(const KernelPlan& plan, const Quantization& q) {
+  // Channel vectors (quads) read s8 input with flipped sign bits; depthwise sign-extends it.
   const bool flipped = plan.shape.src_type == DataType::s8 && plan.strategy == Strategy::oc_vectors;
   return q.input_zero_point + (flipped ? 128 : 0);
 }
@@ -58,8 +59,10 @@ void pack_quantized_for_plan(const KernelPlan& plan, const Quantization& q,
   // oc_vectors_s8x4 holds the weights as bytes; depthwise_s32 as the low 16 bits of a 32-bit
   // lane whose high 16 are zero, so vpdpwssd's second product (the input's upper half, its
   // sign for s8 input, times 0) adds nothing.
+  // oc_vectors_s16x2 as int16.
   auto store_weight = [&](std::int64_t at, std::int8_t w) {
     if (l.element_bytes == 1) reinterpret_cast<std::int8_t*>(out)[at] = w;
+    else if (l.element_bytes == 2) reinterpret_cast<std::int16_t*>(out)[at] = w;
     else put(out + at, static_cast<std::uint16_t>(static_cast<std::int16_t>(w)));
   };
   auto part = [&](int p, std::int64_t g, std::int64_t o) {

@@ -5,7 +5,8 @@
 namespace convjit {
 
 RegisterBudget register_budget(Strategy strategy, int columns, int blocks, bool opmasks,
-                               bool gathers, int epilogue_temporaries, int held_columns) {
+                               bool gathers, int epilogue_temporaries, int held_columns,
+                               Product product) {
   RegisterBudget b;
   b.accumulators = columns * blocks;
   switch (strategy) {
@@ -28,6 +29,11 @@ RegisterBudget register_budget(Strategy strategy, int columns, int blocks, bool 
     case Strategy::winograd:  // WinogradSchedule budgets its own phases
       break;
   }
+  if (product == Product::pair_quads) {
+    b.weights = 2 * blocks;  // the quad's two int16 pairs of each lane
+    b.pair_input = 1;
+  }
+  if (product == Product::pair_quads || product == Product::widened_pairs) b.product = 1;
   b.epilogue = std::max(0, epilogue_temporaries - b.free_at_store());
   return b;
 }

@@ -15,6 +15,9 @@ struct RegisterBudget {
   int masked_input = 0;   // depthwise: an input vector that several held kernel columns use
   int lane_mask = 0;      // avx2 (no opmasks): a vector lane mask for tails
   int gather_index = 0;   // strided width vectors: the gather's lane offsets
+  int product = 0;        // AVX2 8-bit: vpmaddwd's result before vpaddd adds it
+  int pair_input = 0;     // AVX2 8-bit channel vectors: a quad's first byte pair (the
+                          // broadcast register holds the second)
   // oc vectors on avx2: the tail mask of a residual's masked read at the store reuses the
   // broadcast register (stores come after the last broadcast), so it costs nothing. (The
   // tail stores themselves are pieces and need no mask: vector_store.hpp.)
@@ -33,7 +36,7 @@ struct RegisterBudget {
 
   int total() const {
     return accumulators + weights + inputs + broadcast + masked_input + lane_mask + gather_index +
-           epilogue;
+           product + pair_input + epilogue;
   }
 };
 
@@ -42,7 +45,10 @@ struct RegisterBudget {
 // epilogue_temporaries: what the tile epilogue's activation needs (TileEpilogue::temporaries);
 // held_columns: the kernel columns whose weights a depthwise tile holds at once
 // (KernelPlan::kernel_columns).
+// product: how the kernel multiplies (AVX2 8-bit products need a register for vpmaddwd's
+// result, and channel vectors two weight vectors per block and one more input).
 RegisterBudget register_budget(Strategy strategy, int columns, int blocks, bool opmasks,
-                               bool gathers, int epilogue_temporaries, int held_columns);
+                               bool gathers, int epilogue_temporaries, int held_columns,
+                               Product product = Product::fma);
 
 }  // namespace convjit

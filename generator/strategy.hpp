@@ -23,4 +23,20 @@ enum class Strategy : std::uint8_t {
 
 std::string_view to_string(Strategy strategy);
 
+// How a direct kernel multiplies and adds: the data type's dimension of a plan, from the
+// shape's types and the instruction set.
+enum class Product : std::uint8_t {
+  fma,            // fp32: vfmadd231ps (fmla)
+  // 8-bit channel vectors: a broadcast group of four input bytes (a quad) against packed weights.
+  dot_quads,      // AVX512-VNNI: vpdpbusd sums a quad's four u8·s8 products into each lane
+  pair_quads,     // AVX2: the quad's two byte pairs widened to int16 (vpshufb), vpmaddwd against
+                  // int16 weight pairs, vpaddd: exact, no int16 saturation on the way
+  // 8-bit depthwise: each lane's byte widened to 32 bits, times an int16 weight in the low half
+  // of a lane whose high half is zero.
+  widened,        // AVX512-VNNI: vpdpwssd
+  widened_pairs,  // AVX2: vpmaddwd, then vpaddd
+};
+
+std::string_view to_string(Product product);
+
 }  // namespace convjit

@@ -23,11 +23,13 @@ TileGeometry make_tile_geometry(const KernelPlan& p) {
     case Strategy::oc_vectors: {
       // 8-bit input steps over groups of four input channels (one 32-bit lane of vpdpbusd).
       const std::int64_t fs = s.src_element_bytes(), fd = s.dst_element_bytes();
-      const std::int64_t step_channels = p.packed.input_interleave;
+      const std::int64_t step_channels = s.quantized() ? 4 : 1;
       g.src_row = s.w * s.src_pixel_stride() * fs;
       g.src_kh = s.dh * g.src_row;
       g.src_kw = s.dw * s.src_pixel_stride() * fs;
       g.src_ic = step_channels * fs;
+      // A step's weights: every interleaved group of its input channels.
+      g.wei_ic = p.packed.input_stride * p.packed.element_bytes * (step_channels / p.packed.input_interleave);
       g.reduction_ic = icg / step_channels;
       g.tail_channels = static_cast<int>(icg % step_channels);
       g.src_column = s.sw * s.src_pixel_stride() * fs;

@@ -9,6 +9,7 @@
 #include "runtime/kernel_state.hpp"
 #include "runtime/observability.hpp"
 #include "runtime/thread_count.hpp"
+#include "core/cpu_features.hpp"
 #include "runtime/tuner.hpp"
 #include "runtime/tuning_cache.hpp"
 
@@ -130,7 +131,12 @@ std::shared_ptr<const Kernel> Jit::compile(const ConvShape& shape) const {
   const auto start = std::chrono::steady_clock::now();
   // The team the kernel's runs will have by default: the Jit's threads, or its pool's.
   const int team = pool_ && !threads_asked_ ? std::clamp(pool_->threads(), 1, kMaxThreads) : threads_;
-  KernelPlan model = plan_for(shape, backend_, isa_, algo_, team);
+  // 8-bit AVX-512 kernels need AVX512-VNNI: a CPU with AVX-512 but without it computes them at
+  // avx2 unless avx512 was asked for (which then says why it cannot).
+  const Isa isa = shape.quantized() && isa_ == Isa::avx512 && !isa_asked_ && !cpu_has_avx512_vnni()
+                      ? Isa::avx2
+                      : isa_;
+  KernelPlan model = plan_for(shape, backend_, isa, algo_, team);
   std::shared_ptr<BackendSession> session;
   if (backend_ == Backend::llvm) session = sessions().find(this);
   std::shared_ptr<const KernelPlan> plan;

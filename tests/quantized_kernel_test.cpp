@@ -1,8 +1,9 @@
-// The 8-bit kernels (Xbyak, AVX512-VNNI): bit for bit equal to the exact reference
-// (core/quantized_reference.hpp) on random shapes of every padding, stride, dilation, group
-// count, channel count (partial groups of four), pixel stride, data type and bias kind, in
-// buffers flush against guard pages; then the zero point's compensation at the borders, and
-// what an 8-bit kernel refuses. On a CPU without AVX512-VNNI every case is skipped, visibly.
+// The 8-bit kernels (Xbyak: AVX512-VNNI, and AVX2's exact int16 pairs): bit for bit equal to
+// the exact reference (core/quantized_reference.hpp) on random shapes of every padding, stride,
+// dilation, group count, channel count (partial groups of four), pixel stride, data type and
+// bias kind, in buffers flush against guard pages; then the zero point's compensation at the
+// borders, and what an 8-bit kernel refuses. Each case runs on every instruction set the CPU
+// has; the AVX-512 ones are skipped, visibly, without AVX512-VNNI.
 #define BOOST_TEST_MODULE quantized_kernel
 #include <boost/test/unit_test.hpp>
 
@@ -12,6 +13,7 @@
 
 #include "core/cpu_features.hpp"
 #include "core/quantized_reference.hpp"
+#include "runtime/kernel_state.hpp"
 #include "tests/support/guarded_buffer.hpp"
 #include "tests/support/test_support.hpp"
 
@@ -32,6 +34,10 @@ namespace {
 boost::test_tools::assertion_result cpu_runs_vnni(boost::unit_test::test_unit_id) {
   return skip_unless(cpu_has_avx512_vnni(),
                      "this CPU has no AVX512-VNNI (or AVX512-BW): its 8-bit kernels are not built");
+}
+
+boost::test_tools::assertion_result cpu_runs_avx2(boost::unit_test::test_unit_id) {
+  return skip_unless(cpu_has_avx2_fma(), "this CPU has no AVX2+FMA: no Xbyak kernels run here");
 }
 
 // Bytes in a guarded buffer, flush against the guard page on `side`: a kernel that reads or
@@ -195,10 +201,20 @@ std::vector<std::byte> kernel_output(Jit& jit, const Layer& layer, GuardSide sid
   return {dst.span().begin(), dst.span().end()};
 }
 
-Jit& vnni_jit() {
-  static Jit jit(JitOptions{.backend = Backend::xbyak, .isa = Isa::avx512, .threads = 1,
-                            .tune = Tuning::off});
-  return jit;
+Jit& jit_for(Isa isa) {
+  static Jit avx2(JitOptions{.backend = Backend::xbyak, .isa = Isa::avx2, .threads = 1,
+                             .tune = Tuning::off});
+  static Jit avx512(JitOptions{.backend = Backend::xbyak, .isa = Isa::avx512, .threads = 1,
+                               .tune = Tuning::off});
+  return isa == Isa::avx512 ? avx512 : avx2;
+}
+
+// The instruction sets whose 8-bit kernels this CPU runs: avx2 always (the suite needs it),
+// avx512 with AVX512-VNNI.
+std::vector<Isa> isas_here() {
+  std::vector<Isa> isas{Isa::avx2};
+  if (cpu_has_avx512_vnni()) isas.push_back(Isa::avx512);
+  return isas;
 }
 
 std::string describe(const Layer& layer) {
@@ -219,10 +235,12 @@ std::string first_difference(const Layer& layer, const std::vector<std::byte>& g
 
 void check_equal_to_reference(const Layer& layer, GuardSide side) {
   const std::byte fill{0x5A};
-  const std::vector<std::byte> got = kernel_output(vnni_jit(), layer, side, fill);
   const std::vector<std::byte> want = reference_output(layer, fill);
-  const std::string difference = first_difference(layer, got, want);
-  BOOST_TEST(difference.empty(), difference);
+  for (Isa isa : isas_here()) {
+    const std::vector<std::byte> got = kernel_output(jit_for(isa), layer, side, fill);
+    const std::string difference = first_difference(layer, got, want);
+    BOOST_TEST(difference.empty(), to_string(isa) << ": " << difference);
+  }
 }
 
 Layer layer_of(const std::string& spec, std::uint64_t seed) {
@@ -232,9 +250,10 @@ Layer layer_of(const std::string& spec, std::uint64_t seed) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(quantized_kernel, *boost::unit_test::precondition(cpu_runs_vnni))
+BOOST_AUTO_TEST_SUITE(quantized_kernel, *boost::unit_test::precondition(cpu_runs_avx2))
 
 BOOST_AUTO_TEST_CASE(random_shapes_equal_the_reference_bit_for_bit) {
+  BOOST_TEST_MESSAGE("8-bit kernels checked here at: " << (isas_here().size() == 2 ? "avx2, avx512" : "avx2"));
   std::mt19937_64 rng(20261207);
   constexpr int kShapes = 2000;
   for (int i = 0; i < kShapes; ++i) {
@@ -274,13 +293,14 @@ BOOST_AUTO_TEST_CASE(relu_clamps_at_the_output_zero_point) {
   Layer layer = layer_of("c=16,h=6,w=6,oc=16,k=3,p=1,src=u8,act=relu", 11);
   layer.q.output_zero_point = 100;
   check_equal_to_reference(layer, GuardSide::trailing);
-  const std::vector<std::byte> got = kernel_output(vnni_jit(), layer, GuardSide::trailing, std::byte{0});
+  const std::vector<std::byte> got =
+      kernel_output(jit_for(isas_here().back()), layer, GuardSide::trailing, std::byte{0});
   BOOST_TEST(std::all_of(got.begin(), got.end(), [](std::byte b) { return static_cast<int>(b) >= 100; }));
 }
 
 BOOST_AUTO_TEST_CASE(batches_and_threads_give_the_same_bytes) {
   Layer layer = layer_of("n=3,c=32,h=11,w=10,oc=48,k=3,p=1,src=u8", 13);
-  const auto kernel = vnni_jit().get(layer.shape);
+  const auto kernel = jit_for(isas_here().back()).get(layer.shape);
   const PackedWeights packed = kernel->pack_weights(layer.weights.data(), layer.q, layer.bias());
   std::vector<std::byte> one(layer.dst_bytes()), two(layer.dst_bytes());
   kernel->run_bytes(layer.src.data(), packed, one.data(), RunOptions{.threads = 1});
@@ -291,7 +311,7 @@ BOOST_AUTO_TEST_CASE(batches_and_threads_give_the_same_bytes) {
 
 BOOST_AUTO_TEST_CASE(an_8bit_kernel_refuses_what_does_not_fit_it) {
   Layer layer = layer_of("c=8,h=4,w=4,oc=8,k=3,src=u8", 17);
-  const auto kernel = vnni_jit().get(layer.shape);
+  const auto kernel = jit_for(Isa::avx2).get(layer.shape);
   const std::vector<float> floats(1024);
   std::vector<float> out(1024);
   BOOST_TEST(error_field([&] { kernel->pack_weights(floats.data(), nullptr); }) == "weights");
@@ -317,18 +337,26 @@ BOOST_AUTO_TEST_CASE(an_8bit_kernel_refuses_what_does_not_fit_it) {
   std::vector<std::byte> dst(layer.dst_bytes());
   BOOST_TEST(error_field([&] { kernel->run_bytes(layer.src.data(), PackedWeights{}, dst.data()); }) == "weights");
   // An fp32 kernel takes no 8-bit packing.
-  const auto fp32 = vnni_jit().get(ConvSpec::parse("c=8,h=4,w=4,oc=8,k=3").resolve());
+  const auto fp32 = jit_for(Isa::avx2).get(ConvSpec::parse("c=8,h=4,w=4,oc=8,k=3").resolve());
   BOOST_TEST(error_field([&] { fp32->pack_weights(layer.weights.data(), layer.q, nullptr); }) == "weights");
 }
 
-BOOST_AUTO_TEST_CASE(only_xbyak_at_avx512_generates_8bit_kernels_so_far) {
+BOOST_AUTO_TEST_CASE(only_xbyak_generates_8bit_kernels_so_far) {
   const ConvShape shape = ConvSpec::parse("c=8,h=4,w=4,oc=8,k=3,src=u8").resolve();
   for (Backend backend : {Backend::llvm, Backend::generic, Backend::reference}) {
     Jit jit(JitOptions{.backend = backend, .threads = 1, .tune = Tuning::off});
     BOOST_TEST(error_field([&] { jit.get(shape); }) == "backend", to_string(backend));
   }
-  Jit avx2(JitOptions{.backend = Backend::xbyak, .isa = Isa::avx2, .threads = 1, .tune = Tuning::off});
-  BOOST_TEST(error_field([&] { avx2.get(shape); }) == "isa");
+}
+
+BOOST_AUTO_TEST_CASE(avx2_kernels_multiply_int16_pairs_and_avx512_ones_use_vnni) {
+  const ConvShape shape = ConvSpec::parse("c=8,h=4,w=4,oc=8,k=3,src=u8").resolve();
+  BOOST_TEST((kernel_plan(*jit_for(Isa::avx2).get(shape)).product == Product::pair_quads));
+  const ConvShape depthwise = ConvSpec::parse("c=24,h=4,w=4,oc=24,k=3,g=24,src=s8").resolve();
+  BOOST_TEST((kernel_plan(*jit_for(Isa::avx2).get(depthwise)).product == Product::widened_pairs));
+  if (!cpu_has_avx512_vnni()) return;
+  BOOST_TEST((kernel_plan(*jit_for(Isa::avx512).get(shape)).product == Product::dot_quads));
+  BOOST_TEST((kernel_plan(*jit_for(Isa::avx512).get(depthwise)).product == Product::widened));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -99,6 +99,26 @@ void XbyakBuilder::widening_load(const Xmm& dst, const Xbyak::Address& src, bool
   else vpmovzxbd(to, src);
 }
 
+void XbyakBuilder::load_bytes(const Xmm& dst, const Reg64& base, std::int64_t disp, int bytes,
+                              const Reg64& a, const Reg64& b) {
+  if (bytes < 1 || bytes > 7) throw Error("plan", "internal: load_bytes takes 1 to 7 bytes");
+  bool first = true;
+  for (int offset = 0, piece = 4; piece >= 1; piece /= 2) {
+    if (!(bytes & piece)) continue;
+    const Reg64& into = first ? a : b;
+    if (piece == 4) mov(into.cvt32(), util::dword[base + displacement(disp + offset)]);
+    else if (piece == 2) movzx(into.cvt32(), util::word[base + displacement(disp + offset)]);
+    else movzx(into.cvt32(), util::byte[base + displacement(disp + offset)]);
+    if (!first) {
+      shl(b, 8 * offset);
+      or_(a, b);
+    }
+    first = false;
+    offset += piece;
+  }
+  vmovq(Xmm(dst.getIdx()), a);
+}
+
 void XbyakBuilder::masked_store(const Xbyak::Address& dst, const Xmm& src) {
   if (plan_.uses_opmasks()) vmovups(dst | kMask, src);
   else vmaskmovps(dst, mask_, src);
@@ -207,8 +227,8 @@ void XbyakBuilder::emit_tile_epilogue(const TileEpilogue& e, const EpilogueOpera
 
 void XbyakBuilder::emit_conversion(const TileEpilogue& e, const EpilogueOperands& o) {
   if (e.conversion == Conversion::none || e.conversion == Conversion::integer) return;
-  if (!o.parameters || o.temporaries.empty() || !plan_.uses_opmasks())
-    throw Error("plan", "internal: an 8-bit conversion needs its parameters, a temporary and AVX-512");
+  if (!o.parameters || (o.temporaries.empty() && !o.multiplier))
+    throw Error("plan", "internal: an 8-bit conversion needs its parameters and a temporary");
   auto part = [&](QuantizedPart p) { return at(*o.parameters, o.parameter_disp + p * e.channel_part); };
   const Xmm multiplier = o.multiplier ? *o.multiplier : o.temporaries.front();
   vcvtdq2ps(o.value, o.value);
@@ -227,12 +247,36 @@ void XbyakBuilder::emit_output_store(const TileEpilogue& e, const VectorStore& s
   if (e.conversion != Conversion::requantize) return emit_vector_store(store, base, disp, value, scratch);
   const Xbyak::Address out = at(base, disp);
   const bool u8 = e.output == DataType::u8;
-  if (store.partial()) {  // the current mask holds the store's lanes
-    if (u8) vpmovusdb(out | kMask, value);
-    else vpmovsdb(out | kMask, value);
-  } else {
-    if (u8) vpmovusdb(out, value);
-    else vpmovsdb(out, value);
+  if (plan_.uses_opmasks()) {
+    if (store.partial()) {  // the current mask holds the store's lanes
+      if (u8) vpmovusdb(out | kMask, value);
+      else vpmovsdb(out | kMask, value);
+    } else {
+      if (u8) vpmovusdb(out, value);
+      else vpmovsdb(out, value);
+    }
+    return;
+  }
+  // AVX2: eight int32 lanes packed to eight bytes in the low quadword (the values are already
+  // in the type's range, so the saturating packs change nothing), then stored in pieces of 4,
+  // 2 and 1 bytes for a tail.
+  const Xmm low(value.getIdx());
+  vpackssdw(value, value, value);
+  vpermq(Xbyak::Ymm(value.getIdx()), Xbyak::Ymm(value.getIdx()), 0x08);
+  if (u8) vpackuswb(low, low, low);
+  else vpacksswb(low, low, low);
+  const int lanes = std::popcount(store.lanes);
+  if (!store.partial() && plan_.lanes == 8) {
+    vmovq(out, low);
+    return;
+  }
+  for (int offset = 0, piece = 4; piece >= 1; piece /= 2) {
+    if (!(lanes & piece)) continue;
+    const Xbyak::Address to = at(base, disp + offset);
+    if (piece == 4) vpextrd(to, low, static_cast<std::uint8_t>(offset / 4));
+    else if (piece == 2) vpextrw(to, low, static_cast<std::uint8_t>(offset / 2));
+    else vpextrb(to, low, static_cast<std::uint8_t>(offset));
+    offset += piece;
   }
 }
 

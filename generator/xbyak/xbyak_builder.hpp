@@ -46,6 +46,11 @@ class XbyakBuilder : public Xbyak::CodeGenerator {
   // Bytes widened to the 32-bit lanes of dst (sign- or zero-extended); `masked`: only the
   // current mask's lanes read (avx512), the others zero.
   void widening_load(const Xbyak::Xmm& dst, const Xbyak::Address& src, bool sign_extend, bool masked);
+  // Exactly `bytes` (1 to 7) bytes from [base + disp] into the low bytes of dst, the others
+  // zero, through plain 4-, 2- and 1-byte loads into the general registers a and b: no byte
+  // past them is read (AVX2 has no masked byte loads).
+  void load_bytes(const Xbyak::Xmm& dst, const Xbyak::Reg64& base, std::int64_t disp, int bytes,
+                  const Xbyak::Reg64& a, const Xbyak::Reg64& b);
   // Gathers the current mask's lanes from a VSIB address; the mask is used up.
   void gather(const Xbyak::Xmm& dst, const Xbyak::Address& src);
 

@@ -38,6 +38,9 @@ const Xbyak::Opmask kPartialQuad = util::k2;  // 8-bit: the bytes of a partial g
 
 // s8 input: every byte's sign bit flipped turns x into x + 128 as u8 (vpdpbusd's unsigned side).
 constexpr std::uint32_t kSignBits = 0x80808080u;
+// AVX2 8-bit: vpshufb controls that spread a broadcast quad's first and second byte pairs
+// into each lane's two int16 halves (0x80: a zero byte), for vpmaddwd.
+constexpr std::uint32_t kFirstPair = 0x80018000u, kSecondPair = 0x80038002u;
 
 // Stack slots for loop state that is touched once per row segment or less.
 enum Slot : int {
@@ -62,6 +65,8 @@ XbyakEmitter::XbyakEmitter(const KernelPlan& plan, const KernelSchedule& schedul
   allocate_vector_registers();
   declare_epilogue_constants(schedule_.epilogue);
   if (schedule_.flip_input_sign) declare_constant(std::bit_cast<float>(kSignBits));
+  if (schedule_.product == Product::pair_quads)
+    for (std::uint32_t control : {kFirstPair, kSecondPair}) declare_constant(std::bit_cast<float>(control));
   emit_prologue();
   emit_groups();
   emit_return(kFrameBytes);
@@ -84,6 +89,8 @@ void XbyakEmitter::allocate_vector_registers() {
   if (budget.lane_mask) mask_ = regs.take("lane mask");
   if (budget.mask_in_broadcast) mask_ = broadcast_;
   if (budget.gather_index) gather_index_ = regs.take("gather offsets");
+  if (budget.product) product_ = regs.take("product");
+  if (budget.pair_input) pair_input_ = regs.take("first byte pair");
   if (!plan_.uses_opmasks()) use_mask_register(mask_);
   // At a store the reduction is over, so its registers are free (RegisterBudget::free_at_store
   // has the order): the epilogue's temporaries, the first of them also the store's scratch (a
@@ -125,7 +132,7 @@ void XbyakEmitter::emit_prologue() {
   }
   if (schedule_.registers.gather_index)
     vmovups(gather_index_, util::ptr[util::rip + gather_offsets_]);
-  if (geo_.tail_channels > 0) {
+  if (geo_.tail_channels > 0 && plan_.uses_opmasks()) {
     mov(kTmp.cvt32(), (1u << geo_.tail_channels) - 1u);
     kmovw(kPartialQuad, kTmp.cvt32());
   }
@@ -438,31 +445,59 @@ void XbyakEmitter::emit_width_vector_taps(const std::vector<TileTap>& taps,
 void XbyakEmitter::emit_broadcast_taps(const std::vector<TileTap>& taps, const ChannelTileRun& run,
                                        const ReductionStep& step, const Reg64& src,
                                        const Reg64& wei) {
-  for (int b = 0; b < run.blocks; ++b)
-    vmovups(weights_[b], at(wei, step.wei_offset + b * geo_.wei_block));
+  const bool pairs = schedule_.product == Product::pair_quads;
+  const std::int64_t second_pair = geo_.wei_ic / 2;  // pair_quads: the quad's second pair's weights
+  for (int b = 0; b < run.blocks; ++b) {
+    const std::int64_t at_block = step.wei_offset + b * geo_.wei_block;
+    if (!pairs) {
+      vmovups(weights_[b], at(wei, at_block));
+      continue;
+    }
+    vmovups(weights_[2 * b], at(wei, at_block));
+    vmovups(weights_[2 * b + 1], at(wei, at_block + second_pair));
+  }
   for (const TileTap& tap : taps) {
-    const Xbyak::Address input = at(src, step.src_offset + tap.src_offset);
+    const std::int64_t disp = step.src_offset + tap.src_offset;
     if (tap.load != InputLoad::broadcast_quad) {
-      vbroadcastss(broadcast_, input);
+      vbroadcastss(broadcast_, at(src, disp));
       for (int b = 0; b < run.blocks; ++b) vfmadd231ps(acc(tap.column, b), weights_[b], broadcast_);
       continue;
     }
-    emit_quad_broadcast(input, step.partial_channels);
-    for (int b = 0; b < run.blocks; ++b) vpdpbusd(acc(tap.column, b), broadcast_, weights_[b]);
+    emit_quad_broadcast(src, disp, step.partial_channels);
+    if (!pairs) {
+      for (int b = 0; b < run.blocks; ++b) vpdpbusd(acc(tap.column, b), broadcast_, weights_[b]);
+      continue;
+    }
+    vpshufb(pair_input_, broadcast_, constant(std::bit_cast<float>(kFirstPair)));
+    vpshufb(broadcast_, broadcast_, constant(std::bit_cast<float>(kSecondPair)));
+    for (int b = 0; b < run.blocks; ++b) {
+      const Xmm a = acc(tap.column, b);
+      vpmaddwd(product_, pair_input_, weights_[2 * b]);
+      vpaddd(a, a, product_);
+      vpmaddwd(product_, broadcast_, weights_[2 * b + 1]);
+      vpaddd(a, a, product_);
+    }
   }
 }
 
 // Four input channels' bytes into every 32-bit lane; a partial group reads only its bytes
-// (masked, so the bytes past it are neither read nor able to fault) and leaves the rest zero.
-void XbyakEmitter::emit_quad_broadcast(const Xbyak::Address& input, int partial_channels) {
-  if (partial_channels > 0) {
-    const Xmm low(broadcast_.getIdx());
-    vmovdqu8(low | kPartialQuad | T_z, input);
+// (masked, or assembled from narrower loads on AVX2, so the bytes past it are neither read nor
+// able to fault) and leaves the rest zero.
+void XbyakEmitter::emit_quad_broadcast(const Reg64& src, std::int64_t disp, int partial_channels) {
+  const Xmm low(broadcast_.getIdx());
+  if (partial_channels == 0) {
+    vpbroadcastd(broadcast_, at(src, disp));
+  } else if (plan_.uses_opmasks()) {
+    vmovdqu8(low | kPartialQuad | T_z, at(src, disp));
     vpbroadcastd(broadcast_, low);
   } else {
-    vpbroadcastd(broadcast_, input);
+    load_bytes(low, src, disp, partial_channels, kTmp, kWide);
+    vpbroadcastd(broadcast_, low);
   }
-  if (schedule_.flip_input_sign) vpxord(broadcast_, broadcast_, constant(std::bit_cast<float>(kSignBits)));
+  if (!schedule_.flip_input_sign) return;
+  const Xbyak::Address sign_bits = constant(std::bit_cast<float>(kSignBits));
+  if (plan_.uses_opmasks()) vpxord(broadcast_, broadcast_, sign_bits);
+  else vpxor(broadcast_, broadcast_, sign_bits);
 }
 
 // A depthwise step: the weights of its kernel columns in registers, then each input vector
@@ -479,12 +514,20 @@ void XbyakEmitter::emit_held_input_taps(const TileWalk& walk, const ChannelTileR
   const bool widened = schedule_.held_load == InputLoad::widened;
   for (const HeldInput& input : inputs)
     for (int b = 0; b < run.blocks; ++b) {
-      const Xbyak::Address at_input = at(src, step.src_offset + input.src_offset + b * geo_.src_block);
+      const std::int64_t disp = step.src_offset + input.src_offset + b * geo_.src_block;
+      const Xbyak::Address at_input = at(src, disp);
       const bool tail = run.has_tail && b == run.blocks - 1;
       if (widened) {
-        emit_widened_load(at_input, tail);
-        for (const HeldInputUse& use : input.uses)
-          vpdpwssd(acc(use.column, b), masked_input_, weight(use.kw, b));
+        emit_widened_load(src, disp, tail);
+        for (const HeldInputUse& use : input.uses) {
+          const Xmm a = acc(use.column, b);
+          if (schedule_.product == Product::widened) {
+            vpdpwssd(a, masked_input_, weight(use.kw, b));
+            continue;
+          }
+          vpmaddwd(product_, masked_input_, weight(use.kw, b));
+          vpaddd(a, a, product_);
+        }
         continue;
       }
       if (input.uses.size() == 1 && !tail) {
@@ -501,8 +544,16 @@ void XbyakEmitter::emit_held_input_taps(const TileWalk& walk, const ChannelTileR
 
 // 8-bit depthwise: a vector's bytes widened to 32-bit lanes; a tail reads only its lanes'
 // bytes (the mask the tile set), the others zero.
-void XbyakEmitter::emit_widened_load(const Xbyak::Address& input, bool tail) {
-  widening_load(masked_input_, input, schedule_.signed_input, tail);
+void XbyakEmitter::emit_widened_load(const Reg64& src, std::int64_t disp, bool tail) {
+  if (!tail || plan_.uses_opmasks()) {
+    widening_load(masked_input_, at(src, disp), schedule_.signed_input, tail);
+    return;
+  }
+  // AVX2: the tail's bytes assembled from narrower loads, then widened from the register.
+  const Xmm low(masked_input_.getIdx());
+  load_bytes(low, src, disp, plan_.oc_tail_lanes, kTmp, kWide);
+  if (schedule_.signed_input) vpmovsxbd(masked_input_, low);
+  else vpmovzxbd(masked_input_, low);
 }
 
 void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,
@@ -525,7 +576,8 @@ void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,
                               &kBias, block * geo_.bias_block};
     if (converts) operands.multiplier = &weights_.at(static_cast<std::size_t>(block));
     emit_tile_epilogue(epilogue, operands);
-    emit_output_store(epilogue, store, dst, disp, a, free_at_store_.at(0));
+    // The store's scratch must not be a register that holds a block's multiplier.
+    emit_output_store(epilogue, store, dst, disp, a, free_at_store_.at(converts ? run.blocks : 0));
   };
   if (plan_.strategy == Strategy::width_vectors) {
     for (int o = 0; o < run.blocks; ++o)

@@ -43,8 +43,8 @@ class XbyakEmitter : public XbyakBuilder {
                  const std::vector<ReductionStep>& steps, const ChannelTileRun& run);
   void emit_tile_init(const TileWalk& walk, const TileBase& base, const ChannelTileRun& run);
   void emit_padding_taps(const TileWalk& walk, const RowPass& pass, const ChannelTileRun& run);
-  void emit_quad_broadcast(const Xbyak::Address& input, int partial_channels);
-  void emit_widened_load(const Xbyak::Address& input, bool tail);
+  void emit_quad_broadcast(const Xbyak::Reg64& src, std::int64_t disp, int partial_channels);
+  void emit_widened_load(const Xbyak::Reg64& src, std::int64_t disp, bool tail);
   void emit_looped_reduction(const TileWalk& walk, const TileBase& base, const RowPass& pass,
                              const ChannelTileRun& run);
   // The taps of one reduction step; src/wei registers plus the step's offsets locate them.
@@ -74,6 +74,7 @@ class XbyakEmitter : public XbyakBuilder {
   std::vector<Xbyak::Xmm> weights_;  // oc/depthwise: one per block
   std::vector<Xbyak::Xmm> inputs_;   // width: one per vector
   Xbyak::Xmm broadcast_, mask_, gather_index_, masked_input_;
+  Xbyak::Xmm product_, pair_input_;  // AVX2 8-bit: vpmaddwd's result; a quad's first byte pair
   std::vector<Xbyak::Xmm> free_at_store_;  // the reduction's registers, the epilogue's at a store
   Xbyak::Label gather_offsets_;  // after the constant pool
 };
