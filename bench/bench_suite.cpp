@@ -273,7 +273,8 @@ double max_quantized_difference(const Case& c, const ConvShape& s, const ShapeDa
 }
 
 // convjit's 8-bit kernels equal the exact reference; a library that rounds in its own order
-// is held to within one step (f32 output: a relative 1e-5 of the largest value).
+// is expected within one step (f32 output: a relative 1e-5 of the largest value), and marked
+// inexact beyond.
 void check_quantized(Case& c, const ConvShape& shape, const ShapeData& d) {
   c.max_abs_err = max_quantized_difference(c, shape, d);
   double bound = is_convjit_backend(c.backend) ? 0.0 : 1.0;
@@ -287,6 +288,12 @@ void check_quantized(Case& c, const ConvShape& shape, const ShapeData& d) {
     bound = 1e-5 * largest;
   }
   if (c.max_abs_err <= bound) return;
+  if (!is_convjit_backend(c.backend)) {
+    // A library's int8 path may be inexact by design (oneDNN halves the weights where there is
+    // no VNNI, to keep vpmaddubsw from saturating): timed, and marked, as what users get.
+    c.impl += " [inexact: up to " + json_number(c.max_abs_err, 6) + " from the exact result]";
+    return;
+  }
   c.status = "mismatch";
   c.reason = "output differs from the exact 8-bit reference by up to " +
              json_number(c.max_abs_err, 6) + " (allowed " + json_number(bound, 6) + ")";

@@ -36,6 +36,20 @@ bool cpu_has_avx512_vnni() {
   return has;
 }
 
+bool cpu_has_avx_vnni() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return cpu_has_avx2_fma() && __builtin_cpu_supports("avxvnni");
+  }();
+  return has;
+}
+
+bool avx2_kernels_use_vnni() {
+  const char* setting = std::getenv("CONVJIT_AVX_VNNI");  // read at each plan, for tests
+  const bool refused = setting && std::string_view(setting) == "0";
+  return cpu_has_avx_vnni() && !refused;
+}
+
 bool cpu_has_neon() {
 #if defined(__aarch64__)
   return true;
@@ -89,6 +103,7 @@ const std::string& cpu_identity() {
     feature("avx512bw", __builtin_cpu_supports("avx512bw"));
     feature("avx512dq", __builtin_cpu_supports("avx512dq"));
     feature("avx512vnni", __builtin_cpu_supports("avx512vnni"));
+    feature("avxvnni", __builtin_cpu_supports("avxvnni"));
 #else
     text = "aarch64 features neon";
 #endif

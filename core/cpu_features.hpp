@@ -9,6 +9,10 @@ bool cpu_has_avx2_fma();
 bool cpu_has_avx512();  // AVX-512F and AVX-512VL (with AVX2 and FMA)
 // What the 8-bit AVX-512 kernels use besides: vpdpbusd (AVX512-VNNI) and byte masks (AVX512-BW).
 bool cpu_has_avx512_vnni();
+// AVX-VNNI: vpdpbusd and vpdpwssd with VEX encodings on ymm (Intel since Alder Lake, AMD Zen 5),
+// which the AVX2 8-bit kernels use unless CONVJIT_AVX_VNNI=0 asks for their int16 pairs.
+bool cpu_has_avx_vnni();
+bool avx2_kernels_use_vnni();
 // AArch64 Advanced SIMD, which every AArch64 CPU has and no x86-64 one does.
 bool cpu_has_neon();
 

@@ -336,7 +336,7 @@ std::string_view to_string(Product product) {
 
 Product product_of(const ConvShape& shape, Strategy strategy, Isa isa) {
   if (!shape.quantized()) return Product::fma;
-  const bool vnni = isa == Isa::avx512;
+  const bool vnni = isa == Isa::avx512 || (isa == Isa::avx2 && avx2_kernels_use_vnni());
   if (strategy == Strategy::depthwise) return vnni ? Product::widened : Product::widened_pairs;
   return vnni ? Product::dot_quads : Product::pair_quads;
 }

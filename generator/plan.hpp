@@ -207,7 +207,9 @@ std::optional<KernelPlan> make_wide_depthwise_plan(const ConvShape& shape, Isa i
 constexpr int kWideDepthwiseTileBytes = 128;
 bool is_wide_depthwise_tile(const KernelPlan& plan);
 
-// How a direct kernel of this shape, strategy and instruction set multiplies (Product).
+// How a direct kernel of this shape, strategy and instruction set multiplies (Product): for
+// avx2, with AVX-VNNI where the host has it (core/cpu_features.hpp), as the band budget
+// follows the host's L2.
 Product product_of(const ConvShape& shape, Strategy strategy, Isa isa);
 
 // What a plan computes by: direct, or winograd_f2/f4/f6 (the one mapping of tile sizes).

@@ -28,13 +28,14 @@ std::string_view to_string(Strategy strategy);
 enum class Product : std::uint8_t {
   fma,            // fp32: vfmadd231ps (fmla)
   // 8-bit channel vectors: a broadcast group of four input bytes (a quad) against packed weights.
-  dot_quads,      // AVX512-VNNI: vpdpbusd sums a quad's four u8·s8 products into each lane
-  pair_quads,     // AVX2: the quad's two byte pairs widened to int16 (vpshufb), vpmaddwd against
+  dot_quads,      // AVX512-VNNI (or AVX-VNNI on ymm): vpdpbusd sums a quad's four u8·s8
+                  // products into each lane
+  pair_quads,     // AVX2 without VNNI: the quad's two byte pairs widened to int16 (vpshufb), vpmaddwd against
                   // int16 weight pairs, vpaddd: exact, no int16 saturation on the way
   // 8-bit depthwise: each lane's byte widened to 32 bits, times an int16 weight in the low half
   // of a lane whose high half is zero.
-  widened,        // AVX512-VNNI: vpdpwssd
-  widened_pairs,  // AVX2: vpmaddwd, then vpaddd
+  widened,        // AVX512-VNNI or AVX-VNNI: vpdpwssd
+  widened_pairs,  // AVX2 without VNNI: vpmaddwd, then vpaddd
 };
 
 std::string_view to_string(Product product);

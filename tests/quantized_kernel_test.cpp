@@ -18,6 +18,9 @@
 #include "tests/support/test_support.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <memory>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
@@ -188,10 +191,40 @@ std::vector<std::byte> reference_output(const Layer& layer, std::byte fill) {
   return dst;
 }
 
+// One kind of 8-bit kernel: an instruction set, and at avx2 whether it may use AVX-VNNI
+// (CONVJIT_AVX_VNNI, read when a kernel is planned).
+struct Target {
+  const char* name;
+  Isa isa;
+  bool avx_vnni;
+};
+
+// Every kind this CPU runs: avx2's int16 pairs always (the suite needs AVX2), avx2 with
+// AVX-VNNI and avx512 with AVX512-VNNI where the CPU has them.
+std::vector<Target> targets_here() {
+  std::vector<Target> targets{{"avx2 (int16 pairs)", Isa::avx2, false}};
+  if (cpu_has_avx_vnni()) targets.push_back({"avx2 (AVX-VNNI)", Isa::avx2, true});
+  if (cpu_has_avx512_vnni()) targets.push_back({"avx512 (AVX512-VNNI)", Isa::avx512, true});
+  return targets;
+}
+
+// A Jit per target (each caches its own kernels), its kernels planned with the target's
+// AVX-VNNI setting.
+std::shared_ptr<const Kernel> kernel_for(const Target& target, const ConvShape& shape) {
+  static std::map<std::string, std::unique_ptr<Jit>> jits;
+  std::unique_ptr<Jit>& jit = jits[target.name];
+  if (!jit)
+    jit = std::make_unique<Jit>(JitOptions{.backend = Backend::xbyak, .isa = target.isa,
+                                           .threads = 1, .tune = Tuning::off});
+  setenv("CONVJIT_AVX_VNNI", target.avx_vnni ? "1" : "0", 1);
+  return jit->get(shape);
+}
+
 // Runs the layer's kernel with src and dst flush against guard pages on `side`; dst starts as
 // `fill`, so bytes between pixel slices that the kernel must not touch keep it.
-std::vector<std::byte> kernel_output(Jit& jit, const Layer& layer, GuardSide side, std::byte fill) {
-  const auto kernel = jit.get(layer.shape);
+std::vector<std::byte> kernel_output(const Target& target, const Layer& layer, GuardSide side,
+                                     std::byte fill) {
+  const auto kernel = kernel_for(target, layer.shape);
   const PackedWeights packed = kernel->pack_weights(layer.weights.data(), layer.q, layer.bias());
   GuardedBytes src(layer.src.size(), side);
   std::copy(layer.src.begin(), layer.src.end(), src.data());
@@ -201,21 +234,6 @@ std::vector<std::byte> kernel_output(Jit& jit, const Layer& layer, GuardSide sid
   return {dst.span().begin(), dst.span().end()};
 }
 
-Jit& jit_for(Isa isa) {
-  static Jit avx2(JitOptions{.backend = Backend::xbyak, .isa = Isa::avx2, .threads = 1,
-                             .tune = Tuning::off});
-  static Jit avx512(JitOptions{.backend = Backend::xbyak, .isa = Isa::avx512, .threads = 1,
-                               .tune = Tuning::off});
-  return isa == Isa::avx512 ? avx512 : avx2;
-}
-
-// The instruction sets whose 8-bit kernels this CPU runs: avx2 always (the suite needs it),
-// avx512 with AVX512-VNNI.
-std::vector<Isa> isas_here() {
-  std::vector<Isa> isas{Isa::avx2};
-  if (cpu_has_avx512_vnni()) isas.push_back(Isa::avx512);
-  return isas;
-}
 
 std::string describe(const Layer& layer) {
   return layer.shape.to_string() + " input zero point " + std::to_string(layer.q.input_zero_point) +
@@ -236,10 +254,10 @@ std::string first_difference(const Layer& layer, const std::vector<std::byte>& g
 void check_equal_to_reference(const Layer& layer, GuardSide side) {
   const std::byte fill{0x5A};
   const std::vector<std::byte> want = reference_output(layer, fill);
-  for (Isa isa : isas_here()) {
-    const std::vector<std::byte> got = kernel_output(jit_for(isa), layer, side, fill);
+  for (const Target& target : targets_here()) {
+    const std::vector<std::byte> got = kernel_output(target, layer, side, fill);
     const std::string difference = first_difference(layer, got, want);
-    BOOST_TEST(difference.empty(), to_string(isa) << ": " << difference);
+    BOOST_TEST(difference.empty(), target.name << ": " << difference);
   }
 }
 
@@ -253,7 +271,7 @@ Layer layer_of(const std::string& spec, std::uint64_t seed) {
 BOOST_AUTO_TEST_SUITE(quantized_kernel, *boost::unit_test::precondition(cpu_runs_avx2))
 
 BOOST_AUTO_TEST_CASE(random_shapes_equal_the_reference_bit_for_bit) {
-  BOOST_TEST_MESSAGE("8-bit kernels checked here at: " << (isas_here().size() == 2 ? "avx2, avx512" : "avx2"));
+  for (const Target& target : targets_here()) BOOST_TEST_MESSAGE("8-bit kernels checked at " << target.name);
   std::mt19937_64 rng(20261207);
   constexpr int kShapes = 2000;
   for (int i = 0; i < kShapes; ++i) {
@@ -294,13 +312,13 @@ BOOST_AUTO_TEST_CASE(relu_clamps_at_the_output_zero_point) {
   layer.q.output_zero_point = 100;
   check_equal_to_reference(layer, GuardSide::trailing);
   const std::vector<std::byte> got =
-      kernel_output(jit_for(isas_here().back()), layer, GuardSide::trailing, std::byte{0});
+      kernel_output(targets_here().back(), layer, GuardSide::trailing, std::byte{0});
   BOOST_TEST(std::all_of(got.begin(), got.end(), [](std::byte b) { return static_cast<int>(b) >= 100; }));
 }
 
 BOOST_AUTO_TEST_CASE(batches_and_threads_give_the_same_bytes) {
   Layer layer = layer_of("n=3,c=32,h=11,w=10,oc=48,k=3,p=1,src=u8", 13);
-  const auto kernel = jit_for(isas_here().back()).get(layer.shape);
+  const auto kernel = kernel_for(targets_here().back(), layer.shape);
   const PackedWeights packed = kernel->pack_weights(layer.weights.data(), layer.q, layer.bias());
   std::vector<std::byte> one(layer.dst_bytes()), two(layer.dst_bytes());
   kernel->run_bytes(layer.src.data(), packed, one.data(), RunOptions{.threads = 1});
@@ -311,7 +329,7 @@ BOOST_AUTO_TEST_CASE(batches_and_threads_give_the_same_bytes) {
 
 BOOST_AUTO_TEST_CASE(an_8bit_kernel_refuses_what_does_not_fit_it) {
   Layer layer = layer_of("c=8,h=4,w=4,oc=8,k=3,src=u8", 17);
-  const auto kernel = jit_for(Isa::avx2).get(layer.shape);
+  const auto kernel = kernel_for(targets_here().front(), layer.shape);
   const std::vector<float> floats(1024);
   std::vector<float> out(1024);
   BOOST_TEST(error_field([&] { kernel->pack_weights(floats.data(), nullptr); }) == "weights");
@@ -337,7 +355,7 @@ BOOST_AUTO_TEST_CASE(an_8bit_kernel_refuses_what_does_not_fit_it) {
   std::vector<std::byte> dst(layer.dst_bytes());
   BOOST_TEST(error_field([&] { kernel->run_bytes(layer.src.data(), PackedWeights{}, dst.data()); }) == "weights");
   // An fp32 kernel takes no 8-bit packing.
-  const auto fp32 = jit_for(Isa::avx2).get(ConvSpec::parse("c=8,h=4,w=4,oc=8,k=3").resolve());
+  const auto fp32 = kernel_for(targets_here().front(), ConvSpec::parse("c=8,h=4,w=4,oc=8,k=3").resolve());
   BOOST_TEST(error_field([&] { fp32->pack_weights(layer.weights.data(), layer.q, nullptr); }) == "weights");
 }
 
@@ -349,14 +367,16 @@ BOOST_AUTO_TEST_CASE(only_xbyak_generates_8bit_kernels_so_far) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(avx2_kernels_multiply_int16_pairs_and_avx512_ones_use_vnni) {
+BOOST_AUTO_TEST_CASE(kernels_without_vnni_multiply_int16_pairs) {
   const ConvShape shape = ConvSpec::parse("c=8,h=4,w=4,oc=8,k=3,src=u8").resolve();
-  BOOST_TEST((kernel_plan(*jit_for(Isa::avx2).get(shape)).product == Product::pair_quads));
   const ConvShape depthwise = ConvSpec::parse("c=24,h=4,w=4,oc=24,k=3,g=24,src=s8").resolve();
-  BOOST_TEST((kernel_plan(*jit_for(Isa::avx2).get(depthwise)).product == Product::widened_pairs));
-  if (!cpu_has_avx512_vnni()) return;
-  BOOST_TEST((kernel_plan(*jit_for(Isa::avx512).get(shape)).product == Product::dot_quads));
-  BOOST_TEST((kernel_plan(*jit_for(Isa::avx512).get(depthwise)).product == Product::widened));
+  for (const Target& target : targets_here()) {
+    const bool vnni = target.avx_vnni;
+    BOOST_TEST((kernel_plan(*kernel_for(target, shape)).product ==
+                (vnni ? Product::dot_quads : Product::pair_quads)), target.name);
+    BOOST_TEST((kernel_plan(*kernel_for(target, depthwise)).product ==
+                (vnni ? Product::widened : Product::widened_pairs)), target.name);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

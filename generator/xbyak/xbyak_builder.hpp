@@ -34,6 +34,10 @@ class XbyakBuilder : public Xbyak::CodeGenerator {
   // reg += value, through `wide` when the value needs 64 bits.
   void add_imm(const Xbyak::Reg64& reg, std::int64_t value, const Xbyak::Reg64& wide);
   void zero(const Xbyak::Xmm& reg);
+  // The encoding of instructions both AVX-512 (EVEX) and AVX-VNNI (VEX) have, for the plan.
+  Xbyak::PreferredEncoding encoding() const {
+    return plan_.uses_opmasks() ? Xbyak::EvexEncoding : Xbyak::VexEncoding;
+  }
 
   // Lane masks: an opmask register (avx512) or, on avx2, the vector register given to
   // use_mask_register and vmaskmovps. set_mask makes `lanes` (bit i: lane i) the current mask;

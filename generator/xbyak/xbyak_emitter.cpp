@@ -465,7 +465,7 @@ void XbyakEmitter::emit_broadcast_taps(const std::vector<TileTap>& taps, const C
     }
     emit_quad_broadcast(src, disp, step.partial_channels);
     if (!pairs) {
-      for (int b = 0; b < run.blocks; ++b) vpdpbusd(acc(tap.column, b), broadcast_, weights_[b]);
+      for (int b = 0; b < run.blocks; ++b) vpdpbusd(acc(tap.column, b), broadcast_, weights_[b], encoding());
       continue;
     }
     vpshufb(pair_input_, broadcast_, constant(std::bit_cast<float>(kFirstPair)));
@@ -522,7 +522,7 @@ void XbyakEmitter::emit_held_input_taps(const TileWalk& walk, const ChannelTileR
         for (const HeldInputUse& use : input.uses) {
           const Xmm a = acc(use.column, b);
           if (schedule_.product == Product::widened) {
-            vpdpwssd(a, masked_input_, weight(use.kw, b));
+            vpdpwssd(a, masked_input_, weight(use.kw, b), encoding());
             continue;
           }
           vpmaddwd(product_, masked_input_, weight(use.kw, b));
@@ -563,8 +563,11 @@ void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,
   if (add) mov(kResidualDelta, slot(kSlotResidualDelta));
   // The lane mask serves a partial vector's residual read and a masked store; the narrow
   // stores of StoreKind::pieces need none.
-  const bool converts = epilogue.conversion == Conversion::dequantize ||
-                        epilogue.conversion == Conversion::requantize;
+  // 8-bit conversions take each block's multiplier once per tile into the free weight
+  // registers when one more stays free for the stores' scratch; else once per store.
+  const bool converts = (epilogue.conversion == Conversion::dequantize ||
+                         epilogue.conversion == Conversion::requantize) &&
+                        free_at_store_.size() > static_cast<std::size_t>(run.blocks);
   auto needs_mask = [&](const VectorStore& store) {
     return store.partial() && (add || store.kind == StoreKind::masked);
   };
@@ -587,7 +590,6 @@ void XbyakEmitter::emit_tile_store(const TileWalk& walk, const TileBase& base,
       }
     return;
   }
-  // 8-bit conversions: each block's multiplier once per tile, into the free weight registers.
   if (converts)
     for (int b = 0; b < run.blocks; ++b)
       vmovups(weights_.at(static_cast<std::size_t>(b)),
