@@ -1,5 +1,7 @@
 #include "generator/llvm/llvm_builder.hpp"
 
+#include "generator/packed_layout.hpp"
+
 #include "generator/kernel_call_args.hpp"
 
 #include <llvm/IR/Constants.h>
@@ -11,6 +13,7 @@ LlvmBuilder::LlvmBuilder(const KernelPlan& plan, llvm::Module& module)
     : plan_(plan), module_(module), context_(module.getContext()), builder_(module.getContext()) {
   float_ = builder_.getFloatTy();
   vector_ = llvm::FixedVectorType::get(float_, plan.lanes);
+  int_vector_ = llvm::FixedVectorType::get(builder_.getInt32Ty(), plan.lanes);
   i64_ = builder_.getInt64Ty();
   i8_ = builder_.getInt8Ty();
   ptr_ = llvm::PointerType::get(context_, 0);
@@ -110,6 +113,10 @@ llvm::Value* LlvmBuilder::load_vector(llvm::Value* pointer) {
   return builder_.CreateAlignedLoad(vector_, pointer, llvm::Align(4));
 }
 
+llvm::Value* LlvmBuilder::load_int_vector(llvm::Value* pointer) {
+  return builder_.CreateAlignedLoad(int_vector_, pointer, llvm::Align(4));
+}
+
 llvm::Value* LlvmBuilder::load_vector_masked(llvm::Value* pointer, std::uint32_t lanes) {
   return builder_.CreateMaskedLoad(vector_, pointer, llvm::Align(4), mask(lanes), zero());
 }
@@ -128,10 +135,13 @@ void LlvmBuilder::store_vector(llvm::Value* value, llvm::Value* pointer) {
 }
 
 void LlvmBuilder::store_vector(llvm::Value* value, llvm::Value* pointer, const VectorStore& store) {
+  // Lanes of floats and int32, or of bytes (8-bit outputs).
+  const std::int64_t element = value->getType()->getScalarSizeInBits() / 8;
+  const llvm::Align align(static_cast<std::uint64_t>(element));
   switch (store.kind) {
-    case StoreKind::whole: store_vector(value, pointer); break;
+    case StoreKind::whole: builder_.CreateAlignedStore(value, pointer, align); break;
     case StoreKind::masked:
-      builder_.CreateMaskedStore(value, pointer, llvm::Align(4), mask(store.lanes));
+      builder_.CreateMaskedStore(value, pointer, align, mask(store.lanes));
       break;
     case StoreKind::pieces:
       // Plain stores of the pieces' lanes (x86: vmovups xmm, vmovlps, vmovss, vextractps);
@@ -142,14 +152,14 @@ void LlvmBuilder::store_vector(llvm::Value* value, llvm::Value* pointer, const V
           // vextractps), never vmaskmovps. Unlike extractelement + store it also tells the
           // code generator that only that lane is needed: a kernel whose every store is one
           // lane (seed_28_s3_p1) then computes in scalar FMAs, 1.3x faster than in vectors.
-          builder_.CreateMaskedStore(value, pointer, llvm::Align(4), mask(1u << piece.first_lane));
+          builder_.CreateMaskedStore(value, pointer, align, mask(1u << piece.first_lane));
           continue;
         }
         std::vector<int> lanes(static_cast<std::size_t>(piece.lanes));
         for (int i = 0; i < piece.lanes; ++i) lanes[static_cast<std::size_t>(i)] = piece.first_lane + i;
         builder_.CreateAlignedStore(builder_.CreateShuffleVector(value, lanes),
-                                    at(pointer, static_cast<std::int64_t>(piece.first_lane) * 4),
-                                    llvm::Align(4));
+                                    at(pointer, static_cast<std::int64_t>(piece.first_lane) * element),
+                                    align);
       }
       break;
   }
@@ -166,7 +176,8 @@ llvm::Value* LlvmBuilder::multiply_add(llvm::Value* a, llvm::Value* b, llvm::Val
 
 void LlvmBuilder::emit_tile_epilogue(const TileEpilogue& e, llvm::Value* value, llvm::Value* bias,
                                      llvm::Value* residual_delta, llvm::Value* base,
-                                     std::int64_t bytes, const VectorStore& store) {
+                                     std::int64_t bytes, const VectorStore& store,
+                                     llvm::Value* parameters) {
   llvm::Value* pointer = nullptr;  // base + bytes, made at its first use
   auto address = [&] { return pointer ? pointer : pointer = at(base, bytes); };
   if (e.add_bias) value = builder_.CreateFAdd(value, bias);
@@ -178,7 +189,24 @@ void LlvmBuilder::emit_tile_epilogue(const TileEpilogue& e, llvm::Value* value, 
   Values v(static_cast<std::size_t>(1 + e.temporaries), nullptr);
   v[0] = value;
   for (const VectorOp& op : e.activation) v[static_cast<std::size_t>(op.dst)] = activation_op(op, v);
-  store_vector(v[0], address(), store);
+  store_vector(convert(e, v[0], parameters), address(), store);
+}
+
+llvm::Value* LlvmBuilder::convert(const TileEpilogue& e, llvm::Value* sums, llvm::Value* parameters) {
+  if (e.conversion == Conversion::none || e.conversion == Conversion::integer) return sums;
+  auto part = [&](QuantizedPart p) { return at(parameters, p * e.channel_part); };
+  auto floats = [&](QuantizedPart p) { return load_vector(part(p)); };
+  llvm::Value* y = builder_.CreateIntrinsic(
+      llvm::Intrinsic::fma, {vector_},
+      {builder_.CreateSIToFP(sums, vector_), floats(multiplier_part), floats(offset_part)});
+  if (e.conversion == Conversion::dequantize) return y;
+  y = builder_.CreateMaxNum(y, floats(lowest_part));
+  y = builder_.CreateMinNum(y, floats(highest_part));
+  llvm::Value* rounded = builder_.CreateIntrinsic(llvm::Intrinsic::roundeven, {vector_}, {y});
+  llvm::Value* q = builder_.CreateAdd(builder_.CreateFPToSI(rounded, int_vector_),
+                                      load_int_vector(part(zero_point_part)));
+  // In the type's range already: the truncation is exact.
+  return builder_.CreateTrunc(q, llvm::FixedVectorType::get(i8_, plan_.lanes));
 }
 
 // One VectorOp, as evaluate_vector_ops (tile_epilogue.cpp) specifies it.

@@ -7,7 +7,8 @@
 // translation of a TileEpilogue (bias, residual, activation, store) into IR.
 //
 // Everything is generic IR: <lanes x float>, llvm.fmuladd/fma/maxnum/minnum/roundeven,
-// llvm.masked.load/store. No x86 intrinsics, so the same IR compiles for x86-64 and AArch64.
+// llvm.masked.load/store; 8-bit kernels sum in <lanes x i32> with integer multiplies and adds.
+// No x86 intrinsics, so the same IR compiles for x86-64 and AArch64.
 #include "generator/plan.hpp"
 #include "generator/tile_epilogue.hpp"
 #include "generator/vector_store.hpp"
@@ -81,6 +82,8 @@ class LlvmBuilder {
   void store_vector(llvm::Value* value, llvm::Value* pointer, const VectorStore& store);
   // a · b + acc, fused wherever the target can.
   llvm::Value* multiply_add(llvm::Value* a, llvm::Value* b, llvm::Value* acc);
+  // <lanes x i32> (8-bit kernels' sums and channel parts), whole.
+  llvm::Value* load_int_vector(llvm::Value* pointer);
 
   // ---- the epilogue
   // `value` on its way to base + bytes, as `e` says: plus `bias` (e.add_bias), plus the
@@ -88,9 +91,10 @@ class LlvmBuilder {
   // its own lanes, the others may lie outside the residual), through the activation's
   // operations (e.activation), then stored as `store` says. The address is computed where
   // each of those uses it.
+  // 8-bit conversions (e.conversion) read the channel block's parts from `parameters`.
   void emit_tile_epilogue(const TileEpilogue& e, llvm::Value* value, llvm::Value* bias,
                           llvm::Value* residual_delta, llvm::Value* base, std::int64_t bytes,
-                          const VectorStore& store);
+                          const VectorStore& store, llvm::Value* parameters = nullptr);
 
   // ---- loops
   // for (iv = begin; iv < end; ++iv) carried = body(iv, carried), over an i64 induction
@@ -111,6 +115,7 @@ class LlvmBuilder {
   llvm::Argument* call_args_ = nullptr;  // the entry point's KernelCallArgs*
   llvm::Type* float_ = nullptr;
   llvm::FixedVectorType* vector_ = nullptr;
+  llvm::FixedVectorType* int_vector_ = nullptr;  // <lanes x i32>
   llvm::Type* i64_ = nullptr;
   llvm::Type* i8_ = nullptr;
   llvm::PointerType* ptr_ = nullptr;
@@ -118,6 +123,8 @@ class LlvmBuilder {
 
  private:
   llvm::Value* activation_op(const VectorOp& op, const Values& v);
+  // int32 sums to the output's type, as requantization.hpp says (Conversion).
+  llvm::Value* convert(const TileEpilogue& e, llvm::Value* sums, llvm::Value* parameters);
 
   std::vector<llvm::Metadata*> loop_properties_;  // shared by every loop ID
 };

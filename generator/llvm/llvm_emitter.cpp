@@ -4,6 +4,7 @@
 
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/IntrinsicsX86.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -187,12 +188,23 @@ void LlvmEmitter::emit_tile(const Row& row, const TileWalk& walk, const Address&
                             const Address& dst, const RowPass& pass,
                             const std::vector<ReductionStep>& steps, const ChannelTileRun& run) {
   Values acc = emit_tile_init(row, walk, dst, run);
+  emit_padding_taps(row, walk, pass, run, acc);
   if (schedule_.reduction_unrolled) {
     for (const ReductionStep& step : steps) emit_taps(walk, run, step, src, {row.weights, 0}, acc);
   } else if (row.kernel_rows || pass.kernel_rows() > 0) {
     acc = emit_looped_reduction(row, walk, src, pass, run, std::move(acc));
   }
-  emit_tile_store(walk, dst, run, acc, row.residual_delta);
+  emit_tile_store(walk, dst, run, acc, row.residual_delta, row.bias);
+}
+
+void LlvmEmitter::emit_padding_taps(const Row& row, const TileWalk& walk, const RowPass& pass,
+                                    const ChannelTileRun& run, Values& acc) {
+  for (const PaddingTap& tap : schedule_.padding_taps(pass, walk))
+    for (int b = 0; b < run.blocks; ++b) {
+      llvm::Value*& sum = acc[tap.column * run.blocks + b];
+      sum = builder_.CreateAdd(
+          sum, load_int_vector(pointer({row.bias, schedule_.padding_tap_offset(tap) + b * geo_.bias_block})));
+    }
 }
 
 LlvmEmitter::Values LlvmEmitter::emit_tile_init(const Row& row, const TileWalk& walk,
@@ -215,7 +227,10 @@ LlvmEmitter::Values LlvmEmitter::emit_tile_init(const Row& row, const TileWalk& 
     switch (schedule_.bias) {
       case BiasLoad::zero: bias[b] = zero(); break;
       case BiasLoad::broadcast: bias[b] = broadcast(pointer(at_bias)); break;
-      case BiasLoad::vector: bias[b] = load_vector(pointer(at_bias)); break;
+      case BiasLoad::vector:
+        // 8-bit sums start from the int32 bias part.
+        bias[b] = plan_.shape.quantized() ? load_int_vector(pointer(at_bias)) : load_vector(pointer(at_bias));
+        break;
     }
   }
   Values acc;
@@ -244,6 +259,8 @@ LlvmEmitter::Values LlvmEmitter::emit_looped_reduction(const Row& row, const Til
       next.push_back(pointer({cur[n + 1], r.wei_advance}));
       return next;
     });
+    for (const ReductionStep& step : r.row_tail)
+      emit_taps(walk, run, step, {inner[n], 0}, {inner[n + 1], 0}, inner);
     inner[n] = pointer({at_row[n], r.src_row});
     inner[n + 1] = pointer({at_row[n + 1], r.wei_row});
     return inner;
@@ -290,6 +307,7 @@ void LlvmEmitter::emit_taps(const TileWalk& walk, const ChannelTileRun& run,
     return;
   }
 
+  if (plan_.shape.quantized()) return emit_quad_taps(taps, run, step, at, wei, acc);
   Values weight(run.blocks);
   for (int b = 0; b < run.blocks; ++b) weight[b] = load_vector(pointer(wei.plus(b * geo_.wei_block)));
   for (const TileTap& tap : taps) {
@@ -307,30 +325,133 @@ void LlvmEmitter::emit_held_input_taps(const TileWalk& walk, const ChannelTileRu
   if (inputs.empty()) return;
   const Address at = src.plus(step.src_offset);
   const Address wei = weights.plus(step.wei_offset);
+  const bool widened = plan_.shape.quantized();
+  auto load_weight = [&](const Address& a) -> llvm::Value* {
+    if (!widened) return load_vector(pointer(a));
+    // The low int16 half of each packed lane is the weight.
+    llvm::Value* halves = builder_.CreateTrunc(load_int_vector(pointer(a)),
+                                               llvm::FixedVectorType::get(builder_.getInt16Ty(), plan_.lanes));
+    return builder_.CreateSExt(halves, int_vector_);
+  };
   Values weight(static_cast<std::size_t>(step.kernel_columns * run.blocks));
   for (int k = 0; k < step.kernel_columns; ++k)
     for (int b = 0; b < run.blocks; ++b)
-      weight[k * run.blocks + b] = load_vector(pointer(wei.plus(k * geo_.wei_kw + b * geo_.wei_block)));
+      weight[k * run.blocks + b] = load_weight(wei.plus(k * geo_.wei_kw + b * geo_.wei_block));
   const std::uint32_t tail = first_lanes(plan_.oc_tail_lanes, plan_.lanes);
   for (const HeldInput& input : inputs)
     for (int b = 0; b < run.blocks; ++b) {
       const Address in = at.plus(input.src_offset + b * geo_.src_block);
       const bool last_of_tail = run.has_tail && b == run.blocks - 1;
-      llvm::Value* x = last_of_tail ? load_vector_masked(pointer(in), tail) : load_input_vector(in);
+      llvm::Value* x = widened        ? widened_input(in, last_of_tail)
+                       : last_of_tail ? load_vector_masked(pointer(in), tail)
+                                      : load_input_vector(in);
       for (const HeldInputUse& use : input.uses) {
         llvm::Value*& sum = acc[use.column * run.blocks + b];
-        sum = multiply_add(weight[(use.kw - step.kw) * run.blocks + b], x, sum);
+        llvm::Value* w = weight[(use.kw - step.kw) * run.blocks + b];
+        sum = widened ? builder_.CreateAdd(sum, builder_.CreateMul(x, w)) : multiply_add(w, x, sum);
       }
     }
 }
 
+llvm::Value* LlvmEmitter::widened_input(const Address& a, bool tail) {
+  auto* bytes_type = llvm::FixedVectorType::get(i8_, plan_.lanes);
+  llvm::Value* bytes =
+      tail ? static_cast<llvm::Value*>(builder_.CreateMaskedLoad(bytes_type, pointer(a), llvm::Align(1),
+                                       mask(first_lanes(plan_.oc_tail_lanes, plan_.lanes)),
+                                       llvm::Constant::getNullValue(bytes_type)))
+           : builder_.CreateAlignedLoad(bytes_type, pointer(a), llvm::Align(1));
+  return schedule_.signed_input ? builder_.CreateSExt(bytes, int_vector_)
+                                : builder_.CreateZExt(bytes, int_vector_);
+}
+
+void LlvmEmitter::emit_quad_taps(const std::vector<TileTap>& taps, const ChannelTileRun& run,
+                                 const ReductionStep& step, const Address& at, const Address& wei,
+                                 Values& acc) {
+  const bool pairs = schedule_.product == Product::pair_quads;
+  auto* pair_type = llvm::FixedVectorType::get(builder_.getInt16Ty(), 2 * plan_.lanes);
+  Values weight, second_pair;
+  for (int b = 0; b < run.blocks; ++b) {
+    const Address w = wei.plus(b * geo_.wei_block);
+    if (!pairs) {
+      weight.push_back(load_int_vector(pointer(w)));  // each lane's four weight bytes
+      continue;
+    }
+    weight.push_back(builder_.CreateAlignedLoad(pair_type, pointer(w), llvm::Align(2)));
+    second_pair.push_back(builder_.CreateAlignedLoad(pair_type, pointer(w.plus(geo_.wei_ic / 2)), llvm::Align(2)));
+  }
+  for (const TileTap& tap : taps) {
+    llvm::Value* quad = quad_input(at.plus(tap.src_offset), step.partial_channels);
+    if (!pairs) {
+      llvm::Value* x = builder_.CreateVectorSplat(plan_.lanes, quad);
+      for (int b = 0; b < run.blocks; ++b) {
+        llvm::Value*& sum = acc[tap.column * run.blocks + b];
+        sum = dot_bytes(sum, x, weight[b]);
+      }
+      continue;
+    }
+    // The quad's byte pairs as int16 words (x0, x1) and (x2, x3) of every lane.
+    llvm::Value* low = builder_.CreateOr(builder_.CreateAnd(quad, 0xFFu),
+                                         builder_.CreateShl(builder_.CreateAnd(quad, 0xFF00u), 8));
+    llvm::Value* high = builder_.CreateOr(builder_.CreateAnd(builder_.CreateLShr(quad, 16), 0xFFu),
+                                          builder_.CreateShl(builder_.CreateLShr(quad, 24), 16));
+    llvm::Value* x01 = builder_.CreateBitCast(builder_.CreateVectorSplat(plan_.lanes, low), pair_type);
+    llvm::Value* x23 = builder_.CreateBitCast(builder_.CreateVectorSplat(plan_.lanes, high), pair_type);
+    for (int b = 0; b < run.blocks; ++b) {
+      llvm::Value*& sum = acc[tap.column * run.blocks + b];
+      sum = builder_.CreateAdd(sum, pair_products(x01, weight[b]));
+      sum = builder_.CreateAdd(sum, pair_products(x23, second_pair[b]));
+    }
+  }
+}
+
+// sum + each lane's four u8·s8 products (vpdpbusd: the plan's quads are AVX512-VNNI's or
+// AVX-VNNI's).
+llvm::Value* LlvmEmitter::dot_bytes(llvm::Value* sum, llvm::Value* unsigned_bytes,
+                                    llvm::Value* signed_bytes) {
+  const llvm::Intrinsic::ID id = plan_.lanes == 16 ? llvm::Intrinsic::x86_avx512_vpdpbusd_512
+                                                   : llvm::Intrinsic::x86_avx512_vpdpbusd_256;
+  return builder_.CreateIntrinsic(id, {}, {sum, unsigned_bytes, signed_bytes});
+}
+
+// Each lane's two int16 products, added (pmaddwd on x86; the same sum in integer IR elsewhere).
+llvm::Value* LlvmEmitter::pair_products(llvm::Value* a, llvm::Value* b) {
+  if (plan_.isa != Isa::neon && plan_.lanes == 8)
+    return builder_.CreateIntrinsic(llvm::Intrinsic::x86_avx2_pmadd_wd, {}, {a, b});
+  auto* wide = llvm::FixedVectorType::get(builder_.getInt32Ty(), 2 * plan_.lanes);
+  llvm::Value* products = builder_.CreateMul(builder_.CreateSExt(a, wide), builder_.CreateSExt(b, wide));
+  std::vector<int> even, odd;
+  for (int l = 0; l < plan_.lanes; ++l) {
+    even.push_back(2 * l);
+    odd.push_back(2 * l + 1);
+  }
+  return builder_.CreateAdd(builder_.CreateShuffleVector(products, even),
+                            builder_.CreateShuffleVector(products, odd));
+}
+
+llvm::Value* LlvmEmitter::quad_input(const Address& a, int partial_channels) {
+  llvm::Type* i32 = builder_.getInt32Ty();
+  llvm::Value* quad = nullptr;
+  if (partial_channels == 0) {
+    quad = builder_.CreateAlignedLoad(i32, pointer(a), llvm::Align(1));
+  } else {  // only the group's bytes: the ones past it may lie past the input's end
+    for (int k = 0; k < partial_channels; ++k) {
+      llvm::Value* byte = builder_.CreateZExt(builder_.CreateLoad(i8_, pointer(a.plus(k))), i32);
+      byte = builder_.CreateShl(byte, static_cast<std::uint64_t>(8 * k));
+      quad = quad ? builder_.CreateOr(quad, byte) : byte;
+    }
+  }
+  if (schedule_.flip_input_sign) quad = builder_.CreateXor(quad, builder_.getInt32(0x80808080u));
+  return quad;
+}
+
 void LlvmEmitter::emit_tile_store(const TileWalk& walk, const Address& dst,
                                   const ChannelTileRun& run, const Values& acc,
-                                  llvm::Value* residual_delta) {
+                                  llvm::Value* residual_delta, llvm::Value* bias) {
   auto store = [&](const TileStore& st, int block) {
     const Address out = dst.plus(st.dst_offset + block * geo_.dst_block);
     emit_tile_epilogue(schedule_.epilogue_of(*reduction_), acc[st.column * run.blocks + block], nullptr,
-                       residual_delta, out.base, out.bytes, schedule_.store_of(st, run, block));
+                       residual_delta, out.base, out.bytes, schedule_.store_of(st, run, block),
+                       pointer({bias, block * geo_.bias_block}));
   };
   if (plan_.strategy == Strategy::width_vectors) {
     for (int o = 0; o < run.blocks; ++o)

@@ -84,6 +84,9 @@ class LlvmEmitter : private LlvmBuilder {
                  const ChannelTileRun& run);
   Values emit_tile_init(const Row& row, const TileWalk& walk, const Address& dst,
                         const ChannelTileRun& run);
+  // 8-bit: each tap in padding adds back its part of the zero point's compensation.
+  void emit_padding_taps(const Row& row, const TileWalk& walk, const RowPass& pass,
+                         const ChannelTileRun& run, Values& acc);
   Values emit_looped_reduction(const Row& row, const TileWalk& walk, const Address& src,
                                const RowPass& pass, const ChannelTileRun& run, Values acc);
   // The taps of one reduction step.
@@ -92,8 +95,19 @@ class LlvmEmitter : private LlvmBuilder {
   void emit_held_input_taps(const TileWalk& walk, const ChannelTileRun& run,
                             const ReductionStep& step, const Address& src, const Address& weights,
                             Values& acc);
+  // 8-bit channel vectors: each tap's quad of input bytes against every lane's four weights.
+  void emit_quad_taps(const std::vector<TileTap>& taps, const ChannelTileRun& run,
+                      const ReductionStep& step, const Address& at, const Address& wei,
+                      Values& acc);
+  // The quad's four input bytes as one i32 (a partial quad's missing bytes zero), with s8
+  // input's sign bits flipped.
+  llvm::Value* quad_input(const Address& address, int partial_channels);
+  llvm::Value* dot_bytes(llvm::Value* sum, llvm::Value* unsigned_bytes, llvm::Value* signed_bytes);
+  llvm::Value* pair_products(llvm::Value* a, llvm::Value* b);
+  // 8-bit depthwise: a block's bytes widened to <lanes x i32> (the tail's lanes only).
+  llvm::Value* widened_input(const Address& address, bool tail);
   void emit_tile_store(const TileWalk& walk, const Address& dst, const ChannelTileRun& run,
-                       const Values& acc, llvm::Value* residual_delta);
+                       const Values& acc, llvm::Value* residual_delta, llvm::Value* bias);
 
   // IR helpers of the direct kernels (the shared ones are LlvmBuilder's).
   llvm::Value* pointer(const Address& address);
