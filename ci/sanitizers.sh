@@ -129,7 +129,7 @@ run_fuzz() {
     -artifact_prefix="$dir/artifacts/" -print_final_stats=1 \
     "$dir/work/spec" "$root/fuzz/corpus/spec"
   step "fuzz: differential_fuzzer ${fuzz_seconds}s" "$dir/differential_fuzzer" \
-    -max_total_time="$fuzz_seconds" -timeout=60 -max_len=24 -rss_limit_mb=4096 \
+    -max_total_time="$fuzz_seconds" -timeout=60 -max_len=25 -rss_limit_mb=4096 \
     -artifact_prefix="$dir/artifacts/" -print_final_stats=1 \
     "$dir/work/differential" "$root/fuzz/corpus/differential"
   unset ASAN_OPTIONS UBSAN_OPTIONS

@@ -36,10 +36,21 @@ bool cpu_has_avx512_vnni() {
   return has;
 }
 
+namespace {
+
+// CPUID leaf 7, sub-leaf 1, EAX bit 4: not every compiler's __builtin_cpu_supports knows it.
+bool avx_vnni_bit() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return false;
+  return (eax >> 4) & 1u;
+}
+
+}  // namespace
+
 bool cpu_has_avx_vnni() {
   static const bool has = [] {
     __builtin_cpu_init();
-    return cpu_has_avx2_fma() && __builtin_cpu_supports("avxvnni");
+    return cpu_has_avx2_fma() && avx_vnni_bit();
   }();
   return has;
 }
@@ -103,7 +114,7 @@ const std::string& cpu_identity() {
     feature("avx512bw", __builtin_cpu_supports("avx512bw"));
     feature("avx512dq", __builtin_cpu_supports("avx512dq"));
     feature("avx512vnni", __builtin_cpu_supports("avx512vnni"));
-    feature("avxvnni", __builtin_cpu_supports("avxvnni"));
+    feature("avxvnni", avx_vnni_bit());
 #else
     text = "aarch64 features neon";
 #endif

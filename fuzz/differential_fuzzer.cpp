@@ -19,12 +19,17 @@
 //        the L2 budget of bands and input-channel passes (bit 2: CONVJIT_BAND_BYTES=4096, so
 //        these small shapes get them where the cost model prefers them)
 //   [16..23] data seed
-// Shapes above 2 MFLOP are skipped (not interesting, and slow under ASan). Bytes past 24 are
-// ignored: run with -max_len=24.
+//   [24] 8 bits: bit 0 makes the layer 8-bit (NHWC, act none or relu, zero points and scales
+//        from the seed) and checks every backend that generates 8-bit kernels byte for byte
+//        against the exact integer reference; bit 1 s8 input (else u8); bits 2-3 the output
+//        (u8, s8, s32, f32)
+// Shapes above 2 MFLOP are skipped (not interesting, and slow under ASan). Bytes past 25 are
+// ignored: run with -max_len=25.
 //
 // CONVJIT_FUZZ_BACKENDS=xbyak,llvm,... restricts the backends (default: every compiled one).
 #include <convjit/convjit.hpp>
 
+#include "core/quantized_reference.hpp"
 #include "core/reference.hpp"
 #include "core/tolerance.hpp"
 #include "tests/support/guarded_buffer.hpp"
@@ -120,6 +125,15 @@ ConvSpec spec_from(const Bytes& b) {
       s.pad_right = b[13] % (ew + 1);
       break;
   }
+  if (b[24] & 1) {  // 8-bit: what those kernels compute
+    s.layout = Layout::nhwc;
+    s.src_type = (b[24] & 2) ? DataType::s8 : DataType::u8;
+    constexpr DataType kOutputs[] = {DataType::u8, DataType::s8, DataType::s32, DataType::f32};
+    s.dst_type = kOutputs[(b[24] >> 2) & 3];
+    const bool relu_allowed = s.dst_type == DataType::u8 || s.dst_type == DataType::s8;
+    s.act = relu_allowed && s.act.kind == ActivationKind::relu ? s.act : Activation{};
+    return s;
+  }
   // One input in 32 asks for a Winograd kernel: a 3x3 stride-1 dense layer at one tile size.
   if (group_mode == 0 && (b[14] & 3) == 3 && (b[5] & 3) == 0) {
     s.kh = s.kw = 3;
@@ -156,6 +170,67 @@ std::vector<Backend> compiled_backends() {
   return out;
 }
 
+using Jits = std::vector<std::pair<std::string, std::unique_ptr<Jit>>>;
+
+[[noreturn]] void report_8bit_difference(const std::string& backend, const ConvShape& shape,
+                                         std::size_t at, int want, int got, int threads) {
+  std::fprintf(stderr,
+               "differential_fuzzer: %s differs from the exact 8-bit reference\n  shape: %s\n"
+               "  dst byte %zu: expected %d, got %d, threads %d\n",
+               backend.c_str(), shape.to_string().c_str(), at, want, got, threads);
+  std::abort();
+}
+
+// An 8-bit layer: random bytes, s8 weights, an int32 bias and zero points from the seed; every
+// backend that generates 8-bit kernels must give the reference's bytes exactly.
+void check_8bit(const ConvShape& shape, const Jits& jits, GuardSide side, int threads,
+                std::mt19937_64& rng) {
+  std::uniform_int_distribution<int> byte(0, 255);
+  Quantization q;
+  q.input_type = shape.src_type;
+  q.output_type = shape.dst_type;
+  q.input_zero_point = byte(rng) - (shape.src_type == DataType::s8 ? 128 : 0);
+  q.input_scale = 0.02f;
+  q.weight_scales = {0.01f};
+  if (shape.dst_type == DataType::u8 || shape.dst_type == DataType::s8) {
+    q.output_zero_point = byte(rng) - (shape.dst_type == DataType::s8 ? 128 : 0);
+    q.output_scale = static_cast<float>(0.02 * 0.01 * 5500.0 *
+                                        std::sqrt(static_cast<double>(shape.kh * shape.kw * shape.ic_per_group())) / 150.0);
+  }
+  const std::size_t src_bytes = static_cast<std::size_t>(shape.src_elems());
+  const std::size_t dst_bytes = static_cast<std::size_t>(shape.dst_elems() * shape.dst_element_bytes());
+  // Bytes flush against the guard on `side` (a float buffer's slack kept on the other side).
+  auto flush = [&](GuardedBuffer& buffer, std::size_t bytes) {
+    auto* base = reinterpret_cast<std::uint8_t*>(buffer.data());
+    return side == GuardSide::trailing ? base + buffer.size() * 4 - bytes : base;
+  };
+  GuardedBuffer src((src_bytes + 3) / 4, side);
+  std::uint8_t* x = flush(src, src_bytes);
+  for (std::size_t i = 0; i < src_bytes; ++i) x[i] = static_cast<std::uint8_t>(byte(rng));
+  std::vector<std::int8_t> weights(static_cast<std::size_t>(shape.weight_elems()));
+  for (std::int8_t& w : weights) w = static_cast<std::int8_t>(byte(rng) - 128);
+  std::vector<std::int32_t> bias(static_cast<std::size_t>(shape.oc));
+  for (std::int32_t& v : bias) v = byte(rng) * 40 - 5000;
+  std::vector<std::uint8_t> expected(dst_bytes, 0);
+  quantized_reference_conv(shape, q, x, weights.data(),
+                           shape.bias ? QuantizedBias(bias.data()) : QuantizedBias(), expected.data());
+  for (const auto& [backend, jit] : jits) {
+    std::shared_ptr<const Kernel> kernel;
+    try {
+      kernel = jit->compile(shape);
+    } catch (const convjit::Error& e) {
+      if (e.field() != "backend" && e.field() != "isa") throw;
+      continue;  // a backend, or an instruction set, without 8-bit kernels
+    }
+    const PackedWeights packed = kernel->pack_weights(weights.data(), q, shape.bias ? bias.data() : nullptr);
+    GuardedBuffer dst((dst_bytes + 3) / 4, side);
+    std::uint8_t* y = flush(dst, dst_bytes);
+    kernel->run_bytes(x, packed, y, RunOptions{.threads = threads});
+    for (std::size_t i = 0; i < dst_bytes; ++i)
+      if (y[i] != expected[i]) report_8bit_difference(backend, shape, i, expected[i], y[i], threads);
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -177,6 +252,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::size_t i = 16; i < 24; ++i) seed = seed << 8 | bytes[i];
   std::mt19937_64 rng(seed);
 
+  // One Jit per backend for the whole run (an LLVM Jit owns an LLJIT: costly to create);
+  // compile() bypasses its cache, so every input really generates code.
+  // The JIT backends once per instruction set this CPU runs (avx2, avx512).
+  static const Jits jits = [] {
+    Jits out;
+    for (Backend b : compiled_backends()) {
+      const bool generates = b == Backend::xbyak || b == Backend::llvm;
+      for (Isa isa : generates ? available_isas() : std::vector<Isa>{Isa::automatic})
+        out.emplace_back(std::string(to_string(b)) + (generates ? "/" + std::string(to_string(isa)) : ""),
+                         std::make_unique<Jit>(JitOptions{
+                             .backend = b, .isa = isa, .threads = 1, .cache_capacity = 1,
+                             // the cost model's kernels: an input reproduces its failure
+                             .tune = Tuning::off}));
+    }
+    return out;
+  }();
+  if (shape.quantized()) {
+    check_8bit(shape, jits, side, threads, rng);
+    return 0;
+  }
+
   GuardedBuffer src(static_cast<std::size_t>(shape.src_elems()), side);
   GuardedBuffer weights(static_cast<std::size_t>(shape.weight_elems()), side);
   GuardedBuffer bias(static_cast<std::size_t>(shape.oc), side);
@@ -191,22 +287,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   reference_conv(shape, src.data(), weights.data(), shape.bias ? bias.data() : nullptr,
                  expected.data());
 
-  // One Jit per backend for the whole run (an LLVM Jit owns an LLJIT: costly to create);
-  // compile() bypasses its cache, so every input really generates code.
-  // The JIT backends once per instruction set this CPU runs (avx2, avx512).
-  static const auto jits = [] {
-    std::vector<std::pair<std::string, std::unique_ptr<Jit>>> out;
-    for (Backend b : compiled_backends()) {
-      const bool generates = b == Backend::xbyak || b == Backend::llvm;
-      for (Isa isa : generates ? available_isas() : std::vector<Isa>{Isa::automatic})
-        out.emplace_back(std::string(to_string(b)) + (generates ? "/" + std::string(to_string(isa)) : ""),
-                         std::make_unique<Jit>(JitOptions{
-                             .backend = b, .isa = isa, .threads = 1, .cache_capacity = 1,
-                             // the cost model's kernels: an input reproduces its failure
-                             .tune = Tuning::off}));
-    }
-    return out;
-  }();
   for (const auto& [backend, jit] : jits) {
     std::shared_ptr<const Kernel> kernel;
     try {

@@ -12,13 +12,19 @@
 // (3×3×64) allows 2.3e-3, while a real bug (a dropped tap, a wrong weight) moves an output
 // by the size of one product, typically 0.1 to 1. A non-finite output or one left
 // unwritten (outputs start as NaN) is always a mismatch.
+//
+// 8-bit specs (src=u8|s8) get random bytes, s8 weights, an int32 bias and a quantization with
+// zero points far from 0, and must equal the exact integer reference byte for byte
+// (tolerance 0; the worst error is in the output type's units).
 #include "tools/convjit/cli.hpp"
 
+#include "core/quantized_reference.hpp"
 #include "core/reference.hpp"
 #include "core/tolerance.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <iostream>
 #include <limits>
 
@@ -85,6 +91,106 @@ Outcome check_backend(const ConvShape& shape, Backend backend, int threads,
   return outcome;
 }
 
+// The 8-bit layer verify runs: data from `seed`, zero points away from 0, an output scale
+// that spreads the sums over the type's range.
+struct QuantizedLayer {
+  Quantization q;
+  std::vector<std::uint8_t> src;
+  std::vector<std::int8_t> weights;
+  std::vector<std::int32_t> bias;
+  std::vector<std::uint8_t> expected;
+};
+
+QuantizedLayer quantized_layer(const ConvShape& s, std::uint64_t seed) {
+  QuantizedLayer layer;
+  auto bytes = [&](std::size_t n, std::uint64_t salt) {
+    std::vector<std::uint8_t> out(n);
+    std::uint64_t x = seed * 0x9E3779B97F4A7C15ull + salt;
+    for (auto& b : out) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      b = static_cast<std::uint8_t>(x >> 24);
+    }
+    return out;
+  };
+  layer.src = bytes(static_cast<std::size_t>(s.src_elems()), 1);
+  for (std::uint8_t b : bytes(static_cast<std::size_t>(s.weight_elems()), 2))
+    layer.weights.push_back(static_cast<std::int8_t>(b));
+  for (std::uint8_t b : bytes(static_cast<std::size_t>(s.oc), 3)) layer.bias.push_back(40 * b - 5000);
+  Quantization& q = layer.q;
+  q.input_type = s.src_type;
+  q.output_type = s.dst_type;
+  q.input_zero_point = s.src_type == DataType::u8 ? 131 : -7;
+  q.input_scale = 0.02f;
+  q.weight_scales = {0.01f};
+  if (s.dst_type == DataType::u8 || s.dst_type == DataType::s8) {
+    q.output_zero_point = s.dst_type == DataType::u8 ? 100 : 3;
+    q.output_scale = static_cast<float>(0.02 * 0.01 * 5500.0 *
+                                        std::sqrt(static_cast<double>(s.kh * s.kw * s.ic_per_group())) / 150.0);
+  }
+  layer.expected.assign(static_cast<std::size_t>(s.dst_elems() * s.dst_element_bytes()), 0);
+  quantized_reference_conv(s, q, layer.src.data(), layer.weights.data(),
+                           s.bias ? QuantizedBias(layer.bias.data()) : QuantizedBias(), layer.expected.data());
+  return layer;
+}
+
+// An output element of the shape's type as a number.
+double element(const ConvShape& s, const std::vector<std::uint8_t>& bytes, std::size_t i) {
+  switch (s.dst_type) {
+    case DataType::u8: return bytes[i];
+    case DataType::s8: return static_cast<std::int8_t>(bytes[i]);
+    case DataType::s32: {
+      std::int32_t v;
+      std::memcpy(&v, &bytes[4 * i], 4);
+      return v;
+    }
+    case DataType::f32: {
+      float v;
+      std::memcpy(&v, &bytes[4 * i], 4);
+      return v;
+    }
+  }
+  return 0;
+}
+
+Outcome check_quantized_backend(const ConvShape& shape, Backend backend, int threads,
+                                const QuantizedLayer& layer, bool explicitly_requested) {
+  Outcome outcome;
+  std::shared_ptr<const Kernel> kernel;
+  try {
+    kernel = Jit(JitOptions{.backend = backend, .threads = threads}).compile(shape);
+  } catch (const Error& e) {
+    outcome.status = explicitly_requested ? "FAILED" : "skipped";
+    outcome.detail = "unavailable: " + e.reason();
+    outcome.failed = explicitly_requested;
+    return outcome;
+  }
+  // dst starts as what the reference leaves untouched (zeros), so a stray write shows.
+  std::vector<std::uint8_t> dst(layer.expected.size(), 0);
+  const PackedWeights packed =
+      kernel->pack_weights(layer.weights.data(), layer.q, shape.bias ? layer.bias.data() : nullptr);
+  kernel->run_bytes(layer.src.data(), packed, dst.data(), RunOptions{.threads = threads});
+  outcome.algorithm = "direct, exact";
+  std::size_t worst_at = 0;
+  const std::size_t elements = dst.size() / static_cast<std::size_t>(shape.dst_element_bytes());
+  for (std::size_t i = 0; i < elements; ++i) {
+    const double got = element(shape, dst, i), want = element(shape, layer.expected, i);
+    const double err = std::isnan(got) || std::isnan(want) ? std::numeric_limits<double>::infinity()
+                                                           : std::abs(got - want);
+    if (err > outcome.worst) {
+      outcome.worst = err;
+      worst_at = i;
+    }
+  }
+  const bool equal = dst == layer.expected;
+  outcome.status = equal ? "ok" : "MISMATCH";
+  outcome.failed = !equal;
+  if (!equal)
+    outcome.detail = "at output " + std::to_string(worst_at) + ": got " +
+                     format_number(element(shape, dst, worst_at), 7) + ", expected " +
+                     format_number(element(shape, layer.expected, worst_at), 7);
+  return outcome;
+}
+
 }  // namespace
 
 int cmd_verify(const std::vector<std::string>& args) {
@@ -116,6 +222,19 @@ int cmd_verify(const std::vector<std::string>& args) {
   for (std::size_t k = 0; k < shapes.size(); ++k) {
     const ConvShape& s = shapes[k];
     const std::uint64_t base = seed * 1000003ull + k * 3;
+    if (s.quantized()) {
+      const QuantizedLayer layer = quantized_layer(s, base);
+      for (Backend b : backends) {
+        const Outcome o = check_quantized_backend(s, b, threads, layer, explicit_backends);
+        any_failed = any_failed || o.failed;
+        const bool ran = o.status == "ok" || o.status == "MISMATCH";
+        ran_count += ran ? 1 : 0;
+        rows.push_back({parsed.positional[k], std::string(to_string(resolve_backend(b))),
+                        ran ? o.algorithm : "-", ran ? format_number(o.worst, 3) : "-",
+                        ran ? "0" : "-", o.status + (o.detail.empty() ? "" : " (" + o.detail + ")")});
+      }
+      continue;
+    }
     const auto src = random_floats(static_cast<std::size_t>(s.src_elems()), base);
     const auto weights = random_floats(static_cast<std::size_t>(s.weight_elems()), base + 1);
     const auto bias = random_floats(static_cast<std::size_t>(s.oc), base + 2);
