@@ -233,6 +233,16 @@ BOOST_AUTO_TEST_CASE(verify_default_backends_agree_with_the_reference) {
   BOOST_TEST(r.status != 2);
 }
 
+BOOST_AUTO_TEST_CASE(verify_holds_8bit_specs_to_the_exact_reference) {
+  // Whatever 8-bit kernels this CPU runs (xbyak and llvm at avx2 at least); none may differ.
+  const Result r = run_tool(
+      "verify c=13,h=9,w=11,oc=21,k=3,p=1,src=u8 c=24,h=7,w=7,oc=24,k=3,p=1,g=24,src=s8,dst=f32 "
+      "c=3,h=9,w=9,oc=8,k=7,s=2,p=3,src=u8,dst=s32 --backend xbyak,llvm");
+  BOOST_TEST(r.status == 0, r.output);
+  BOOST_TEST(contains(r.out, "direct, exact"));
+  BOOST_TEST(!contains(r.out, "MISMATCH"));
+}
+
 BOOST_AUTO_TEST_CASE(demo_prints_the_courses_feature_maps) {
   const Result r = run_tool("demo");
   BOOST_TEST(r.status == 0);
