@@ -1,11 +1,13 @@
 // NEON kernels, run for real: plans for AArch64 (4-lane vectors, 32 registers) compiled by
 // the LLVM backend, linked into one small static AArch64 program (tests/aarch64/
 // kernel_runner.c) and run under qemu-aarch64 on inputs and packed weights written here.
-// Every output element is judged against the reference with the shared tolerance.
+// Every output element is judged against the reference with the shared tolerance; 8-bit
+// layers (src=u8/s8) against the exact integer reference, byte for byte.
 // Without the cross toolchain or the emulator the case is skipped, never passed.
 #define BOOST_TEST_MODULE aarch64_qemu
 #include <boost/test/unit_test.hpp>
 
+#include "core/quantized_reference.hpp"
 #include "core/reference.hpp"
 #include "core/tolerance.hpp"
 #include "generator/kernel_call_args.hpp"
@@ -13,6 +15,7 @@
 #include "generator/plan.hpp"
 #include "generator/tile_geometry.hpp"
 #include "generator/packed_layout.hpp"
+#include "generator/quantized_packing.hpp"
 #include "tests/aarch64/kernel_runner.h"
 #include "tests/support/test_support.hpp"
 
@@ -23,6 +26,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -148,27 +154,100 @@ const char* const kFeatureShapes[] = {
 
 constexpr int kRandomShapes = 40;
 
+// 8-bit layers: every padding kind, stride, dilation, groups, depthwise, partial groups of four
+// input channels, a looped reduction, each output type and ReLU; then random ones.
+const char* const k8BitShapes[] = {
+    "c=16,h=14,w=14,oc=24,k=3,p=same,src=u8,act=relu",
+    "c=3,h=15,w=15,oc=16,k=7,s=2,p=3,src=u8",
+    "c=13,h=9,w=11,oc=21,k=3,p=1,src=s8,dst=s32",
+    "c=8,h=7,w=9,oc=8,kh=2,kw=7,pt=1,pb=0,pl=6,pr=0,src=u8,dst=f32",
+    "c=5,h=17,w=19,oc=7,k=3,d=3,p=3,src=s8",
+    "c=200,h=8,w=8,oc=36,k=3,p=1,src=u8",
+    "c=64,h=9,w=9,oc=64,k=1,s=2,src=u8,dst=s8",
+    "c=12,h=12,w=12,oc=12,k=3,g=12,p=1,src=u8,act=relu",
+    "c=20,h=11,w=13,oc=20,k=5,g=20,s=2,p=2,bias=0,src=s8",
+    "c=6,h=10,w=10,oc=9,k=3,g=3,p=1,src=u8,dst=s32",
+    "c=4,h=9,w=9,oc=12,g=4,k=3,p=1,src=s8,dst=f32",
+    "c=7,h=6,w=5,oc=3,k=2,src=u8,src_stride=9,dst_stride=5",
+};
+constexpr int kRandom8BitShapes = 24;
+
 std::vector<NamedShape> shapes_to_run() {
   std::vector<NamedShape> shapes;
   for (const char* spec : kFeatureShapes) shapes.push_back({"feature", ConvSpec::parse(spec).resolve()});
   std::mt19937_64 rng(20260417);
   for (int i = 0; i < kRandomShapes; ++i) shapes.push_back({"random", random_shape(rng)});
   for (auto& [name, shape] : load_shapes_file(shapes_file_path())) shapes.push_back({name, shape});
+  for (const char* spec : k8BitShapes) shapes.push_back({"8-bit", ConvSpec::parse(spec).resolve()});
+  const DataType outputs[] = {DataType::u8, DataType::s8, DataType::s32, DataType::f32};
+  for (int i = 0; i < kRandom8BitShapes;) {
+    ConvSpec spec = random_shape(rng).spec();
+    spec.n = 1;
+    spec.layout = Layout::nhwc;
+    spec.src_type = i % 2 ? DataType::s8 : DataType::u8;
+    spec.dst_type = outputs[i % 4];
+    spec.act = {};
+    spec.add_residual = false;
+    spec.algo = Algorithm::automatic;
+    try {
+      shapes.push_back({"8-bit", spec.resolve()});
+      ++i;
+    } catch (const Error&) {
+      // a draw the 8-bit kernels do not take: draw again
+    }
+  }
   return shapes;
 }
 
 // ------------------------------------------------------------------ one kernel, prepared
 
+// 8-bit cases keep their input bytes in `src` (whole floats of them) and their own weights.
 struct Case {
   NamedShape named;
   KernelPlan plan;
   std::vector<float> src, weights, bias;  // the user's layout
   std::vector<float> packed;              // what the kernel reads: weights, then bias
+  Quantization q;
+  std::vector<std::int8_t> s8_weights;
+  std::vector<std::int32_t> s32_bias;
 };
 
+std::size_t floats_for_bytes(std::int64_t bytes) { return static_cast<std::size_t>((bytes + 3) / 4); }
+
+// An 8-bit layer's data: random bytes, s8 weights, an int32 bias, zero points away from 0 and
+// an output scale spreading the sums over the type's range.
+void prepare_8bit(Case& c, std::uint64_t seed) {
+  const ConvShape& s = c.named.shape;
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int> byte(0, 255);
+  c.src.assign(floats_for_bytes(s.src_elems()), 0.0f);
+  auto* x = reinterpret_cast<std::uint8_t*>(c.src.data());
+  for (std::int64_t i = 0; i < s.src_elems(); ++i) x[i] = static_cast<std::uint8_t>(byte(rng));
+  for (std::int64_t i = 0; i < s.weight_elems(); ++i) c.s8_weights.push_back(static_cast<std::int8_t>(byte(rng) - 128));
+  for (std::int64_t i = 0; i < s.oc; ++i) c.s32_bias.push_back(byte(rng) * 40 - 5000);
+  Quantization& q = c.q;
+  q.input_type = s.src_type;
+  q.output_type = s.dst_type;
+  q.input_zero_point = s.src_type == DataType::u8 ? 140 : -9;
+  q.input_scale = 0.02f;
+  q.weight_scales = {0.01f};
+  if (s.dst_type == DataType::u8 || s.dst_type == DataType::s8) {
+    q.output_zero_point = s.dst_type == DataType::u8 ? 90 : -4;
+    q.output_scale = static_cast<float>(0.02 * 0.01 * 5500.0 *
+                                        std::sqrt(static_cast<double>(s.kh * s.kw * s.ic_per_group())) / 150.0);
+  }
+  c.packed.resize(static_cast<std::size_t>(c.plan.packed.total_floats()));
+  pack_quantized_for_plan(c.plan, q, c.s8_weights.data(), s.bias ? QuantizedBias(c.s32_bias.data()) : QuantizedBias(),
+                          c.packed.data());
+}
+
 Case prepare_case(const NamedShape& named, std::uint64_t seed) {
-  Case c{named, make_plan(named.shape, Isa::neon), {}, {}, {}, {}};
+  Case c{named, make_plan(named.shape, Isa::neon), {}, {}, {}, {}, {}, {}, {}};
   const ConvShape& s = named.shape;
+  if (s.quantized()) {
+    prepare_8bit(c, seed);
+    return c;
+  }
   c.src = random_floats(static_cast<std::size_t>(s.src_elems()), seed);
   c.weights = random_floats(static_cast<std::size_t>(s.weight_elems()), seed ^ 0x5bd1e995u);
   // Passed even without bias: the kernel must then ignore it.
@@ -240,8 +319,12 @@ std::string kernel_table_source(const std::vector<Case>& cases) {
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const ConvShape& s = cases[i].named.shape;
     const KernelPlan& p = cases[i].plan;
+    // Images in whole floats: 8-bit shapes run one image of bytes.
+    const std::size_t src_floats = s.quantized() ? cases[i].src.size() : static_cast<std::size_t>(s.c * s.h * s.w);
+    const std::size_t dst_floats = s.quantized() ? floats_for_bytes(s.dst_elems() * s.dst_element_bytes())
+                                                 : static_cast<std::size_t>(s.oc * s.out_h * s.out_w);
     c << "  {" << kernel_symbol(i) << ", \"" << s.to_string() << "\", " << s.n << ", "
-      << s.c * s.h * s.w << ", " << s.oc * s.out_h * s.out_w << ", " << cases[i].packed.size()
+      << src_floats << ", " << dst_floats << ", " << cases[i].packed.size()
       << ", " << p.packed.weight_floats << ", " << s.out_h << ", " << channel_tile_count(p)
       << "},\n";
   }
@@ -259,9 +342,41 @@ std::vector<float> read_floats(const fs::path& path, std::size_t count) {
   return data;
 }
 
+// 8-bit: the bytes equal the exact reference's, and the bytes after them in the last float
+// keep the NaN the runner filled dst with.
+bool check_8bit_output(const Case& c, const std::vector<float>& buffer) {
+  const ConvShape& s = c.named.shape;
+  const auto bytes = s.dst_elems() * s.dst_element_bytes();
+  std::vector<std::uint8_t> expected(floats_for_bytes(bytes) * 4);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (std::size_t i = 0; i < expected.size(); i += 4) std::memcpy(&expected[i], &nan, 4);
+  quantized_reference_conv(s, c.q, c.src.data(), c.s8_weights.data(),
+                           s.bias ? QuantizedBias(c.s32_bias.data()) : QuantizedBias(), expected.data());
+  const auto* actual = reinterpret_cast<const std::uint8_t*>(buffer.data() + KERNEL_RUNNER_GUARD_FLOATS);
+  std::size_t differ = expected.size();
+  for (std::size_t i = 0; i < expected.size() && differ == expected.size(); ++i)
+    if (actual[i] != expected[i]) differ = i;
+  const bool equal = differ == expected.size();
+  BOOST_TEST(equal, "byte " << differ << " of dst is " << (equal ? 0 : int(actual[differ]))
+                            << ", the exact reference's " << (equal ? 0 : int(expected[differ])));
+  return equal;
+}
+
 // Checks (BOOST_TEST) and returns whether the output matches.
 bool check_output(const Case& c, const fs::path& path) {
   const ConvShape& s = c.named.shape;
+  if (s.quantized()) {
+    const std::size_t dst_floats = floats_for_bytes(s.dst_elems() * s.dst_element_bytes());
+    constexpr std::size_t guard = KERNEL_RUNNER_GUARD_FLOATS;
+    const std::vector<float> buffer = read_floats(path, dst_floats + 2 * guard);
+    BOOST_TEST_REQUIRE(!buffer.empty(), "no output from the runner: " << path);
+    bool guards_intact = true;
+    for (std::size_t i = 0; i < guard; ++i)
+      guards_intact = guards_intact && buffer[i] == KERNEL_RUNNER_GUARD_VALUE &&
+                      buffer[guard + dst_floats + i] == KERNEL_RUNNER_GUARD_VALUE;
+    BOOST_TEST(guards_intact, "the kernel wrote outside dst");
+    return check_8bit_output(c, buffer) && guards_intact;
+  }
   const auto dst_floats = static_cast<std::size_t>(s.dst_elems());
   constexpr std::size_t guard = KERNEL_RUNNER_GUARD_FLOATS;
   const std::vector<float> buffer = read_floats(path, dst_floats + 2 * guard);
@@ -374,14 +489,16 @@ BOOST_AUTO_TEST_CASE(kernels_for_every_kind_of_shape_match_the_reference_on_aarc
     }
   if (matched == cases.size()) workspace.discard();
 
-  std::size_t features = 0, random = 0;
+  std::size_t features = 0, random = 0, eight_bit = 0;
   for (const NamedShape& s : shapes) {
     features += s.origin == "feature";
     random += s.origin == "random";
+    eight_bit += s.origin == "8-bit";
   }
   std::cout << "aarch64: " << cases.size() << " shapes ran as NEON kernels under qemu-aarch64 ("
-            << features << " feature shapes, " << random << " random, "
-            << cases.size() - features - random << " from bench/shapes.txt), " << matched
+            << features << " feature shapes, " << random << " random, " << eight_bit
+            << " 8-bit (exact), " << cases.size() - features - random - eight_bit
+            << " from bench/shapes.txt), " << matched
             << " matched the reference; compile " << compile_s << " s, link " << link_s
             << " s, run " << run_s << " s, total " << seconds_since(started) << " s\n";
 }
