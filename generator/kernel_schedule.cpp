@@ -242,7 +242,6 @@ KernelSchedule make_schedule(const KernelPlan& p) {
   k.compensates_padding = s.quantized();
   k.signed_input = s.src_type == DataType::s8;
   k.flip_input_sign = k.signed_input && p.strategy == Strategy::oc_vectors;
-  if (s.quantized() && p.strategy == Strategy::depthwise) k.held_load = InputLoad::widened;
   k.product = p.product;
   k.first_tap_part = first_tap_part * k.geometry.channel_part;
   return k;

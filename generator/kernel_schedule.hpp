@@ -36,9 +36,6 @@ enum class InputLoad : std::uint8_t {
   gather,     // width vectors, stride > 1: `lanes` gathered `sw` floats apart
   broadcast_quad,  // 8-bit oc vectors: four input channels' bytes into every 32-bit lane,
                    // summed by a 4-way dot product (vpdpbusd) against the packed weights
-  widened,         // 8-bit depthwise: a lane's byte widened to 32 bits (zero- or sign-extended
-                   // by KernelSchedule::signed_input), times the weight in the low half of a
-                   // lane whose high half is zero (vpdpwssd: the pair sum is the one product)
 };
 
 // How a tile's accumulators start.
@@ -222,8 +219,6 @@ struct KernelSchedule {
   // unsigned operand needs; the packing compensates with zero point + 128.
   bool flip_input_sign = false;
   bool compensates_padding = false;  // 8-bit input: padding_taps apply
-  // How a depthwise tile's held inputs are loaded: whole float vectors, or 8-bit input widened.
-  InputLoad held_load = InputLoad::vector;
   bool signed_input = false;  // s8 input (widened with sign extension)
   Product product = Product::fma;  // the plan's: which multiply-add the taps are
 

@@ -365,19 +365,9 @@ bool check_8bit_output(const Case& c, const std::vector<float>& buffer) {
 // Checks (BOOST_TEST) and returns whether the output matches.
 bool check_output(const Case& c, const fs::path& path) {
   const ConvShape& s = c.named.shape;
-  if (s.quantized()) {
-    const std::size_t dst_floats = floats_for_bytes(s.dst_elems() * s.dst_element_bytes());
-    constexpr std::size_t guard = KERNEL_RUNNER_GUARD_FLOATS;
-    const std::vector<float> buffer = read_floats(path, dst_floats + 2 * guard);
-    BOOST_TEST_REQUIRE(!buffer.empty(), "no output from the runner: " << path);
-    bool guards_intact = true;
-    for (std::size_t i = 0; i < guard; ++i)
-      guards_intact = guards_intact && buffer[i] == KERNEL_RUNNER_GUARD_VALUE &&
-                      buffer[guard + dst_floats + i] == KERNEL_RUNNER_GUARD_VALUE;
-    BOOST_TEST(guards_intact, "the kernel wrote outside dst");
-    return check_8bit_output(c, buffer) && guards_intact;
-  }
-  const auto dst_floats = static_cast<std::size_t>(s.dst_elems());
+  // dst in whole floats (8-bit outputs are bytes in them).
+  const std::size_t dst_floats = s.quantized() ? floats_for_bytes(s.dst_elems() * s.dst_element_bytes())
+                                               : static_cast<std::size_t>(s.dst_elems());
   constexpr std::size_t guard = KERNEL_RUNNER_GUARD_FLOATS;
   const std::vector<float> buffer = read_floats(path, dst_floats + 2 * guard);
   BOOST_TEST_REQUIRE(!buffer.empty(), "no output from the runner: " << path);
@@ -386,6 +376,7 @@ bool check_output(const Case& c, const fs::path& path) {
     guards_intact = guards_intact && buffer[i] == KERNEL_RUNNER_GUARD_VALUE &&
                     buffer[guard + dst_floats + i] == KERNEL_RUNNER_GUARD_VALUE;
   BOOST_TEST(guards_intact, "the kernel wrote outside dst");
+  if (s.quantized()) return check_8bit_output(c, buffer) && guards_intact;
 
   std::vector<float> expected(dst_floats);
   reference_conv(s, c.src.data(), c.weights.data(), s.bias ? c.bias.data() : nullptr, expected.data());

@@ -511,7 +511,7 @@ void XbyakEmitter::emit_held_input_taps(const TileWalk& walk, const ChannelTileR
   for (int k = 0; k < step.kernel_columns; ++k)
     for (int b = 0; b < run.blocks; ++b)
       vmovups(weight(step.kw + k, b), at(wei, step.wei_offset + k * geo_.wei_kw + b * geo_.wei_block));
-  const bool widened = schedule_.held_load == InputLoad::widened;
+  const bool widened = schedule_.product == Product::widened || schedule_.product == Product::widened_pairs;
   for (const HeldInput& input : inputs)
     for (int b = 0; b < run.blocks; ++b) {
       const std::int64_t disp = step.src_offset + input.src_offset + b * geo_.src_block;

@@ -40,20 +40,27 @@ struct Outcome {
   bool failed = false;
 };
 
+// The backend's kernel for the shape, or null with the outcome saying why it cannot run
+// (a failure only when the backend was asked for).
+std::shared_ptr<const Kernel> compile_or_skip(const ConvShape& shape, Backend backend, int threads,
+                                              bool explicitly_requested, Outcome& outcome) {
+  try {
+    return Jit(JitOptions{.backend = backend, .threads = threads}).compile(shape);
+  } catch (const Error& e) {
+    outcome.status = explicitly_requested ? "FAILED" : "skipped";
+    outcome.detail = "unavailable: " + e.reason();
+    outcome.failed = explicitly_requested;
+    return nullptr;
+  }
+}
+
 Outcome check_backend(const ConvShape& shape, Backend backend, int threads,
                       const std::vector<float>& src, const std::vector<float>& weights,
                       const std::vector<float>& bias, const std::vector<float>& residual,
                       const std::vector<float>& expected, bool explicitly_requested) {
   Outcome outcome;
-  std::shared_ptr<const Kernel> kernel;
-  try {
-    kernel = Jit(JitOptions{.backend = backend, .threads = threads}).compile(shape);
-  } catch (const Error& e) {
-    outcome.status = explicitly_requested ? "FAILED" : "skipped";
-    outcome.detail = "unavailable: " + e.reason();
-    outcome.failed = explicitly_requested;
-    return outcome;
-  }
+  const auto kernel = compile_or_skip(shape, backend, threads, explicitly_requested, outcome);
+  if (!kernel) return outcome;
   // Outputs start as NaN (an unwritten one fails), the gaps between strided slices as the
   // zeros the reference leaves there (a write into one shows up as an error).
   std::vector<float> dst(expected.size(), 0.0f);
@@ -155,15 +162,8 @@ double element(const ConvShape& s, const std::vector<std::uint8_t>& bytes, std::
 Outcome check_quantized_backend(const ConvShape& shape, Backend backend, int threads,
                                 const QuantizedLayer& layer, bool explicitly_requested) {
   Outcome outcome;
-  std::shared_ptr<const Kernel> kernel;
-  try {
-    kernel = Jit(JitOptions{.backend = backend, .threads = threads}).compile(shape);
-  } catch (const Error& e) {
-    outcome.status = explicitly_requested ? "FAILED" : "skipped";
-    outcome.detail = "unavailable: " + e.reason();
-    outcome.failed = explicitly_requested;
-    return outcome;
-  }
+  const auto kernel = compile_or_skip(shape, backend, threads, explicitly_requested, outcome);
+  if (!kernel) return outcome;
   // dst starts as what the reference leaves untouched (zeros), so a stray write shows.
   std::vector<std::uint8_t> dst(layer.expected.size(), 0);
   const PackedWeights packed =
