@@ -396,4 +396,43 @@ BOOST_AUTO_TEST_CASE(epilogue_temporaries_come_from_the_reductions_registers_bef
   BOOST_TEST(relu.epilogue == 0);
 }
 
+// ------------------------------------------------------------------ 8-bit input
+
+BOOST_AUTO_TEST_CASE(every_tap_an_8bit_tile_leaves_out_is_a_padding_tap_and_no_other) {
+  // Padding on every side, stride 2 and dilation: each output pixel's kh × kw taps are either
+  // read (in the row pass's kernel rows and the walk's taps) or listed once as padding taps.
+  for (const char* spec : {"c=8,h=9,w=11,oc=16,k=5,s=2,d=2,p=4,src=u8",
+                           "c=24,h=7,w=7,oc=24,k=3,p=1,g=24,src=s8,dst=s32"}) {
+    const KernelPlan p = plan_of(spec, Isa::avx512);
+    const KernelSchedule k = make_schedule(p);
+    BOOST_TEST(k.compensates_padding);
+    BOOST_TEST(!k.shared_row_body);
+    const ConvShape& s = p.shape;
+    for (const RowPass& pass : k.row_passes)
+      for (const TileWalk& walk : k.tiles) {
+        std::map<std::pair<int, std::int64_t>, int> counted;  // (column, kh·kw + kw) -> times
+        for (const PaddingTap& tap : k.padding_taps(pass, walk)) ++counted[{tap.column, tap.kh * s.kw + tap.kw}];
+        for (std::int64_t kh = pass.rows.kh_begin; kh < pass.rows.kh_end; ++kh)
+          for (std::int64_t kw = 0; kw < s.kw; ++kw)
+            for (const TileTap& tap : walk.taps[static_cast<std::size_t>(kw)]) ++counted[{tap.column, kh * s.kw + kw}];
+        BOOST_TEST(counted.size() == static_cast<std::size_t>(walk.columns * s.kh * s.kw), spec);
+        for (const auto& [tap, times] : counted) BOOST_TEST(times == 1, spec);
+      }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_partial_group_of_four_channels_is_the_last_step_of_each_kernel_column) {
+  // 13 channels: three whole quads, then one of 1 channel, unrolled...
+  const KernelSchedule unrolled = make_schedule(plan_of("c=13,h=6,w=6,oc=8,k=3,p=1,src=u8", Isa::avx512));
+  BOOST_TEST_REQUIRE(unrolled.reduction_unrolled);
+  const std::vector<ReductionStep> steps = unrolled.unrolled_steps(unrolled.row_passes.front());
+  for (std::size_t i = 0; i < steps.size(); ++i) BOOST_TEST(steps[i].partial_channels == (i % 4 == 3 ? 1 : 0));
+  // ...and after the channel loop when it is looped.
+  const KernelSchedule looped = make_schedule(plan_of("c=1027,h=6,w=6,oc=64,k=3,p=1,src=u8", Isa::avx512));
+  BOOST_TEST_REQUIRE(!looped.reduction_unrolled);
+  BOOST_TEST(looped.looped.row_tail.size() == 3u);
+  for (const ReductionStep& step : looped.looped.row_tail) BOOST_TEST(step.partial_channels == 3);
+  BOOST_TEST(looped.looped.ic_steps * static_cast<std::int64_t>(looped.looped.body.size() / 3) == 256);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
